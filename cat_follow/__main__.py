@@ -1,0 +1,142 @@
+"""The ``cat-follow`` command line: replay, detect, bench, config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from cat_follow.config import Config, defaults_as_toml, load_config
+from cat_follow.errors import CatFollowError
+
+log = logging.getLogger("cat_follow")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    cfg = load_config(args.config)
+    if getattr(args, "model", None):
+        cfg = replace(cfg, detector=replace(cfg.detector, model=str(args.model)))
+    _setup_logging(cfg.logging.level if not args.verbose else "DEBUG")
+    return cfg
+
+
+def _models(cfg: Config):  # type: ignore[no-untyped-def]
+    from cat_follow.perception.model import resolve_model
+
+    return resolve_model(cfg.detector.model or None, cfg.detector.labels or None)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from cat_follow.replay import ReplayOptions, run_replay
+
+    cfg = _config(args)
+    opts = ReplayOptions(fast=args.fast, log_path=args.log, out_video=args.out_video,
+                         summary_path=args.summary_json, progress=sys.stderr.isatty(),
+                         max_frames=args.max_frames)
+    summary = run_replay(args.video, cfg, _models(cfg), opts)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    import cv2
+
+    from cat_follow.perception.ssd import make_detector
+
+    cfg = _config(args)
+    files = _models(cfg)
+    det = make_detector(files.model, files.labels, cfg.detector)
+    status = 0
+    for image in args.images:
+        frame = cv2.imread(str(image), cv2.IMREAD_COLOR)
+        if frame is None:
+            print(json.dumps({"image": str(image), "error": "cannot read or decode the image"}))
+            status = 1
+            continue
+        dets = det.detect(frame, all_classes=args.all_classes)
+        print(json.dumps({"image": str(image), "detections": [
+            {"label": d.label, "score": round(d.score, 4), "box": [round(v, 1) for v in d.box]}
+            for d in dets]}))
+    return status
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from cat_follow.bench.run import run_bench
+
+    cfg = _config(args)
+    summary = run_bench(args.video, cfg, _models(cfg), frames=args.frames, config_path=args.config,
+                        summary_path=args.summary_json)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    if args.check:
+        load_config(args.check)
+        print(f"{args.check}: ok")
+    else:
+        print(defaults_as_toml())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cat-follow", description="Find a cat and follow it (PiCar-X).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config", type=Path, help="TOML config file (see `cat-follow config`)")
+        sp.add_argument("--model", type=Path, help="detector .tflite (overrides config)")
+        sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    r = sub.add_parser("replay", help="play a recorded video through the pipeline")
+    r.add_argument("video", type=Path, help="video file or directory of images")
+    common(r)
+    r.add_argument("--fast", action="store_true",
+                   help="lock-step, as fast as possible: every frame tracked, results independent of speed")
+    r.add_argument("--log", type=Path, help="write one JSON object per source frame here")
+    r.add_argument("--out-video", type=Path, help="write the annotated video here (.mp4)")
+    r.add_argument("--summary-json", type=Path, help="write the summary here")
+    r.add_argument("--max-frames", type=int, help="stop after this many source frames")
+    r.set_defaults(func=cmd_replay)
+
+    d = sub.add_parser("detect", help="run the detector on images, one JSON line each")
+    d.add_argument("images", type=Path, nargs="+")
+    common(d)
+    d.add_argument("--all-classes", action="store_true", help="report every class, not only the target")
+    d.set_defaults(func=cmd_detect)
+
+    b = sub.add_parser("bench", help="pipeline vs a naive queue-of-copies baseline, side by side")
+    b.add_argument("video", type=Path, nargs="?", help="default: kittens_floor.mp4 from the assets")
+    common(b)
+    b.add_argument("--frames", type=int, default=300, help="frames per run (paced at the video's fps)")
+    b.add_argument("--summary-json", type=Path)
+    b.set_defaults(func=cmd_bench)
+
+    c = sub.add_parser("config", help="print the default config, or check a file")
+    c.add_argument("--check", type=Path, help="validate this file and exit")
+    c.set_defaults(func=cmd_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CatFollowError as exc:
+        print(f"cat-follow: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cat-follow: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

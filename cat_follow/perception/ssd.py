@@ -1,0 +1,176 @@
+"""The TFLite SSD detector: BGR frame -> letterboxed RGB input tensor -> best cat box.
+
+Supports the post-processed SSD signature (boxes [1,N,4] ymin,xmin,ymax,xmax normalised;
+classes [1,N]; scores [1,N]; count [1]), as in TensorFlow's ``detect.tflite`` and
+EfficientDet-Lite exports, with uint8 or float32 input. Frames are BGR (camera order) and
+the models are trained on RGB: the conversion happens while writing into the tensor.
+Owns: the interpreter and, per input frame size, a resize scratch buffer made once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from cat_follow.errors import ModelError
+from cat_follow.geometry import Box, Letterbox
+from cat_follow.perception.model import class_id, load_interpreter, parse_labels
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Detection:
+    label: str
+    score: float
+    box: Box  # x, y, w, h in the pixels of the frame given to ``detect``
+
+
+@dataclass
+class _Geometry:
+    lb: Letterbox
+    resized: np.ndarray  # (new_h, new_w, 3) uint8 scratch
+    rgb: np.ndarray | None  # float models: RGB uint8 scratch before scaling
+
+
+class SsdDetector:
+    """One interpreter, used from one thread."""
+
+    def __init__(self, model: Path, labels: Path, *, num_threads: int = 2, label: str = "cat",
+                 score_threshold: float = 0.5) -> None:
+        self.model_path = model
+        try:
+            self.labels = parse_labels(labels.read_text(encoding="utf-8").splitlines())
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelError(f"label map {labels}: cannot be read ({exc})") from exc
+        self.label = label
+        self.target_class = class_id(self.labels, label, labels)
+        self.score_threshold = score_threshold
+        self.interp = load_interpreter(model, num_threads)
+        inputs = self.interp.get_input_details()
+        if len(inputs) != 1 or len(inputs[0]["shape"]) != 4 or inputs[0]["shape"][3] != 3:
+            raise ModelError(f"model {model}: expected one image input [1,H,W,3], got "
+                             f"{[list(i['shape']) for i in inputs]}")
+        self._in_index = int(inputs[0]["index"])
+        self.input_h, self.input_w = int(inputs[0]["shape"][1]), int(inputs[0]["shape"][2])
+        self.input_dtype = np.dtype(inputs[0]["dtype"])
+        if self.input_dtype not in (np.dtype(np.uint8), np.dtype(np.float32)):
+            raise ModelError(f"model {model}: input dtype {self.input_dtype} is not uint8 or float32")
+        self._geoms: dict[tuple[int, int], _Geometry] = {}
+        self._outputs = self._find_outputs()
+        self.last_ms = 0.0
+
+    # ---- set-up ------------------------------------------------------------------------
+    def _find_outputs(self) -> tuple[int, int, int, int]:
+        """Indices of (boxes, classes, scores, count), checked by shape, then by values."""
+        outs = self.interp.get_output_details()
+        if len(outs) != 4:
+            raise ModelError(f"model {self.model_path}: {len(outs)} outputs; expected the SSD "
+                             "post-processed signature (boxes, classes, scores, count)")
+        boxes = [o for o in outs if len(o["shape"]) == 3 and o["shape"][2] == 4]
+        count = [o for o in outs if list(o["shape"]) == [1]]
+        pair = [o for o in outs if len(o["shape"]) == 2]
+        if len(boxes) != 1 or len(count) != 1 or len(pair) != 2:
+            raise ModelError(f"model {self.model_path}: outputs {[list(o['shape']) for o in outs]} "
+                             "do not match boxes [1,N,4], classes [1,N], scores [1,N], count [1]")
+        classes, scores = pair[0], pair[1]  # TF1 order: PostProcess:1 classes, :2 scores
+        names = [str(o["name"]) for o in pair]
+        if not all(n.startswith("TFLite_Detection_PostProcess") for n in names):
+            # Other exporters order them differently: classes are whole numbers; scores
+            # of a grey frame are not.
+            self._fill_input(np.full((self.input_h, self.input_w, 3), 127, np.uint8))
+            self.interp.invoke()
+            a, b = (self.interp.get_tensor(o["index"]) for o in pair)
+            if np.all(a == np.round(a)) and not np.all(b == np.round(b)):
+                classes, scores = pair
+            elif np.all(b == np.round(b)) and not np.all(a == np.round(a)):
+                scores, classes = pair
+        return (int(boxes[0]["index"]), int(classes["index"]), int(scores["index"]),
+                int(count[0]["index"]))
+
+    def _geometry(self, w: int, h: int) -> _Geometry:
+        g = self._geoms.get((w, h))
+        if g is None:
+            lb = Letterbox.fit(w, h, self.input_w, self.input_h)
+            rgb = np.zeros((lb.new_h, lb.new_w, 3), np.uint8) if self.input_dtype != np.uint8 else None
+            g = _Geometry(lb, np.zeros((lb.new_h, lb.new_w, 3), np.uint8), rgb)
+            self._geoms[(w, h)] = g
+        return g
+
+    # ---- per run -----------------------------------------------------------------------
+    def _fill_input(self, frame_bgr: np.ndarray) -> Letterbox:
+        """Letterbox ``frame_bgr`` into the input tensor as RGB, in place (no allocation
+        beyond the tensor view object)."""
+        g = self._geometry(frame_bgr.shape[1], frame_bgr.shape[0])
+        lb = g.lb
+        y0, y1, x0, x1 = lb.pad_y, lb.pad_y + lb.new_h, lb.pad_x, lb.pad_x + lb.new_w
+        cv2.resize(frame_bgr, (lb.new_w, lb.new_h), dst=g.resized, interpolation=cv2.INTER_AREA)
+        tensor = self.interp.tensor(self._in_index)()[0]  # a view of the interpreter's input
+        if self.input_dtype == np.uint8:
+            fill = 0
+            cv2.cvtColor(g.resized, cv2.COLOR_BGR2RGB, dst=tensor[y0:y1, x0:x1])  # BGR -> RGB
+        else:
+            fill = -1  # black after (x - 127.5) / 127.5
+            assert g.rgb is not None
+            cv2.cvtColor(g.resized, cv2.COLOR_BGR2RGB, dst=g.rgb)
+            roi = tensor[y0:y1, x0:x1]
+            np.subtract(g.rgb, 127.5, out=roi, casting="unsafe")
+            np.multiply(roi, 1.0 / 127.5, out=roi)
+        tensor[:y0] = fill  # bars: the arena may reuse input memory between runs
+        tensor[y1:] = fill
+        tensor[y0:y1, :x0] = fill
+        tensor[y0:y1, x1:] = fill
+        return lb  # the views die here: invoke() refuses to run while one is alive
+
+    def _run(self, frame_bgr: np.ndarray) -> tuple[Letterbox, np.ndarray, np.ndarray, np.ndarray, int]:
+        t0 = time.perf_counter()
+        lb = self._fill_input(frame_bgr)
+        self.interp.invoke()
+        bi, ci, si, ni = self._outputs
+        boxes = self.interp.get_tensor(bi)[0]
+        classes = self.interp.get_tensor(ci)[0]
+        scores = self.interp.get_tensor(si)[0]
+        count = min(int(self.interp.get_tensor(ni)[0]), len(scores))
+        self.last_ms = (time.perf_counter() - t0) * 1e3
+        return lb, boxes, classes, scores, count
+
+    def _to_frame(self, lb: Letterbox, row: np.ndarray) -> Box:
+        ymin, xmin, ymax, xmax = (float(v) for v in row)
+        box = (xmin * self.input_w, ymin * self.input_h,
+               (xmax - xmin) * self.input_w, (ymax - ymin) * self.input_h)
+        return lb.to_src(box)
+
+    def best(self, frame_bgr: np.ndarray) -> tuple[bool, Box, float]:
+        """(found, box, score) of the highest-scoring target-class detection."""
+        lb, boxes, classes, scores, count = self._run(frame_bgr)
+        best_i, best_s = -1, self.score_threshold
+        for i in range(count):
+            if int(classes[i]) == self.target_class and float(scores[i]) >= best_s:
+                best_i, best_s = i, float(scores[i])
+        if best_i < 0:
+            return False, (0.0, 0.0, 0.0, 0.0), 0.0
+        return True, self._to_frame(lb, boxes[best_i]), best_s
+
+    def detect(self, frame_bgr: np.ndarray, *, all_classes: bool = False) -> list[Detection]:
+        """Every detection above the threshold (only the target class unless ``all_classes``)."""
+        lb, boxes, classes, scores, count = self._run(frame_bgr)
+        out = []
+        for i in range(count):
+            cls, score = int(classes[i]), float(scores[i])
+            if score < self.score_threshold or (not all_classes and cls != self.target_class):
+                continue
+            out.append(Detection(self.labels.get(cls, str(cls)), score, self._to_frame(lb, boxes[i])))
+        out.sort(key=lambda d: -d.score)
+        return out
+
+
+def make_detector(model: Path, labels: Path, cfg: Any) -> SsdDetector:
+    """An SsdDetector from a DetectorConfig."""
+    return SsdDetector(model, labels, num_threads=cfg.num_threads, label=cfg.label,
+                       score_threshold=cfg.score_threshold)

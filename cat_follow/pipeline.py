@@ -1,0 +1,98 @@
+"""Start-up and shutdown of the perception pipeline, in the design's order.
+
+1. config (done by the caller)  2. ``allocate_pool``  3. ``SharedState``
+4. the TFLite interpreter, loaded once  5. camera, tracker and detector threads.
+The main thread then drains results (``results``) and checks ``health`` every tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from types import TracebackType
+
+from cat_follow.config import Config
+from cat_follow.memory.pool import Pool, allocate_pool
+from cat_follow.memory.shared_state import SharedState
+from cat_follow.perception.model import ModelFiles
+from cat_follow.perception.ssd import SsdDetector, make_detector
+from cat_follow.sources.base import FrameSource
+from cat_follow.threads.camera import CameraThread
+from cat_follow.threads.detector import DetectorThread
+from cat_follow.threads.supervised import Health, SupervisedThread
+from cat_follow.threads.tracker import TrackerThread
+
+log = logging.getLogger(__name__)
+
+JOIN_TIMEOUT_S = 3.0
+
+
+class Pipeline:
+    """Owns the pool, the shared state, the detector model and the three worker threads.
+
+    ``fast`` = lock-step: every frame goes through the tracker (and the main reader) before
+    the next is read, and detections are waited for, so results do not depend on speed.
+    """
+
+    def __init__(self, config: Config, source: FrameSource, models: ModelFiles, *,
+                 fast: bool = False, paced: bool = True, max_frames: int | None = None,
+                 detector: SsdDetector | None = None) -> None:
+        self.config = config
+        self.source = source
+        self.fast = fast
+        self.pool: Pool = allocate_pool(config)
+        self.shared = SharedState(self.pool, lockstep=fast)
+        self.health = Health()
+        self.model = detector or make_detector(models.model, models.labels, config.detector)
+        self.detector = DetectorThread(self.shared, self.model, self.health)
+        self.tracker = TrackerThread(self.shared, config, self.health, self.detector)
+        self.main_reader = self.shared.register_reader("main", lockstep=fast)
+        self.camera = CameraThread(self.shared, source, self.health, paced=paced and not fast,
+                                   max_frames=max_frames)
+        self._started = False
+
+    @property
+    def threads(self) -> list[SupervisedThread]:
+        return [self.camera, self.tracker, self.detector]
+
+    def start(self) -> None:
+        """Open the source (its errors come before any thread starts), then the threads."""
+        self.source.open()
+        try:
+            self.detector.start()
+            self.tracker.start()
+            self.camera.start()
+        except BaseException:
+            self.stop()
+            raise
+        self._started = True
+
+    def stop(self) -> None:
+        """Stop every thread and close the source; logs a thread that would not stop."""
+        self.shared.close()
+        for t in self.threads:
+            t.stop()
+        for t in self.threads:
+            if t.is_alive():
+                t.join(JOIN_TIMEOUT_S)
+                if t.is_alive():
+                    log.error("%s thread did not stop within %.1f s", t.name, JOIN_TIMEOUT_S)
+        self.source.close()
+
+    def finished(self) -> bool:
+        """The source has ended and the tracker has handled the last published frame."""
+        return (self.camera.ended or not self.camera.is_alive()) and \
+            self.tracker.last_seq >= self.shared.published_seq
+
+    def results(self, cursor: int) -> Iterator[tuple[int, object]]:
+        first, end = self.shared.results_since(cursor)
+        for c in range(first, end):
+            yield c, self.shared.result_row(c)
+
+    def __enter__(self) -> Pipeline:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

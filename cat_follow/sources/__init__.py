@@ -1,0 +1,31 @@
+"""Frame sources behind one interface: video file, image directory, arrays, Pi camera."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cat_follow.config import Config
+from cat_follow.errors import SourceError
+from cat_follow.sources.base import FrameSource, PoolWriter, ReadStatus, frame_problem
+from cat_follow.sources.images import ArraySource, ImageDirSource
+from cat_follow.sources.video import VideoFileSource
+
+__all__ = ["ArraySource", "FrameSource", "ImageDirSource", "PoolWriter", "ReadStatus",
+           "VideoFileSource", "frame_problem", "open_source"]
+
+
+def open_source(spec: str | Path, config: Config, *, image_fps: float = 10.0) -> FrameSource:
+    """Make the source named by ``spec``: ``picamera``, a directory of images, or a video file.
+    The source is not opened yet (use it as a context manager)."""
+    text = str(spec)
+    if text == "picamera":
+        from cat_follow.sources.picamera import PiCameraSource  # lazy: Pi only
+
+        cam = config.camera
+        return PiCameraSource(cam.width, cam.height, cam.fps, cam.camera_id)
+    path = Path(text)
+    if path.is_dir():
+        return ImageDirSource(path, fps=image_fps)
+    if not path.exists():
+        raise SourceError(f"{path}: no such file or directory")
+    return VideoFileSource(path)
