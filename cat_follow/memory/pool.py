@@ -154,16 +154,18 @@ def pool_nbytes(config: Config) -> int:
     return total
 
 
-def allocate_pool(config: Config, buffer: Any = None) -> Pool:
+def allocate_pool(config: Config, buffer: Any = None, *, initialise: bool = True) -> Pool:
     """Allocate (or map onto ``buffer``) every pool array and set the initial values.
 
     Owns the backing buffer when ``buffer`` is None. With a caller's buffer (e.g. a
-    SharedMemory ``buf``) the arrays are views onto it, and it is zeroed and initialised:
-    call this once, in the process that creates the block.
+    SharedMemory ``buf``) the arrays are views onto it; the creating process initialises it
+    (``initialise=True``), a process that attaches to it passes ``initialise=False``.
     """
     size = pool_nbytes(config)
     if buffer is None:
-        backing = np.zeros(size, dtype=np.uint8)
+        raw = np.zeros(size + ALIGN, dtype=np.uint8)
+        start = -raw.ctypes.data % ALIGN  # numpy only promises 16-byte alignment
+        backing = raw[start:start + size]
     else:
         backing = np.frombuffer(buffer, dtype=np.uint8)
         if backing.nbytes < size:
@@ -176,6 +178,8 @@ def allocate_pool(config: Config, buffer: Any = None) -> Pool:
         views[name] = np.ndarray(shape, dtype=dtype, buffer=backing.data, offset=offset)
         offset += count * dtype.itemsize
     pool = Pool(**views)
+    if not initialise:
+        return pool
     if buffer is not None:
         backing[:size] = 0
     pool.frame_ctl[0] = -1

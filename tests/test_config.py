@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cat_follow.config import Config, config_from_dict, defaults_as_toml, load_config
+from cat_follow.errors import ConfigError
+
+
+def test_defaults_print_and_load_back_to_the_same_config(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text(defaults_as_toml())
+    assert load_config(f) == Config()
+
+
+def test_values_are_read() -> None:
+    cfg = config_from_dict({"detector": {"every_k_frames": 7, "score_threshold": 1}, "camera": {"width": 320}})
+    assert cfg.detector.every_k_frames == 7
+    assert cfg.detector.score_threshold == 1.0 and isinstance(cfg.detector.score_threshold, float)
+    assert cfg.camera.width == 320 and cfg.camera.height == 480
+
+
+@pytest.mark.parametrize("data, key", [
+    ({"detector": {"every_k": 3}}, "detector.every_k: unknown key"),
+    ({"detektor": {}}, "detektor: unknown section"),
+    ({"detector": {"every_k_frames": 0}}, "detector.every_k_frames: must be >= 1"),
+    ({"detector": {"every_k_frames": 2.5}}, "detector.every_k_frames: must be an integer"),
+    ({"detector": {"every_k_frames": True}}, "detector.every_k_frames: must be an integer"),
+    ({"detector": {"score_threshold": "high"}}, "detector.score_threshold: must be a number"),
+    ({"detector": {"score_threshold": float("nan")}}, "detector.score_threshold: must be finite"),
+    ({"camera": {"slots": 2}}, "camera.slots: must be >= 3"),
+    ({"logging": {"level": "LOUD"}}, "logging.level: must be one of"),
+    ({"camera": 5}, "camera: must be a table"),
+    ({"camera": {"width": 641}}, "must be even"),
+])
+def test_bad_values_name_the_key(data: dict, key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        config_from_dict(data)
+
+
+def test_file_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[tracker]\nmax_target = 5\n")
+    with pytest.raises(ConfigError, match=r"bad\.toml: tracker\.max_target: unknown key"):
+        load_config(bad)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[tracker\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(broken)
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "missing.toml")
