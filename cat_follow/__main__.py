@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cat_follow.config import Config, defaults_as_toml, load_config
 from cat_follow.errors import CatFollowError
+from cat_follow.threads.supervised import ThreadFailed
 
 log = logging.getLogger("cat_follow")
 
@@ -41,7 +42,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     opts = ReplayOptions(fast=args.fast, log_path=args.log, out_video=args.out_video,
                          summary_path=args.summary_json, progress=sys.stderr.isatty(),
                          max_frames=args.max_frames)
-    summary = run_replay(args.video, cfg, _models(cfg), opts)
+    from cat_follow.sources import default_video
+
+    summary = run_replay(args.video or default_video(), cfg, _models(cfg), opts)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -73,7 +76,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     summary = run_bench(args.video, cfg, _models(cfg), frames=args.frames, config_path=args.config,
-                        summary_path=args.summary_json)
+                        summary_path=args.summary_json, rate=args.rate)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -97,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
     r = sub.add_parser("replay", help="play a recorded video through the pipeline")
-    r.add_argument("video", type=Path, help="video file or directory of images")
+    r.add_argument("video", type=Path, nargs="?",
+                   help="video file or directory of images (default: the sample kittens_floor.mp4)")
     common(r)
     r.add_argument("--fast", action="store_true",
                    help="lock-step, as fast as possible: every frame tracked, results independent of speed")
@@ -117,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("video", type=Path, nargs="?", help="default: kittens_floor.mp4 from the assets")
     common(b)
     b.add_argument("--frames", type=int, default=300, help="frames per run (paced at the video's fps)")
+    b.add_argument("--rate", type=float, help="camera rate in fps (default: the video's); a rate above what "
+                   "the consumers sustain shows how each design copes with a backlog")
     b.add_argument("--summary-json", type=Path)
     b.set_defaults(func=cmd_bench)
 
@@ -133,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     except CatFollowError as exc:
         print(f"cat-follow: error: {exc}", file=sys.stderr)
         return 2
+    except ThreadFailed as exc:
+        print(f"cat-follow: error: {exc} (traceback in the log above)", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("cat-follow: interrupted", file=sys.stderr)
         return 130

@@ -77,7 +77,7 @@ class Config:
 
 def _check_value(key: str, f: dataclasses.Field[Any], value: Any) -> Any:
     """Return ``value`` coerced to the field's type, or raise ConfigError naming ``key``."""
-    kind = type(f.default)
+    kind: type[Any] = type(f.default)
     meta = f.metadata
     if kind is bool:
         if not isinstance(value, bool):
@@ -123,8 +123,7 @@ def config_from_dict(data: dict[str, Any]) -> Config:
     for name, table in data.items():
         if name not in sections:
             raise ConfigError(f"{name}: unknown section (known: {', '.join(sorted(sections))})")
-        section_cls = sections[name].default_factory  # type: ignore[misc]
-        kwargs[name] = _build_section(name, section_cls, table)  # type: ignore[arg-type]
+        kwargs[name] = _build_section(name, type(getattr(Config(), name)), table)
     cfg = Config(**kwargs)
     if cfg.camera.width % 2 or cfg.camera.height % 2:
         raise ConfigError("camera.width/camera.height: must be even")
@@ -155,7 +154,7 @@ def defaults_as_toml() -> str:
     lines = ["# cat_follow configuration: every key is optional; shown with its default.", ""]
     for section in dataclasses.fields(Config):
         lines.append(f"[{section.name}]")
-        obj = section.default_factory()  # type: ignore[misc]
+        obj = getattr(Config(), section.name)
         for f in dataclasses.fields(obj):
             meta = f.metadata
             bounds = ""

@@ -11,6 +11,8 @@ import logging
 from collections.abc import Iterator
 from types import TracebackType
 
+import numpy as np
+
 from cat_follow.config import Config
 from cat_follow.memory.pool import Pool, allocate_pool
 from cat_follow.memory.shared_state import SharedState
@@ -36,7 +38,7 @@ class Pipeline:
 
     def __init__(self, config: Config, source: FrameSource, models: ModelFiles, *,
                  fast: bool = False, paced: bool = True, max_frames: int | None = None,
-                 detector: SsdDetector | None = None) -> None:
+                 pace_fps: float | None = None, detector: SsdDetector | None = None) -> None:
         self.config = config
         self.source = source
         self.fast = fast
@@ -48,7 +50,7 @@ class Pipeline:
         self.tracker = TrackerThread(self.shared, config, self.health, self.detector)
         self.main_reader = self.shared.register_reader("main", lockstep=fast)
         self.camera = CameraThread(self.shared, source, self.health, paced=paced and not fast,
-                                   max_frames=max_frames)
+                                   max_frames=max_frames, pace_fps=pace_fps)
         self._started = False
 
     @property
@@ -84,7 +86,8 @@ class Pipeline:
         return (self.camera.ended or not self.camera.is_alive()) and \
             self.tracker.last_seq >= self.shared.published_seq
 
-    def results(self, cursor: int) -> Iterator[tuple[int, object]]:
+    def results(self, cursor: int) -> Iterator[tuple[int, np.void]]:
+        """(counter, row) of the result rows produced since ``cursor`` (rows are live views)."""
         first, end = self.shared.results_since(cursor)
         for c in range(first, end):
             yield c, self.shared.result_row(c)

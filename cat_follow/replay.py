@@ -75,7 +75,7 @@ class _Annotator:
         if row["valid"]:
             src = int(row["source"])
             color = COLOR_DETECTOR if src == SOURCE_DETECTOR else COLOR_TRACKER
-            x, y, w, h = (int(round(float(row[k]))) for k in ("x", "y", "w", "h"))
+            x, y, w, h = (round(float(row[k])) for k in ("x", "y", "w", "h"))
             cv2.rectangle(self.canvas, (x, y), (x + w, y + h), color, 2)
             text = f"{state} {SOURCE_NAMES[src]} {float(row['score']):.2f}"
         cv2.putText(self.canvas, f"#{int(row['frame_index'])} {text}", (8, 22),
@@ -138,37 +138,36 @@ def run_replay(video: str | Path, config: Config, models: ModelFiles, opts: Repl
                 annot.write(pinned.pixels, row)
 
     t0 = time.monotonic()
-    with _progress(None, opts.progress) as bar:
-        with pipe:
-            bar.reset(total=source.frame_count)
-            try:
-                if opts.log_path:
-                    log_fh = opts.log_path.open("w", encoding="utf-8")
-                if opts.out_video:
-                    annot = _Annotator(opts.out_video, pipe.pool.frame_annotate, source.fps or 30.0)
-                while True:
-                    pipe.health.raise_if_failed()
-                    shared.wait_frame(rid, 0.05)
-                    with shared.latest_frame(rid, newer_than=seen_seq) as ref:
-                        if ref is not None:
-                            seen_seq = ref.seq
-                            if pipe.fast:  # lock-step: every frame's row is drawn and logged
-                                while not shared.wait_reader_done(pipe.tracker.reader, ref.seq, 0.2):
-                                    pipe.health.raise_if_failed()
-                            elif annot is not None:  # give the tracker a moment; never blocks the camera
-                                shared.wait_reader_done(pipe.tracker.reader, ref.seq, 0.1)
-                        drain(ref)
-                    shared.mark_done(rid, seen_seq)
-                    if pipe.finished():
-                        drain(None)
-                        break
+    with _progress(None, opts.progress) as bar, pipe:
+        bar.reset(total=source.frame_count)
+        try:
+            if opts.log_path:
+                log_fh = opts.log_path.open("w", encoding="utf-8")
+            if opts.out_video:
+                annot = _Annotator(opts.out_video, pipe.pool.frame_annotate, source.fps or 30.0)
+            while True:
                 pipe.health.raise_if_failed()
-                emit_gap(pipe.camera.frames_read)
-            finally:
-                if log_fh is not None:
-                    log_fh.close()
-                if annot is not None:
-                    annot.close()
+                shared.wait_frame(rid, 0.05)
+                with shared.latest_frame(rid, newer_than=seen_seq) as ref:
+                    if ref is not None:
+                        seen_seq = ref.seq
+                        if pipe.fast:  # lock-step: every frame's row is drawn and logged
+                            while not shared.wait_reader_done(pipe.tracker.reader, ref.seq, 0.2):
+                                pipe.health.raise_if_failed()
+                        elif annot is not None:  # give the tracker a moment; never blocks the camera
+                            shared.wait_reader_done(pipe.tracker.reader, ref.seq, 0.1)
+                    drain(ref)
+                shared.mark_done(rid, seen_seq)
+                if pipe.finished():
+                    drain(None)
+                    break
+            pipe.health.raise_if_failed()
+            emit_gap(pipe.camera.frames_read)
+        finally:
+            if log_fh is not None:
+                log_fh.close()
+            if annot is not None:
+                annot.close()
     wall = time.monotonic() - t0
     c = pipe.shared.counters
     summary = {

@@ -25,7 +25,7 @@ def test_cat_photos_have_a_cat(detector: SsdDetector, assets: Path, name: str) -
     assert found and score >= 0.5
     h, w = img.shape[:2]
     x, y, bw, bh = box
-    assert 0 <= x and 0 <= y and x + bw <= w + 0.5 and y + bh <= h + 0.5
+    assert x >= 0 and y >= 0 and x + bw <= w + 0.5 and y + bh <= h + 0.5
     assert bw * bh > 0.1 * w * h  # these photos are close-ups
 
 

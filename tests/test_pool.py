@@ -3,8 +3,6 @@ from __future__ import annotations
 from dataclasses import fields
 from multiprocessing import shared_memory
 
-import numpy as np
-
 from cat_follow.config import Config, config_from_dict
 from cat_follow.memory.pool import COMMAND_CAPACITY, allocate_pool, pool_nbytes
 

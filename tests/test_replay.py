@@ -53,7 +53,7 @@ def test_every_source_frame_has_one_row_and_most_have_the_cat(fast_replay: dict[
 
 def test_summary_matches_the_log(fast_replay: dict[str, Any]) -> None:
     s, rows = fast_replay["summary"], fast_replay["rows"]
-    assert SUMMARY_KEYS <= set(s)
+    assert set(s) >= SUMMARY_KEYS
     assert s["frames"] == 957 and s["frames_rejected"] == 0
     assert s["frames_with_bbox"] == sum(r["bbox"] is not None for r in rows)
     assert 0 < s["detector_runs"] < 957  # every K frames while tracking, not on every frame

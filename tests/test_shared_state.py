@@ -69,7 +69,7 @@ def test_slow_readers_never_see_a_torn_frame() -> None:
     results = [{"torn": 0, "frames": 0} for _ in readers]
     threads = [threading.Thread(target=_run_writer, args=(shared, stop, counts))]
     threads += [threading.Thread(target=_check_pinned, args=(shared, rid, stop, res, random.Random(rid)))
-                for rid, res in zip(readers, results)]
+                for rid, res in zip(readers, results, strict=False)]
     for t in threads:
         t.start()
     time.sleep(2.0)
@@ -118,7 +118,7 @@ def test_writer_skips_pinned_slots_and_the_latest(config: Config) -> None:
     ref = shared.acquire_latest(rid)
     assert ref is not None and ref.seq == 1
     pinned = ref.slot
-    for i in range(50):
+    for _i in range(50):
         slot = shared.claim_slot()
         assert slot is not None
         assert slot != pinned and slot != int(pool.frame_ctl[0])

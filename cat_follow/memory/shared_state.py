@@ -113,10 +113,7 @@ class SharedState:
         return None
 
     def _pinned(self, slot: int) -> bool:
-        for p in self.pool.reader_pin:
-            if p == slot:
-                return True
-        return False
+        return any(p == slot for p in self.pool.reader_pin)
 
     def slot_pixels(self, slot: int) -> np.ndarray:
         return self._slot_pixels[slot]

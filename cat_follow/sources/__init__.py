@@ -6,12 +6,24 @@ from pathlib import Path
 
 from cat_follow.config import Config
 from cat_follow.errors import SourceError
+from cat_follow.perception.model import assets_dirs
 from cat_follow.sources.base import FrameSource, PoolWriter, ReadStatus, frame_problem
 from cat_follow.sources.images import ArraySource, ImageDirSource
 from cat_follow.sources.video import VideoFileSource
 
 __all__ = ["ArraySource", "FrameSource", "ImageDirSource", "PoolWriter", "ReadStatus",
-           "VideoFileSource", "frame_problem", "open_source"]
+           "VideoFileSource", "default_video", "frame_problem", "open_source"]
+
+SAMPLE_VIDEO = Path("video/kittens_floor.mp4")
+
+
+def default_video() -> Path:
+    """The sample video from the assets (setup.sh --assets copies it), for replay and bench."""
+    for d in assets_dirs():
+        if (d / SAMPLE_VIDEO).is_file():
+            return d / SAMPLE_VIDEO
+    raise SourceError(f"no video given and {SAMPLE_VIDEO} is not in {', '.join(map(str, assets_dirs()))}; "
+                      "pass a video, or run ./setup.sh --dev --assets DIR")
 
 
 def open_source(spec: str | Path, config: Config, *, image_fps: float = 10.0) -> FrameSource:

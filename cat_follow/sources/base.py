@@ -124,10 +124,10 @@ class FrameSource(ABC):
     live: bool = False
     name: str = "source"
 
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: B027 - sources without a device need no opening
         """Acquire the device or file; raise SourceError with a clear message on failure."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - likewise nothing to release by default
         """Release the device or file. Safe to call twice."""
 
     @abstractmethod

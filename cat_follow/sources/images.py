@@ -24,7 +24,7 @@ class ImageDirSource(FrameSource):
     def __init__(self, path: str | Path, fps: float = 10.0, loop: bool = False) -> None:
         self.path = Path(path)
         self.name = self.path.name
-        self.fps = fps
+        self.fps = self._fps = fps
         self.loop = loop
         self._files: list[Path] = []
         self._index = 0
@@ -50,7 +50,7 @@ class ImageDirSource(FrameSource):
         frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if frame is None:
             return writer.reject(f"{path.name}: cannot decode", index)
-        return writer.write(frame, frame_index=index, t_media_ns=round(index * 1e9 / self.fps))
+        return writer.write(frame, frame_index=index, t_media_ns=round(index * 1e9 / self._fps))
 
 
 class ArraySource(FrameSource):
@@ -58,7 +58,7 @@ class ArraySource(FrameSource):
 
     def __init__(self, frames: Sequence[Any], fps: float = 30.0, name: str = "arrays") -> None:
         self.frames = frames
-        self.fps = fps
+        self.fps = self._fps = fps
         self.frame_count = len(frames)
         self.name = name
         self._index = 0
@@ -69,4 +69,4 @@ class ArraySource(FrameSource):
         index = self._index
         self._index += 1
         return writer.write(self.frames[index], frame_index=index,
-                            t_media_ns=round(index * 1e9 / self.fps))
+                            t_media_ns=round(index * 1e9 / self._fps))

@@ -20,13 +20,14 @@ log = logging.getLogger(__name__)
 
 class CameraThread(SupervisedThread):
     def __init__(self, shared: SharedState, source: FrameSource, health: Health, *,
-                 paced: bool = True, max_frames: int | None = None) -> None:
+                 paced: bool = True, max_frames: int | None = None, pace_fps: float | None = None) -> None:
         super().__init__("camera", health)
         self.shared = shared
         self.source = source
         self.writer = PoolWriter(shared)
         self.paced = paced and not source.live
         self.max_frames = max_frames
+        self.pace_fps = pace_fps  # None: the source's own fps
         self.frames_read = 0  # frames taken from the source, whatever became of them
         self.ended = False
         self.last_frame_ns = time.monotonic_ns()
@@ -42,7 +43,7 @@ class CameraThread(SupervisedThread):
 
     def loop(self) -> None:
         t0 = time.monotonic()
-        fps = self.source.fps or 30.0
+        fps = self.pace_fps or self.source.fps or 30.0
         while not self.stopping.is_set() and not self.shared.closed.is_set():
             if self.max_frames is not None and self.frames_read >= self.max_frames:
                 break

@@ -61,7 +61,7 @@ class SupervisedThread(threading.Thread):
     def run(self) -> None:
         try:
             self.loop()
-        except BaseException as exc:  # noqa: BLE001 - reported to the main thread, not swallowed
+        except BaseException as exc:
             self.error = exc
             log.exception("%s thread died", self.name)
             self.health.report(self)

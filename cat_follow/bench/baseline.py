@@ -1,0 +1,171 @@
+"""The naive design the pipeline is measured against (what vilib-style code does).
+
+The camera thread decodes a new array per frame and puts a ``frame.copy()`` into a
+``queue.Queue`` per consumer; the detector runs on every frame (squash-resize, colour
+conversion and ``set_tensor``, each allocating); the tracker runs KCF on every queued frame.
+Only the architecture differs from the pipeline: same video, model, KCF and KCF scaling.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from cat_follow.bench.alloc import peak_alloc_bytes
+from cat_follow.config import Config
+from cat_follow.perception.model import ModelFiles, class_id, load_interpreter, parse_labels
+from cat_follow.stats import LatencyRecorder
+
+Item = tuple[np.ndarray, int, int] | None  # frame copy, put time (ns), frame index
+
+
+class NaiveDetector:
+    """Allocates freely, as the naive loop does; feeds RGB (not vilib's BGR bug)."""
+
+    def __init__(self, models: ModelFiles, config: Config) -> None:
+        self.interp = load_interpreter(models.model, config.detector.num_threads)
+        labels = parse_labels(models.labels.read_text().splitlines())
+        self.cat = class_id(labels, config.detector.label, models.labels)
+        self.threshold = config.detector.score_threshold
+        inp = self.interp.get_input_details()[0]
+        self.index, self.size = inp["index"], (int(inp["shape"][2]), int(inp["shape"][1]))
+        self.outputs = [o["index"] for o in self.interp.get_output_details()]
+
+    def best(self, frame: np.ndarray) -> tuple[float, float, float, float] | None:
+        rgb = cv2.cvtColor(cv2.resize(frame, self.size), cv2.COLOR_BGR2RGB)
+        self.interp.set_tensor(self.index, np.expand_dims(rgb, 0))
+        self.interp.invoke()
+        boxes, classes, scores, count = (self.interp.get_tensor(i) for i in self.outputs)
+        h, w = frame.shape[:2]
+        for i in range(int(count[0])):
+            if int(classes[0][i]) == self.cat and scores[0][i] >= self.threshold:
+                y0, x0, y1, x1 = boxes[0][i]
+                return (float(x0 * w), float(y0 * h), float((x1 - x0) * w), float((y1 - y0) * h))
+        return None
+
+
+class NaiveTracker:
+    def __init__(self, max_target_px: int) -> None:
+        self.max_px = max_target_px
+        self.kcf: Any = None
+        self.scale = 1.0
+
+    def _small(self, frame: np.ndarray) -> np.ndarray:
+        return frame if self.scale >= 1 else cv2.resize(frame, None, fx=self.scale, fy=self.scale)
+
+    def step(self, frame: np.ndarray, det: tuple[float, float, float, float] | None) -> bool:
+        if self.kcf is None:
+            if det is None or det[2] < 4 or det[3] < 4:
+                return False
+            longest = max(det[2], det[3])
+            self.scale = 1.0 if self.max_px <= 0 or longest <= self.max_px else self.max_px / longest
+            self.kcf = cv2.TrackerKCF_create()
+            s = self.scale
+            self.kcf.init(self._small(frame), tuple(max(2, int(v * s)) for v in det))
+            return True
+        ok, _ = self.kcf.update(self._small(frame))
+        if not ok:
+            self.kcf = None
+        return bool(ok)
+
+
+def run_threaded(video: Path, config: Config, models: ModelFiles, frames: int,
+                 rate: float | None = None) -> dict[str, Any]:
+    """The naive pipeline, paced at ``rate`` (default: the video's fps), for ``frames`` frames."""
+    cap = cv2.VideoCapture(str(video))
+    fps = rate or cap.get(cv2.CAP_PROP_FPS) or 30.0
+    q_trk: queue.Queue[Item] = queue.Queue()
+    q_det: queue.Queue[Item] = queue.Queue()
+    det = NaiveDetector(models, config)
+    trk = NaiveTracker(config.tracker.max_target_px)
+    latest: list[tuple[float, float, float, float] | None] = [None]
+    handoff, det_ms = LatencyRecorder(), LatencyRecorder()
+    counts = {"tracker": 0, "detector": 0, "max_queue": 0}
+    errors: list[BaseException] = []
+
+    def camera() -> None:
+        t0 = time.monotonic()
+        for i in range(frames):
+            delay = t0 + i / fps - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            ok, frame = cap.read()
+            if not ok:
+                break
+            t = time.monotonic_ns()
+            q_trk.put((frame.copy(), t, i))
+            q_det.put((frame.copy(), t, i))
+            counts["max_queue"] = max(counts["max_queue"], q_trk.qsize(), q_det.qsize())
+        q_trk.put(None)
+        q_det.put(None)
+
+    def detector() -> None:
+        while (item := q_det.get()) is not None:
+            t = time.perf_counter()
+            latest[0] = det.best(item[0])
+            det_ms.add((time.perf_counter() - t) * 1e3)
+            counts["detector"] += 1
+
+    def tracker() -> None:
+        while (item := q_trk.get()) is not None:
+            handoff.add((time.monotonic_ns() - item[1]) / 1e6)
+            trk.step(item[0], latest[0])
+            counts["tracker"] += 1
+
+    def guarded(fn: Any) -> Any:
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:
+                errors.append(exc)
+        return run
+
+    threads = [threading.Thread(target=guarded(f)) for f in (camera, detector, tracker)]
+    t0 = time.monotonic()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.monotonic() - t0
+    cap.release()
+    if errors:
+        raise errors[0]
+    return {"handoff_ms_p50": handoff.percentile(50), "handoff_ms_p99": handoff.percentile(99),
+            "tracker_fps": round(counts["tracker"] / wall, 2), "detector_ms_p50": det_ms.percentile(50),
+            "detector_runs": counts["detector"], "max_queue_depth": counts["max_queue"], "wall_s": round(wall, 2)}
+
+
+def alloc_per_frame(video: Path, config: Config, models: ModelFiles, frames: int, warmup: int) -> float:
+    """Mean bytes allocated per frame in steady state: each stage run in turn under
+    tracemalloc, the queues replaced by lists (the copies are what is measured)."""
+    cap = cv2.VideoCapture(str(video))
+    det = NaiveDetector(models, config)
+    trk = NaiveTracker(config.tracker.max_target_px)
+    q_trk: list[np.ndarray] = []
+    q_det: list[np.ndarray] = []
+    latest: list[Any] = [None]
+    totals = []
+
+    def camera() -> None:
+        _ok, frame = cap.read()
+        q_trk.append(frame.copy())
+        q_det.append(frame.copy())
+
+    def detector() -> None:
+        latest[0] = det.best(q_det.pop(0))
+
+    def tracker() -> None:
+        trk.step(q_trk.pop(0), latest[0])
+
+    for i in range(frames):
+        total = peak_alloc_bytes(camera) + peak_alloc_bytes(detector) + peak_alloc_bytes(tracker)
+        if i >= warmup:
+            totals.append(total)
+    cap.release()
+    return float(np.mean(totals))

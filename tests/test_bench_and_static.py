@@ -1,0 +1,42 @@
+"""The bench runs both designs and reports every figure; the code stays mypy and ruff clean."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cat_follow.bench.run import KEYS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_bench_reports_pipeline_and_baseline_side_by_side(tmp_path: Path, kittens: Path,
+                                                          cli_env: dict[str, str]) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "cat_follow", "bench", str(kittens), "--frames", "50",
+                           "--rate", "60", "--summary-json", str(out)],
+                          capture_output=True, text=True, env=cli_env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    s = json.loads(out.read_text())
+    for k in KEYS:
+        assert s[k] is not None and s[f"baseline_{k}"] is not None, k
+    # the baseline copies each frame once per consumer: two frames at least
+    assert s["baseline_alloc_bytes_per_frame"] >= 2 * 640 * 360 * 3
+    assert s["alloc_bytes_per_frame"] < 640 * 480 * 3
+    assert s["baseline_detector_runs"] == 50 > s["detector_runs"]
+
+
+@pytest.mark.parametrize("tool, args", [
+    ("mypy", ["cat_follow"]),
+    ("ruff", ["check", "cat_follow", "tests"]),
+])
+def test_static_checks(tool: str, args: list[str]) -> None:
+    exe = Path(sys.executable).parent / tool
+    cmd = [str(exe)] if exe.exists() else [shutil.which(tool) or tool]
+    proc = subprocess.run(cmd + args, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
