@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -81,6 +82,56 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
+    from cat_follow.calibration import load_calibration
+    from cat_follow.car.base import Car
+    from cat_follow.pipeline import Pipeline
+    from cat_follow.robot.runner import Robot
+    from cat_follow.robot.server import server_socket_path
+    from cat_follow.sources import default_video, open_source
+
+    cfg = _config(args)
+    cal = load_calibration(cfg.robot.calibration)
+    factory: Callable[[], Car]
+    if args.sim:
+        from cat_follow.car.sim import SimCar
+
+        source = open_source(args.source or default_video(), cfg, loop=True)
+        factory = lambda: SimCar(cal)  # noqa: E731
+    else:
+        from cat_follow.car.picarx_car import PicarxCar
+
+        source = open_source(args.source or "picamera", cfg)
+        factory = PicarxCar
+    pipeline = Pipeline(cfg, source, _models(cfg))
+    robot = Robot(cfg, cal, pipeline, factory, socket_path=server_socket_path(cfg.robot.socket, args.socket))
+
+    def on_signal(signum: int, _frame: object) -> None:
+        robot.request_exit(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    status = robot.run()
+    log.info("exit: %s", robot.exit_reason or "done")
+    return status
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from cat_follow.robot.client import NoService, send_line
+    from cat_follow.robot.server import client_socket_paths
+
+    cfg = load_config(args.config)
+    try:
+        answer = send_line(client_socket_paths(cfg.robot.socket, args.socket), " ".join(args.words))
+    except NoService as exc:
+        print(f"cat-follow: {exc}", file=sys.stderr)
+        return 2
+    print(answer)
+    return 1 if answer.startswith("ERR") else 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     if args.check:
         load_config(args.check)
@@ -125,6 +176,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "the consumers sustain shows how each design copes with a backlog")
     b.add_argument("--summary-json", type=Path)
     b.set_defaults(func=cmd_bench)
+
+    rn = sub.add_parser("run", help="run the service: camera, tracker, detector, commands, car")
+    common(rn)
+    rn.add_argument("--socket", help="command socket path (default: robot.socket in the config)")
+    rn.add_argument("--sim", action="store_true", help="simulated car; frames from --source (default: sample video)")
+    rn.add_argument("--source", help="video file or image directory instead of the Pi camera")
+    rn.set_defaults(func=cmd_run)
+
+    sd = sub.add_parser("send", help="send one command to the running service and print its answer")
+    sd.add_argument("words", nargs="+", help="cat_location X Y | stop | status")
+    sd.add_argument("--socket", help="command socket path")
+    sd.add_argument("--config", type=Path)
+    sd.set_defaults(func=cmd_send)
 
     c = sub.add_parser("config", help="print the default config, or check a file")
     c.add_argument("--check", type=Path, help="validate this file and exit")

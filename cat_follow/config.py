@@ -62,6 +62,62 @@ class TargetConfig:
 
 
 @dataclass(frozen=True)
+class RobotConfig:
+    control_hz: float = _f(20.0, "Main loop (state machine + motion) rate.", lo=1.0, hi=200.0)
+    watchdog_s: float = _f(0.3, "Motors stop if the main loop sends no command for this long.", lo=0.05, hi=5.0)
+    socket: str = _f("/run/cat-follow/cat-follow.sock", "Unix socket for commands (--socket overrides).")
+    arena: tuple[float, float, float, float] = _f(
+        (-20.0, 20.0, -20.0, 20.0), "x_min, x_max, y_min, y_max (m, odometry frame) a cat_location may name.")
+    calibration: str = _f("", "Calibration file (TOML); empty = built-in PiCar-X defaults (cat_follow/calibration.py).")
+    ultrasonic_hz: float = _f(10.0, "Ultrasonic reads per second (each may busy-wait ~20 ms).", lo=0.5, hi=50.0)
+    obstacle_stop_cm: float = _f(20.0, "Stop driving forward when an obstacle is closer than this.", lo=2.0, hi=400.0)
+    ultrasonic_max_age_s: float = _f(0.5, "An older reading counts as unknown (forward speed is capped).",
+                                     lo=0.05, hi=10.0)
+    max_clients: int = _f(16, "Command clients connected at once; more are refused.", lo=1, hi=1024)
+    max_line_bytes: int = _f(256, "Longest command line; longer is answered ERR and the client dropped.",
+                             lo=16, hi=65536)
+
+    def check(self) -> None:
+        x0, x1, y0, y1 = self.arena
+        if not (x0 < x1 and y0 < y1):
+            raise ValueError("arena: must be x_min < x_max and y_min < y_max")
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    follow_distance_m: float = _f(0.5, "Distance to keep from the cat.", lo=0.1, hi=5.0)
+    stop_band_m: float = _f(0.1, "No driving while within this of the following distance.", lo=0.0, hi=2.0)
+    too_close_m: float = _f(0.3, "Reverse slowly when the cat is closer than this.", lo=0.05, hi=5.0)
+    max_speed: float = _f(40.0, "Speed limit (PiCar-X units, 0..100).", lo=0.0, hi=100.0)
+    reverse_speed: float = _f(15.0, "Speed when backing away from a cat too close.", lo=0.0, hi=100.0)
+    nav_speed: float = _f(30.0, "Speed while driving to a commanded location.", lo=0.0, hi=100.0)
+    search_speed: float = _f(12.0, "Speed while circling to search.", lo=0.0, hi=100.0)
+    speed_gain: float = _f(60.0, "Speed units per metre of distance error.", lo=0.0, hi=1000.0)
+    cat_height_m: float = _f(0.25, "Nominal cat height used to estimate distance from the box.", lo=0.05, hi=1.0)
+    pan_deadband: float = _f(0.05, "Ignore a horizontal error below this share of half the image.", lo=0.0, hi=0.5)
+    pan_rate_dps: float = _f(120.0, "Camera pan slew limit.", lo=1.0, hi=1000.0)
+    tilt_rate_dps: float = _f(60.0, "Camera tilt slew limit.", lo=1.0, hi=1000.0)
+    steer_per_pan: float = _f(0.6, "Body steering (deg) per degree of camera pan.", lo=0.0, hi=5.0)
+    steer_rate_dps: float = _f(180.0, "Steering slew limit.", lo=1.0, hi=2000.0)
+    search_pan_deg: float = _f(60.0, "Pan sweep amplitude while searching.", lo=0.0, hi=90.0)
+    goal_tolerance_m: float = _f(0.15, "A commanded location counts as reached within this.", lo=0.02, hi=2.0)
+
+    def check(self) -> None:
+        if self.too_close_m >= self.follow_distance_m:
+            raise ValueError("too_close_m: must be less than follow_distance_m")
+
+
+@dataclass(frozen=True)
+class BehaviourConfig:
+    detection_timeout_s: float = _f(2.0, "TRACK -> LOST after this long without the cat.", lo=0.1, hi=60.0)
+    search_timeout_s: float = _f(10.0, "One search attempt lasts this long.", lo=0.5, hi=600.0)
+    search_retries: int = _f(3, "Search attempts before giving up (-> IDLE).", lo=1, hi=100)
+    lost_search_s: float = _f(4.0, "LOST: search near where the cat was last seen for this long.", lo=0.5, hi=600.0)
+    navigate_timeout_s: float = _f(60.0, "Give up driving to a location after this long (-> SEARCH).",
+                                   lo=1.0, hi=3600.0)
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = _f("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -72,13 +128,45 @@ class Config:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     target: TargetConfig = field(default_factory=TargetConfig)
+    robot: RobotConfig = field(default_factory=RobotConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
-def _check_value(key: str, f: dataclasses.Field[Any], value: Any) -> Any:
+def _number(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{key}: must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ConfigError(f"{key}: must be finite, got {value!r}")
+    return value
+
+
+def _check_tuple(key: str, default: tuple[Any, ...], value: Any) -> tuple[Any, ...]:
+    """A fixed-length list of numbers, or (when the default holds pairs) a list of pairs."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: must be a list, got {value!r}")
+    if default and isinstance(default[0], tuple):
+        if len(value) < 2:
+            raise ConfigError(f"{key}: needs at least 2 rows, got {len(value)}")
+        rows = []
+        for i, row in enumerate(value):
+            if not isinstance(row, list) or len(row) != len(default[0]):
+                raise ConfigError(f"{key}[{i}]: must be a list of {len(default[0])} numbers, got {row!r}")
+            rows.append(tuple(_number(f"{key}[{i}]", v) for v in row))
+        return tuple(rows)
+    if len(value) != len(default):
+        raise ConfigError(f"{key}: must be a list of {len(default)} numbers, got {value!r}")
+    return tuple(_number(f"{key}[{i}]", v) for i, v in enumerate(value))
+
+
+def check_value(key: str, f: dataclasses.Field[Any], value: Any) -> Any:
     """Return ``value`` coerced to the field's type, or raise ConfigError naming ``key``."""
-    kind: type[Any] = type(f.default)
+    kind: type[Any] = type(f.default) if f.default is not dataclasses.MISSING else tuple
     meta = f.metadata
+    if kind is tuple:
+        return _check_tuple(key, f.default, value)  # type: ignore[arg-type]
     if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: must be true or false, got {value!r}")
@@ -87,11 +175,7 @@ def _check_value(key: str, f: dataclasses.Field[Any], value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key}: must be an integer, got {value!r}")
     elif kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: must be a number, got {value!r}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise ConfigError(f"{key}: must be finite, got {value!r}")
+        value = _number(key, value)
     elif kind is str:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: must be a string, got {value!r}")
@@ -104,7 +188,8 @@ def _check_value(key: str, f: dataclasses.Field[Any], value: Any) -> Any:
     return value
 
 
-def _build_section(name: str, cls: type[Any], table: Any) -> Any:
+def build_section(name: str, cls: type[Any], table: Any) -> Any:
+    """Validate one TOML table into ``cls``; a ``check()`` method on it may raise ValueError."""
     if not isinstance(table, dict):
         raise ConfigError(f"{name}: must be a table, got {table!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -112,8 +197,15 @@ def _build_section(name: str, cls: type[Any], table: Any) -> Any:
     for key, value in table.items():
         if key not in fields:
             raise ConfigError(f"{name}.{key}: unknown key (known: {', '.join(sorted(fields))})")
-        kwargs[key] = _check_value(f"{name}.{key}", fields[key], value)
-    return cls(**kwargs)
+        kwargs[key] = check_value(f"{name}.{key}", fields[key], value)
+    obj = cls(**kwargs)
+    check = getattr(obj, "check", None)
+    if check is not None:
+        try:
+            check()
+        except ValueError as exc:
+            raise ConfigError(f"{name}.{exc}") from exc
+    return obj
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:
@@ -123,7 +215,7 @@ def config_from_dict(data: dict[str, Any]) -> Config:
     for name, table in data.items():
         if name not in sections:
             raise ConfigError(f"{name}: unknown section (known: {', '.join(sorted(sections))})")
-        kwargs[name] = _build_section(name, type(getattr(Config(), name)), table)
+        kwargs[name] = build_section(name, type(getattr(Config(), name)), table)
     cfg = Config(**kwargs)
     if cfg.camera.width % 2 or cfg.camera.height % 2:
         raise ConfigError("camera.width/camera.height: must be even")
@@ -149,12 +241,22 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"{p}: {exc}") from exc
 
 
-def defaults_as_toml() -> str:
-    """The default configuration as a commented TOML document."""
-    lines = ["# cat_follow configuration: every key is optional; shown with its default.", ""]
-    for section in dataclasses.fields(Config):
-        lines.append(f"[{section.name}]")
-        obj = getattr(Config(), section.name)
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def document_as_toml(sections: list[tuple[str | None, Any]], title: str) -> str:
+    """Render dataclass instances as commented TOML (a None name = top-level keys)."""
+    lines = [f"# {title}", ""]
+    for name, obj in sections:
+        if name:
+            lines.append(f"[{name}]")
         for f in dataclasses.fields(obj):
             meta = f.metadata
             bounds = ""
@@ -163,9 +265,13 @@ def defaults_as_toml() -> str:
             if meta["choices"]:
                 bounds = f" [{' | '.join(meta['choices'])}]"
             lines.append(f"# {meta['doc']}{bounds}")
-            value = getattr(obj, f.name)
-            rendered = f'"{value}"' if isinstance(value, str) else str(value).lower() \
-                if isinstance(value, bool) else repr(value)
-            lines.append(f"{f.name} = {rendered}")
+            lines.append(f"{f.name} = {_toml_value(getattr(obj, f.name))}")
         lines.append("")
     return "\n".join(lines)
+
+
+def defaults_as_toml() -> str:
+    """The default configuration as a commented TOML document."""
+    cfg = Config()
+    return document_as_toml([(f.name, getattr(cfg, f.name)) for f in dataclasses.fields(Config)],
+                            "cat_follow configuration: every key is optional; shown with its default.")

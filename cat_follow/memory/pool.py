@@ -101,7 +101,7 @@ class Pool:
     odometry: np.ndarray            # (3,) float64: x, y, heading (m, m, rad)
     state: np.ndarray               # (1,) STATE: the state machine's record
     commands: np.ndarray            # (COMMAND_CAPACITY,) COMMAND slots
-    command_ctl: np.ndarray         # (2,) int64: [head, tail] of the command ring
+    command_ctl: np.ndarray         # (4,) int64: [taken, put, stop pending, put-count at the stop]
     counters: np.ndarray            # (1,) COUNTERS
 
     @property
@@ -140,7 +140,7 @@ def pool_layout(config: Config) -> list[tuple[str, tuple[int, ...], np.dtype[Any
         ("odometry", (3,), np.dtype(np.float64)),
         ("state", (1,), STATE),
         ("commands", (COMMAND_CAPACITY,), COMMAND),
-        ("command_ctl", (2,), i8),
+        ("command_ctl", (4,), i8),
         ("counters", (1,), COUNTERS),
     ]
 

@@ -26,7 +26,7 @@ def default_video() -> Path:
                       "pass a video, or run ./setup.sh --dev --assets DIR")
 
 
-def open_source(spec: str | Path, config: Config, *, image_fps: float = 10.0) -> FrameSource:
+def open_source(spec: str | Path, config: Config, *, image_fps: float = 10.0, loop: bool = False) -> FrameSource:
     """Make the source named by ``spec``: ``picamera``, a directory of images, or a video file.
     The source is not opened yet (use it as a context manager)."""
     text = str(spec)
@@ -37,7 +37,7 @@ def open_source(spec: str | Path, config: Config, *, image_fps: float = 10.0) ->
         return PiCameraSource(cam.width, cam.height, cam.fps, cam.camera_id)
     path = Path(text)
     if path.is_dir():
-        return ImageDirSource(path, fps=image_fps)
+        return ImageDirSource(path, fps=image_fps, loop=loop)
     if not path.exists():
         raise SourceError(f"{path}: no such file or directory")
-    return VideoFileSource(path)
+    return VideoFileSource(path, loop=loop)

@@ -20,8 +20,9 @@ MAX_CONSECUTIVE_FAILURES = 5
 class VideoFileSource(FrameSource):
     """A video file. Owns the VideoCapture and a decode buffer the size of the video."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, loop: bool = False) -> None:
         self.path = Path(path)
+        self.loop = loop  # start again at the end (a stand-in camera); frame indices keep counting
         self.name = self.path.name
         self._cap: cv2.VideoCapture | None = None
         self._buf: np.ndarray | None = None
@@ -43,7 +44,8 @@ class VideoFileSource(FrameSource):
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and math.isfinite(fps) and fps > 0 else 30.0
         count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
-        self.frame_count = int(count) if count and count > 0 else None
+        self._file_frames = int(count) if count and count > 0 else None
+        self.frame_count = None if self.loop else self._file_frames
         self._cap = cap
         self._buf = first  # decode buffer from here on: cap.read(self._buf) reuses it
         self._pending = first
@@ -66,8 +68,11 @@ class VideoFileSource(FrameSource):
             ok = True
         else:
             ok, frame = self._cap.read(self._buf)
+        if not ok and self.loop and self._failures == 0:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = self._cap.read(self._buf)
         if not ok:
-            remaining = self.frame_count is not None and index < self.frame_count
+            remaining = self._file_frames is not None and index < self._file_frames
             self._failures += 1
             if remaining and self._failures <= MAX_CONSECUTIVE_FAILURES:
                 self._index += 1  # a frame that would not decode: count it and move on

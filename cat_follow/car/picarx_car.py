@@ -1,0 +1,109 @@
+"""The real PiCar-X through SunFounder's ``picarx`` (imported lazily: Pi only)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pwd
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from cat_follow.car.base import (
+    PAN_MAX,
+    PAN_MIN,
+    SPEED_LIMIT,
+    STEER_MAX,
+    STEER_MIN,
+    TILT_MAX,
+    TILT_MIN,
+    Applied,
+    Car,
+    clamp,
+)
+from cat_follow.errors import CatFollowError
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _getlogin_fallback() -> Iterator[None]:
+    """``Picarx()`` calls ``os.getlogin()`` (for the owner of its config file), which fails
+    with no controlling terminal, as under systemd. For the duration of the constructor,
+    answer with the effective user's name instead."""
+    try:
+        os.getlogin()
+        yield
+        return
+    except OSError:
+        pass
+    original = os.getlogin
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    os.getlogin = lambda: user
+    try:
+        yield
+    finally:
+        os.getlogin = original
+
+
+class PicarxCar(Car):
+    """Owns the Picarx object. Construct it on the thread that will make every I2C call."""
+
+    def __init__(self, config_path: str | None = None) -> None:
+        try:
+            from picarx import Picarx  # lazy: fails on a laptop
+        except ImportError as exc:
+            raise CatFollowError("picarx is not installed: this is not the car, or setup.sh has not run "
+                                 "(use --sim on a laptop)") from exc
+        self._owner = threading.get_ident()
+        with _getlogin_fallback():
+            try:
+                self.px: Any = Picarx(config=config_path) if config_path else Picarx()
+            except OSError as exc:
+                raise CatFollowError(f"PiCar-X not reachable over I2C ({exc}): is the Robot HAT "
+                                     "powered and I2C enabled (raspi-config)?") from exc
+        self.applied = Applied()
+        self.px.stop()
+
+    def _check_thread(self) -> None:
+        if threading.get_ident() != self._owner:
+            raise RuntimeError("PicarxCar called from another thread: every I2C call must stay on the car thread")
+
+    def drive(self, speed: float, steer_deg: float) -> None:
+        self._check_thread()
+        speed = clamp(speed, -SPEED_LIMIT, SPEED_LIMIT)
+        steer = clamp(steer_deg, STEER_MIN, STEER_MAX)
+        if steer != self.applied.steer:
+            self.px.set_dir_servo_angle(steer)
+        if speed != self.applied.speed:
+            if speed == 0:
+                self.px.stop()
+            elif speed > 0:
+                self.px.forward(speed)
+            else:
+                self.px.backward(-speed)
+        self.applied = Applied(speed, steer, self.applied.pan, self.applied.tilt)
+
+    def look(self, pan_deg: float, tilt_deg: float) -> None:
+        self._check_thread()
+        pan, tilt = clamp(pan_deg, PAN_MIN, PAN_MAX), clamp(tilt_deg, TILT_MIN, TILT_MAX)
+        if pan != self.applied.pan:
+            self.px.set_cam_pan_angle(pan)
+        if tilt != self.applied.tilt:
+            self.px.set_cam_tilt_angle(tilt)
+        self.applied = Applied(self.applied.speed, self.applied.steer, pan, tilt)
+
+    def stop(self) -> None:
+        self._check_thread()
+        self.px.stop()  # sets both PWM channels to 0 (twice)
+        self.applied = Applied(0.0, self.applied.steer, self.applied.pan, self.applied.tilt)
+
+    def read_distance_cm(self) -> float:
+        # GPIO only (trig/echo pins), no I2C: allowed off the car thread. One try, so the
+        # busy-wait is at most the sensor's 20 ms timeout.
+        return float(self.px.ultrasonic.read(times=1))
+
+    def close(self) -> None:
+        self.stop()
+        self.px.set_dir_servo_angle(0)

@@ -1,0 +1,195 @@
+"""A simulated PiCar-X with the real car's limits, lags and sensor failures.
+
+Same clamps as the PiCar-X; servos slew (not jump); the motors reach their speed with a
+first-order lag, on a speed table that is NOT the calibration's (a real car is never
+exactly calibrated), so dead reckoning drifts as it does on the car; the true pose follows
+a kinematic bicycle on the servo's ACTUAL angle. The ultrasonic sensor sees walls and round
+obstacles in a cone, with noise, a 4 m range and dropouts that read -1, and each reading
+takes time. ``fail_next`` makes the next I2C-backed call raise like a Robot HAT that went away.
+
+Time comes from an injected clock, so tests can step it; state is guarded by a lock because
+the sensor thread reads while the car thread drives.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cat_follow.calibration import Calibration
+from cat_follow.car.base import (
+    PAN_MAX,
+    PAN_MIN,
+    SPEED_LIMIT,
+    STEER_MAX,
+    STEER_MIN,
+    TILT_MAX,
+    TILT_MIN,
+    Applied,
+    Car,
+    clamp,
+)
+from cat_follow.robot.odometry import integrate, wheel_speed_mps
+
+SUBSTEP_S = 0.005
+
+
+@dataclass
+class SimWorld:
+    """A rectangular room (x0, y0, x1, y1) and round obstacles (x, y, radius), metres."""
+
+    room: tuple[float, float, float, float] | None = (-1.0, -2.0, 3.0, 2.0)
+    obstacles: list[tuple[float, float, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SimParams:
+    speed_scale: float = 0.93        # true ground speed / calibrated (an imperfect calibration)
+    motor_tau_s: float = 0.15        # motor + gearbox time constant
+    servo_rate_dps: float = 400.0    # SG90-class servo under load
+    range_max_cm: float = 400.0
+    range_min_cm: float = 2.0
+    cone_half_deg: float = 15.0
+    range_noise_cm: float = 0.5
+    dropout: float = 0.03            # share of readings that come back -1 (no echo)
+    read_latency_s: float = 0.008
+
+
+class SimCar(Car):
+    def __init__(self, cal: Calibration, *, start: tuple[float, float, float] = (0.0, 0.0, 0.0),
+                 world: SimWorld | None = None, params: SimParams | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 seed: int = 0) -> None:
+        self.cal = cal
+        self.params = params or SimParams()
+        self.world = world if world is not None else SimWorld()
+        self.clock, self.sleep = clock, sleep
+        self.rng = random.Random(seed)
+        self.start = start
+        self.pose = np.array([start[0], start[1], math.radians(start[2])], dtype=np.float64)
+        self.v = 0.0                # actual ground speed, m/s
+        self.steer = 0.0            # actual servo angles, deg
+        self.pan = 0.0
+        self.tilt = 0.0
+        self.applied = Applied()
+        self.fail_next: BaseException | None = None
+        self.calls = 0
+        self.stops = 0
+        self._t = clock()
+        self._lock = threading.Lock()
+
+    # ---- physics -----------------------------------------------------------------------
+    def advance(self) -> None:
+        """Integrate the true state up to the clock's now."""
+        with self._lock:
+            self._advance_locked()
+
+    def _advance_locked(self) -> None:
+        now = self.clock()
+        p = self.params
+        target_v = p.speed_scale * wheel_speed_mps(self.cal, self.applied.speed, self.steer)
+        while self._t < now:
+            dt = min(SUBSTEP_S, now - self._t)
+            self._t += dt
+            step = p.servo_rate_dps * dt
+            self.steer += clamp(self.applied.steer - self.steer, -step, step)
+            self.pan += clamp(self.applied.pan - self.pan, -step, step)
+            self.tilt += clamp(self.applied.tilt - self.tilt, -step, step)
+            self.v += (target_v - self.v) * (1 - math.exp(-dt / p.motor_tau_s))
+            integrate(self.pose, self.v, self.steer, self.cal.wheelbase_m, dt)
+
+    def _io(self) -> None:
+        self.calls += 1
+        if self.fail_next is not None:
+            exc, self.fail_next = self.fail_next, None
+            raise exc
+
+    # ---- Car interface -----------------------------------------------------------------
+    def drive(self, speed: float, steer_deg: float) -> None:
+        with self._lock:
+            self._advance_locked()
+            self._io()
+            a = self.applied
+            self.applied = Applied(clamp(speed, -SPEED_LIMIT, SPEED_LIMIT), clamp(steer_deg, STEER_MIN, STEER_MAX),
+                                   a.pan, a.tilt)
+
+    def look(self, pan_deg: float, tilt_deg: float) -> None:
+        with self._lock:
+            self._advance_locked()
+            self._io()
+            a = self.applied
+            self.applied = Applied(a.speed, a.steer, clamp(pan_deg, PAN_MIN, PAN_MAX),
+                                   clamp(tilt_deg, TILT_MIN, TILT_MAX))
+
+    def stop(self) -> None:
+        with self._lock:
+            self._advance_locked()
+            self.stops += 1
+            a = self.applied
+            self.applied = Applied(0.0, a.steer, a.pan, a.tilt)
+
+    def read_distance_cm(self) -> float:
+        p = self.params
+        self.sleep(p.read_latency_s * (0.5 + self.rng.random()))
+        with self._lock:
+            self._advance_locked()
+            if self.rng.random() < p.dropout:
+                return -1.0
+            d = self._true_range_m()
+        if d is None:
+            return -1.0
+        cm = d * 100 + self.rng.gauss(0.0, p.range_noise_cm)
+        return round(max(p.range_min_cm, cm), 2)
+
+    # ---- sensing -----------------------------------------------------------------------
+    def _true_range_m(self) -> float | None:
+        """Nearest wall or obstacle in the sensor's cone (the sensor faces forward)."""
+        x, y, th = (float(v) for v in self.pose)
+        half = math.radians(self.params.cone_half_deg)
+        best: float | None = None
+        for k in range(-4, 5):  # rays across the cone
+            a = th + half * k / 4
+            r = self._ray(x, y, math.cos(a), math.sin(a))
+            if r is not None and (best is None or r < best):
+                best = r
+        if best is None or best * 100 > self.params.range_max_cm:
+            return None
+        return best
+
+    def _ray(self, x: float, y: float, dx: float, dy: float) -> float | None:
+        hits = []
+        if self.world.room is not None:
+            x0, y0, x1, y1 = self.world.room
+            for bound, d, o in ((x0, dx, x), (x1, dx, x), (y0, dy, y), (y1, dy, y)):
+                if abs(d) > 1e-9:
+                    t = (bound - o) / d
+                    if t > 0:
+                        hits.append(t)
+        for ox, oy, rad in self.world.obstacles:
+            fx, fy = x - ox, y - oy
+            b = fx * dx + fy * dy
+            c = fx * fx + fy * fy - rad * rad
+            disc = b * b - c
+            if disc >= 0:
+                t = -b - math.sqrt(disc)
+                if t > 0:
+                    hits.append(t)
+        return min(hits) if hits else None
+
+    # ---- for tests and the simulator ---------------------------------------------------
+    def pose_in_start_frame(self) -> tuple[float, float, float]:
+        """The true pose expressed in the odometry frame (origin and heading at the start)."""
+        with self._lock:
+            self._advance_locked()
+            x, y, th = (float(v) for v in self.pose)
+        sx, sy, sth = self.start[0], self.start[1], math.radians(self.start[2])
+        dx, dy = x - sx, y - sy
+        c, s = math.cos(-sth), math.sin(-sth)
+        rel = th - sth
+        return dx * c - dy * s, dx * s + dy * c, math.atan2(math.sin(rel), math.cos(rel))

@@ -1,0 +1,137 @@
+"""Motion control: an Intent (plus the cat's box, pose and range) -> motor and servo commands.
+
+Sign conventions are PiCar-X's: steering, pan positive = RIGHT; tilt positive = UP; speed
+positive = forward. Servo commands are slew-limited; limits match the car's clamps.
+The controller keeps only its last command (for the slew limits): pure arithmetic otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cat_follow.calibration import Calibration
+from cat_follow.config import MotionConfig, RobotConfig
+from cat_follow.geometry import Box
+from cat_follow.robot.state_machine import Intent, Mode
+
+STEER_LIMIT, PAN_LIMIT, TILT_MIN, TILT_MAX, SPEED_LIMIT = 30.0, 90.0, -35.0, 65.0, 100.0
+UNKNOWN_RANGE_SPEED = 15.0  # forward speed cap while the ultrasonic reading is unknown
+SEARCH_SWEEP_S = 4.0
+
+
+def clamp(v: float, lo: float, hi: float) -> float:
+    return lo if v < lo else hi if v > hi else v
+
+
+def slew(current: float, target: float, rate: float, dt: float) -> float:
+    step = rate * dt
+    return current + clamp(target - current, -step, step)
+
+
+@dataclass(frozen=True)
+class DriveCommand:
+    speed: float = 0.0
+    steer: float = 0.0
+    pan: float = 0.0
+    tilt: float = 0.0
+    reason: str = ""  # why speed was limited (obstacle, unknown range), for status
+
+
+class MotionController:
+    def __init__(self, cfg: MotionConfig, robot: RobotConfig, cal: Calibration, frame_w: int, frame_h: int) -> None:
+        self.cfg = cfg
+        self.robot = robot
+        self.cal = cal
+        self.w, self.h = frame_w, frame_h
+        self.tan_hfov = math.tan(math.radians(cal.camera_hfov_deg) / 2)
+        self.tan_vfov = math.tan(math.radians(cal.camera_vfov_deg) / 2)
+        self.focal_px = cal.focal_px(frame_w)
+        self.last = DriveCommand()
+
+    # ---- geometry ----------------------------------------------------------------------
+    def cat_distance_m(self, box: Box) -> float:
+        """Distance from the box height and the nominal cat height (pinhole model)."""
+        return self.focal_px * self.cfg.cat_height_m / max(box[3], 1.0)
+
+    def cat_angles(self, box: Box) -> tuple[float, float]:
+        """(right, down) angles of the box centre from the optical axis, in degrees."""
+        ex = (box[0] + box[2] / 2 - self.w / 2) / (self.w / 2)
+        ey = (box[1] + box[3] / 2 - self.h / 2) / (self.h / 2)
+        right = math.degrees(math.atan(ex * self.tan_hfov)) if abs(ex) > self.cfg.pan_deadband else 0.0
+        down = math.degrees(math.atan(ey * self.tan_vfov)) if abs(ey) > self.cfg.pan_deadband else 0.0
+        return right, down
+
+    # ---- behaviours --------------------------------------------------------------------
+    def center_cat_control(self, box: Box | None, dt: float) -> DriveCommand:
+        """Pan toward the cat, steer the body so the pan returns to centre, and approach to
+        the following distance (stop band; reverse slowly when far too close)."""
+        c, last = self.cfg, self.last
+        if box is None:  # momentarily unseen: hold still, keep looking where it was
+            return DriveCommand(0.0, last.steer, last.pan, last.tilt)
+        right, down = self.cat_angles(box)
+        pan = slew(last.pan, clamp(last.pan + right, -PAN_LIMIT, PAN_LIMIT), c.pan_rate_dps, dt)
+        tilt = slew(last.tilt, clamp(last.tilt - down, TILT_MIN, TILT_MAX), c.tilt_rate_dps, dt)
+        steer = slew(last.steer, clamp(c.steer_per_pan * pan, -STEER_LIMIT, STEER_LIMIT), c.steer_rate_dps, dt)
+        error = self.cat_distance_m(box) - c.follow_distance_m
+        if self.cat_distance_m(box) < c.too_close_m:
+            speed = -c.reverse_speed
+        elif abs(error) <= c.stop_band_m or error < 0:
+            speed = 0.0
+        else:
+            # turn before running: full speed only when the cat is ahead of the body
+            speed = min(c.max_speed, c.speed_gain * error) * max(0.3, math.cos(math.radians(pan)))
+        return DriveCommand(speed, steer, pan, tilt)
+
+    def goto(self, pose: tuple[float, float, float], goal: tuple[float, float], dt: float) -> DriveCommand:
+        """Steer toward ``goal`` (pure pursuit on the bearing), camera looking ahead."""
+        c, last = self.cfg, self.last
+        bearing = math.atan2(goal[1] - pose[1], goal[0] - pose[0]) - pose[2]
+        bearing = math.degrees(math.atan2(math.sin(bearing), math.cos(bearing)))  # + = left
+        steer = slew(last.steer, clamp(-bearing, -STEER_LIMIT, STEER_LIMIT), c.steer_rate_dps, dt)
+        speed = c.nav_speed * max(0.3, math.cos(math.radians(bearing)))
+        pan = slew(last.pan, 0.0, c.pan_rate_dps, dt)
+        tilt = slew(last.tilt, 0.0, c.tilt_rate_dps, dt)
+        return DriveCommand(speed, steer, pan, tilt)
+
+    def search(self, direction: int, t: float, dt: float) -> DriveCommand:
+        """Circle slowly toward ``direction`` while sweeping the camera."""
+        c, last = self.cfg, self.last
+        sweep = c.search_pan_deg * math.sin(2 * math.pi * t / SEARCH_SWEEP_S)
+        pan = slew(last.pan, clamp(sweep, -PAN_LIMIT, PAN_LIMIT), c.pan_rate_dps, dt)
+        tilt = slew(last.tilt, 0.0, c.tilt_rate_dps, dt)
+        steer = slew(last.steer, STEER_LIMIT * (1 if direction >= 0 else -1), c.steer_rate_dps, dt)
+        return DriveCommand(c.search_speed, steer, pan, tilt)
+
+    def stopped(self) -> DriveCommand:
+        return DriveCommand(0.0, self.last.steer, self.last.pan, self.last.tilt)
+
+    # ---- safety ------------------------------------------------------------------------
+    def limit_for_range(self, cmd: DriveCommand, distance_cm: float | None) -> DriveCommand:
+        """No forward motion toward an obstacle closer than the stop distance; a slow cap
+        when the range is unknown (-1/-2 or stale: unknown is not clear)."""
+        if cmd.speed <= 0:
+            return cmd
+        if distance_cm is None:
+            if cmd.speed > UNKNOWN_RANGE_SPEED:
+                return DriveCommand(UNKNOWN_RANGE_SPEED, cmd.steer, cmd.pan, cmd.tilt, "range unknown")
+            return cmd
+        if distance_cm < self.robot.obstacle_stop_cm:
+            return DriveCommand(0.0, cmd.steer, cmd.pan, cmd.tilt, f"obstacle at {distance_cm:.0f} cm")
+        return cmd
+
+    def command(self, intent: Intent, *, t: float, dt: float, pose: tuple[float, float, float],
+                box: Box | None, distance_cm: float | None) -> DriveCommand:
+        """The command for this tick; remembers it for the next tick's slew limits."""
+        if intent.mode is Mode.TRACK:
+            cmd = self.center_cat_control(box, dt)
+        elif intent.mode is Mode.GOTO and intent.goal is not None:
+            cmd = self.goto(pose, intent.goal, dt)
+        elif intent.mode is Mode.SEARCH:
+            cmd = self.search(intent.direction, t, dt)
+        else:
+            cmd = self.stopped()
+        cmd = self.limit_for_range(cmd, distance_cm)
+        self.last = DriveCommand(clamp(cmd.speed, -SPEED_LIMIT, SPEED_LIMIT), cmd.steer, cmd.pan, cmd.tilt,
+                                 cmd.reason)
+        return self.last

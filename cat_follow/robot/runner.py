@@ -1,0 +1,245 @@
+"""The main thread's job: commands -> state machine -> motion -> car, with every safety stop.
+
+``Robot.run(max_ticks=None)`` is the testable main loop. The motors are stopped:
+- on ``stop`` (state machine -> IDLE, speed 0 sent);
+- when the camera delivers no frame for ``camera.stall_timeout_s`` (-> IDLE, reason kept);
+- when the main loop stalls: the car thread's watchdog (-> IDLE once the loop is back);
+- on an exception in the loop or in any thread, on SIGTERM/SIGINT, on a normal exit:
+  ``shutdown`` in ``run``'s ``finally`` tells the car thread to stop, and the car thread
+  stops the motors again in its own ``finally`` as it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cat_follow.calibration import Calibration
+from cat_follow.car.base import Car
+from cat_follow.config import Config
+from cat_follow.errors import CatFollowError
+from cat_follow.memory.pool import BBOX_TRACKER, SOURCE_NAMES
+from cat_follow.perception.target import TargetState
+from cat_follow.pipeline import Pipeline
+from cat_follow.robot.commands import VERB_LOCATION, CommandQueue
+from cat_follow.robot.motion import DriveCommand, MotionController
+from cat_follow.robot.odometry import Odometry
+from cat_follow.robot.server import CommandServer
+from cat_follow.robot.state_machine import Intent, Mode, RobotState, Sighting, StateMachine
+from cat_follow.threads.car_actor import CarActor
+from cat_follow.threads.supervised import ThreadFailed
+from cat_follow.threads.ultrasonic import UltrasonicThread
+
+log = logging.getLogger(__name__)
+
+BOX_MAX_AGE_S = 0.5
+CAR_READY_TIMEOUT_S = 15.0
+FPS_WINDOW_S = 1.0
+
+
+class Robot:
+    """Owns the state machine, motion controller, odometry, command queue and server, the
+    car thread and the ultrasonic thread; drives the perception ``pipeline`` it is given."""
+
+    def __init__(self, config: Config, cal: Calibration, pipeline: Pipeline, car_factory: Callable[[], Car], *,
+                 socket_path: Path | None = None) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self.pool = pipeline.pool
+        self.health = pipeline.health
+        self.queue = CommandQueue(self.pool)
+        self.sm = StateMachine(config.behaviour, config.motion.goal_tolerance_m)
+        w, h = int(self.pool.frame_meta["width"][0]), int(self.pool.frame_meta["height"][0])
+        self.frame_w = w
+        self.motion = MotionController(config.motion, config.robot, cal, w, h)
+        self.odom = Odometry(self.pool.odometry, cal)
+        self.actor = CarActor(car_factory, self.health, watchdog_s=config.robot.watchdog_s)
+        self.sonar = UltrasonicThread(self.actor, self.health, rate_hz=config.robot.ultrasonic_hz)
+        self.server = CommandServer(socket_path, self.queue, self.status_json, config.robot.arena, self.health,
+                                    max_clients=config.robot.max_clients,
+                                    max_line_bytes=config.robot.max_line_bytes) if socket_path else None
+        self._bbox = pipeline.shared.new_bbox_buffer()
+        self._exit = threading.Event()
+        self.exit_reason = ""
+        self.ticks = 0
+        self.camera_stalled = False
+        self.last_cmd = DriveCommand()
+        self._last_tick: float | None = None
+        self._status: dict[str, Any] = {}
+        self._fps: dict[str, float] = {}
+        self._fps_mark: tuple[float, dict[str, int]] | None = None
+        self._box_t: float | None = None
+
+    # ---- life cycle --------------------------------------------------------------------
+    def request_exit(self, reason: str) -> None:
+        """Safe from a signal handler: the loop ends after the current tick."""
+        self.exit_reason = reason
+        self._exit.set()
+
+    def start(self) -> None:
+        self.actor.start()
+        if not self.actor.ready.wait(CAR_READY_TIMEOUT_S):
+            self.health.raise_if_failed()
+            raise CatFollowError(f"the car did not come up within {CAR_READY_TIMEOUT_S:.0f} s")
+        self.sonar.start()
+        self.pipeline.start()
+        if self.server is not None:
+            self.server.start()
+        log.info("cat-follow running%s", f"; commands on {self.server.path}" if self.server else "")
+
+    def shutdown(self) -> None:
+        """Motors first, then everything else; never raises."""
+        self.actor.emergency_stop(f"shutdown: {self.exit_reason or 'exit'}")
+        threads = [t for t in (self.server, self.sonar) if t is not None]
+        for t in threads:
+            t.stop()
+        try:
+            self.pipeline.stop()
+        except Exception:
+            log.exception("pipeline did not stop cleanly")
+        for t in threads:
+            if t.is_alive():
+                t.join(2.0)
+        if self.server is not None:
+            self.server.close()
+        self.actor.stop()
+        if self.actor.is_alive():
+            self.actor.join(3.0)
+            if self.actor.is_alive():
+                log.critical("car thread did not end: motors may still be running")
+
+    def run(self, max_ticks: int | None = None, clock: Callable[[], float] = time.monotonic,
+            sleep: Callable[[float], None] = time.sleep) -> int:
+        """Start everything, tick at ``robot.control_hz`` until asked to exit (or ``max_ticks``),
+        and stop the motors on every way out. Returns the process exit status."""
+        period = 1.0 / self.config.robot.control_hz
+        try:
+            self.start()
+            next_t = clock()
+            while not self._exit.is_set() and (max_ticks is None or self.ticks < max_ticks):
+                self.tick(clock())
+                next_t += period
+                delay = next_t - clock()
+                if delay > 0:
+                    sleep(delay)
+                elif delay < -period:  # far behind: do not try to catch up with a burst
+                    next_t = clock()
+            return 0
+        except ThreadFailed as exc:
+            self.exit_reason = str(exc)
+            log.error("%s: stopping", exc)
+            return 3
+        except BaseException as exc:
+            self.exit_reason = f"main loop: {exc!r}"
+            log.exception("main loop failed: stopping the motors")
+            raise
+        finally:
+            self.shutdown()
+
+    # ---- one tick ----------------------------------------------------------------------
+    def _sighting(self, now_ns: int) -> tuple[Sighting, tuple[float, float, float, float] | None]:
+        self.pipeline.shared.read_bbox(BBOX_TRACKER, self._bbox)
+        r = self._bbox[0]
+        fresh = bool(r["valid"]) and (now_ns - int(r["t_ns"])) / 1e9 < BOX_MAX_AGE_S
+        if fresh:
+            self._box_t = int(r["t_ns"]) / 1e9
+        if not fresh or int(r["target_state"]) != TargetState.TRACKING:
+            return Sighting(False), None
+        box = (float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"]))
+        right, _ = self.motion.cat_angles(box)
+        side = 1 if self.motion.last.pan + right >= 0 else -1
+        return Sighting(True, side), box
+
+    def tick(self, now: float) -> DriveCommand:
+        """One control step: safety checks, commands, state machine, motion, odometry."""
+        dt = 0.0 if self._last_tick is None else min(max(now - self._last_tick, 0.0), 0.5)
+        self._last_tick = now
+        self.ticks += 1
+        self.health.raise_if_failed()
+        now_ns = time.monotonic_ns()
+        if self.actor.watchdog_tripped:
+            self.sm.stop(now, self.actor.last_reason)
+            self.actor.clear_watchdog()
+        stall_s = (now_ns - self.pipeline.camera.last_frame_ns) / 1e9
+        if stall_s > self.config.camera.stall_timeout_s:
+            if not self.camera_stalled:
+                log.error("camera stalled: no frame for %.1f s; motors stopped", stall_s)
+                self.sm.stop(now, f"camera stalled: no frame for {stall_s:.1f} s")
+            self.camera_stalled = True
+        elif self.camera_stalled:
+            log.info("camera frames are back")
+            self.camera_stalled = False
+        if self.queue.take_stop():
+            self.sm.stop(now, "stop command")
+        while (cmd := self.queue.get()) is not None:
+            if cmd.verb == VERB_LOCATION:
+                self.sm.locate(now, cmd.x, cmd.y)
+        seen, box = self._sighting(now_ns)
+        pose = self.odom.as_tuple()
+        intent = self.sm.step(now, pose, seen)
+        if self.camera_stalled:  # blind: no motion, whatever was commanded
+            if self.sm.state is not RobotState.IDLE:
+                self.sm.stop(now, "camera stalled")
+            intent = Intent(Mode.STOP)
+        range_cm = self.sonar.latest(self.config.robot.ultrasonic_max_age_s)
+        out = self.motion.command(intent, t=now, dt=dt, pose=pose, box=box, distance_cm=range_cm)
+        self.actor.send(out.speed, out.steer, out.pan, out.tilt)
+        self.odom.update(0.0 if self.actor.watchdog_tripped else out.speed, out.steer, dt)
+        self.last_cmd = out
+        self._publish(now, out, range_cm)
+        return out
+
+    # ---- status ------------------------------------------------------------------------
+    def _update_fps(self, now: float) -> None:
+        c = self.pool.counters[0]
+        counts = {"camera": int(c["frames_published"]), "tracker": int(c["tracker_frames"]),
+                  "detector": int(c["detector_runs"]), "control": self.ticks}
+        if self._fps_mark is None:
+            self._fps_mark = (now, counts)
+            return
+        t0, c0 = self._fps_mark
+        if now - t0 >= FPS_WINDOW_S:
+            self._fps = {k: round((counts[k] - c0[k]) / (now - t0), 1) for k in counts}
+            self._fps_mark = (now, counts)
+
+    def _publish(self, now: float, out: DriveCommand, range_cm: float | None) -> None:
+        st = self.pool.state[0]
+        st["state"] = int(self.sm.state)
+        tx, ty = self.sm.target if self.sm.target else (math.nan, math.nan)
+        st["target_x"], st["target_y"] = tx, ty
+        r = self._bbox[0]
+        if r["valid"]:
+            st["last_x"], st["last_y"], st["last_w"], st["last_h"] = r["x"], r["y"], r["w"], r["h"]
+            st["last_bbox_t_ns"] = r["t_ns"]
+        self._update_fps(now)
+        x, y, th = self.odom.as_tuple()
+        last_box = None
+        if int(st["last_bbox_t_ns"]):
+            last_box = {"bbox": [round(float(st[k]), 1) for k in ("last_x", "last_y", "last_w", "last_h")],
+                        "age_s": round((time.monotonic_ns() - int(st["last_bbox_t_ns"])) / 1e9, 2),
+                        "source": SOURCE_NAMES[int(r["source"])] if r["valid"] else None}
+        self._status = {  # replaced whole: the server thread reads one consistent dict
+            "state": self.sm.state.label,
+            "pose": {"x": round(x, 3), "y": round(y, 3), "heading_deg": round(math.degrees(th), 1)},
+            "target": list(self.sm.target) if self.sm.target else None,
+            "last_bbox": last_box,
+            "fps": dict(self._fps),
+            "stop_reason": self.sm.stop_reason,
+            "motors": {"speed": round(out.speed, 1), "steer": round(out.steer, 1), "pan": round(out.pan, 1),
+                       "tilt": round(out.tilt, 1), "limited_by": out.reason or None},
+            "range_cm": range_cm,
+            "camera_stalled": self.camera_stalled,
+            "watchdog_trips": self.actor.watchdog_trips,
+            "threads_failed": [t.name for t in self.health.failed],
+            "queued_commands": len(self.queue),
+        }
+
+    def status_json(self) -> str:
+        """One JSON line (called from the server thread)."""
+        return json.dumps(self._status or {"state": "starting"})

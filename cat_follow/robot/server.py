@@ -1,0 +1,241 @@
+"""The command socket: a line protocol on a Unix domain socket, one non-blocking thread.
+
+Each client gets an input and an output buffer; the thread never blocks on any of them, so
+a slow, silent or flooding client cannot hold up the others or the control loop (which only
+reads the CommandQueue). A line longer than ``max_line_bytes`` is answered ``ERR`` and the
+connection closed; so is a client whose unread answers pile up past ``MAX_OUTBUF``; at most
+``MAX_LINES_PER_TURN`` lines of one client are handled before the others get their turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import selectors
+import socket
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cat_follow.errors import CatFollowError
+from cat_follow.robot.commands import VERB_LOCATION, VERB_STOP, CommandError, CommandQueue, parse_command
+from cat_follow.threads.supervised import Health, SupervisedThread
+
+log = logging.getLogger(__name__)
+
+MAX_OUTBUF = 64 * 1024
+MAX_LINES_PER_TURN = 32
+SOCKET_MODE = 0o660
+
+
+def fallback_socket_path() -> Path:
+    """Where a non-root user's service listens when /run/cat-follow is not writable."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.access(runtime, os.W_OK):
+        return Path(runtime) / "cat-follow.sock"
+    return Path(f"/tmp/cat-follow-{os.getuid()}") / "cat-follow.sock"
+
+
+def server_socket_path(configured: str, override: str | None) -> Path:
+    """The path to listen on: --socket, else the config's, else the per-user fallback."""
+    if override:
+        return Path(override)
+    path = Path(configured)
+    parent = path.parent
+    if (parent.is_dir() and os.access(parent, os.W_OK)) or (not parent.exists() and os.access(parent.parent, os.W_OK)):
+        return path
+    fb = fallback_socket_path()
+    log.info("%s is not writable; listening on %s instead", parent, fb)
+    return fb
+
+
+def client_socket_paths(configured: str, override: str | None) -> list[Path]:
+    return [Path(override)] if override else [Path(configured), fallback_socket_path()]
+
+
+@dataclass
+class _Client:
+    sock: socket.socket
+    inbuf: bytearray = field(default_factory=bytearray)
+    outbuf: bytearray = field(default_factory=bytearray)
+    closing: bool = False
+
+
+class CommandServer(SupervisedThread):
+    """Owns the listening socket and every client connection."""
+
+    def __init__(self, path: Path, queue: CommandQueue, status: Callable[[], str],
+                 arena: tuple[float, float, float, float], health: Health, *,
+                 max_clients: int = 16, max_line_bytes: int = 256) -> None:
+        super().__init__("commands", health)
+        self.path = path
+        self.queue = queue
+        self.status = status
+        self.arena = arena
+        self.max_clients = max_clients
+        self.max_line = max_line_bytes
+        self.sel = selectors.DefaultSelector()
+        self.clients: dict[int, _Client] = {}
+        self.counts = {"connections": 0, "lines": 0, "errors": 0, "dropped": 0, "refused": 0}
+        self.listener = self._bind()
+        self.sel.register(self.listener, selectors.EVENT_READ, None)
+
+    def _bind(self) -> socket.socket:
+        """Bind before any thread starts (the umask is process-wide); refuse to steal the
+        socket of a running service, remove a stale one."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() or self.path.is_socket():
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(str(self.path))
+            except OSError:
+                self.path.unlink()  # stale: nobody listening
+            else:
+                raise CatFollowError(f"another cat-follow is already listening on {self.path}")
+            finally:
+                probe.close()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o117)
+        try:
+            sock.bind(str(self.path))
+        except OSError as exc:
+            sock.close()
+            raise CatFollowError(f"cannot listen on {self.path}: {exc.strerror}") from exc
+        finally:
+            os.umask(old)
+        os.chmod(self.path, SOCKET_MODE)
+        sock.listen(32)
+        sock.setblocking(False)
+        return sock
+
+    # ---- protocol ----------------------------------------------------------------------
+    def answer(self, line: str) -> str:
+        """The reply to one command line (no newline)."""
+        try:
+            cmd = parse_command(line, self.arena)
+        except CommandError as exc:
+            self.counts["errors"] += 1
+            return f"ERR {exc}"
+        if cmd.verb == VERB_STOP:
+            self.queue.request_stop()
+            return "OK"
+        if cmd.verb == VERB_LOCATION:
+            if self.queue.put_location(cmd.x, cmd.y):
+                return "OK"
+            self.counts["errors"] += 1
+            return "ERR busy"
+        return self.status()
+
+    # ---- I/O ---------------------------------------------------------------------------
+    def _accept(self) -> None:
+        try:
+            sock, _ = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        sock.setblocking(False)
+        self.counts["connections"] += 1
+        if len(self.clients) >= self.max_clients:
+            self.counts["refused"] += 1
+            with contextlib.suppress(OSError):
+                sock.send(b"ERR too many clients\n")
+            sock.close()
+            return
+        self.clients[sock.fileno()] = _Client(sock)
+        self.sel.register(sock, selectors.EVENT_READ, sock.fileno())
+
+    def _drop(self, c: _Client) -> None:
+        fd = c.sock.fileno()
+        self.clients.pop(fd, None)
+        with contextlib.suppress(KeyError, ValueError):
+            self.sel.unregister(c.sock)
+        c.sock.close()
+
+    def _reply(self, c: _Client, text: str, *, then_close: bool = False) -> None:
+        c.outbuf += text.encode("ascii", "replace") + b"\n"
+        c.closing = c.closing or then_close
+        if len(c.outbuf) > MAX_OUTBUF:  # it does not read its answers: let it go
+            self.counts["dropped"] += 1
+            self._drop(c)
+            return
+        self._flush(c)
+
+    def _flush(self, c: _Client) -> None:
+        try:
+            sent = c.sock.send(c.outbuf) if c.outbuf else 0
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._drop(c)
+            return
+        del c.outbuf[:sent]
+        if not c.outbuf and c.closing:
+            self._drop(c)
+            return
+        with contextlib.suppress(KeyError, ValueError):
+            self.sel.modify(c.sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if c.outbuf else 0),
+                            c.sock.fileno())
+
+    def _read(self, c: _Client) -> None:
+        try:
+            data = c.sock.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(c)
+            return
+        if not data:
+            self._drop(c)
+            return
+        c.inbuf += data
+        handled = 0
+        while handled < MAX_LINES_PER_TURN and not c.closing:
+            nl = c.inbuf.find(b"\n")
+            if nl < 0:
+                break
+            raw = bytes(c.inbuf[:nl]).rstrip(b"\r")
+            del c.inbuf[: nl + 1]
+            handled += 1
+            if len(raw) > self.max_line:
+                self._oversize(c)
+                return
+            self.counts["lines"] += 1
+            self._reply(c, self.answer(raw.decode("ascii", "replace")))
+            if c.sock.fileno() < 0:  # dropped while answering
+                return
+        if not c.closing and c.inbuf.find(b"\n") < 0 and len(c.inbuf) > self.max_line:
+            self._oversize(c)
+
+    def _oversize(self, c: _Client) -> None:
+        self.counts["errors"] += 1
+        self.counts["dropped"] += 1
+        c.inbuf.clear()
+        self._reply(c, f"ERR line longer than {self.max_line} bytes; closing", then_close=True)
+
+    def loop(self) -> None:
+        while not self.stopping.is_set():
+            self.beat()
+            for key, events in self.sel.select(timeout=0.1):
+                if key.data is None:
+                    self._accept()
+                    continue
+                c = self.clients.get(key.data)
+                if c is None:
+                    continue
+                if events & selectors.EVENT_WRITE:
+                    self._flush(c)
+                if events & selectors.EVENT_READ and key.data in self.clients:
+                    self._read(c)
+
+    def close(self) -> None:
+        """Close every connection and the socket, and remove its file (after stop/join)."""
+        for c in list(self.clients.values()):
+            self._drop(c)
+        with contextlib.suppress(KeyError, ValueError):
+            self.sel.unregister(self.listener)
+        self.listener.close()
+        self.sel.close()
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(self.path.stat().st_mode):
+                self.path.unlink()

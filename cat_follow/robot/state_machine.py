@@ -1,0 +1,130 @@
+"""The behaviour state machine: pure logic, time injected, no hardware.
+
+    IDLE --cat_location--> NAVIGATE --reached / timeout--> SEARCH --cat--> TRACK
+    NAVIGATE --cat seen--> TRACK          SEARCH --timeout--> SEARCH (retry) ... --> IDLE
+    TRACK --no cat for detection_timeout_s--> LOST --cat--> TRACK
+    LOST --lost_search_s--> SEARCH        any --stop / fault--> IDLE (motors stopped)
+    any --cat_location--> NAVIGATE (re-target)
+
+``step`` returns an Intent that the motion controller turns into servo and motor commands.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+from cat_follow.config import BehaviourConfig
+
+
+class RobotState(enum.IntEnum):
+    IDLE = 0
+    NAVIGATE = 1
+    SEARCH = 2
+    TRACK = 3
+    LOST = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Mode(enum.Enum):
+    STOP = "stop"
+    GOTO = "goto"
+    SEARCH = "search"
+    TRACK = "track"
+
+
+@dataclass(frozen=True)
+class Intent:
+    mode: Mode
+    goal: tuple[float, float] | None = None
+    direction: int = 1  # search: +1 turn right, -1 turn left
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """What perception says this tick: is the confirmed cat in view, and on which side."""
+
+    visible: bool
+    side: int = 0  # +1 right of the image centre, -1 left
+
+
+class StateMachine:
+    """Owns the behaviour state; everything it needs comes in through its methods."""
+
+    def __init__(self, cfg: BehaviourConfig, goal_tolerance_m: float) -> None:
+        self.cfg = cfg
+        self.goal_tolerance_m = goal_tolerance_m
+        self.state = RobotState.IDLE
+        self.since = 0.0
+        self.target: tuple[float, float] | None = None
+        self.retries = 0
+        self.last_seen = -math.inf
+        self.last_side = 1
+        self.stop_reason = "start-up"
+        self.transitions = 0
+
+    def _go(self, state: RobotState, now: float) -> None:
+        if state != self.state:
+            self.transitions += 1
+        self.state = state
+        self.since = now
+
+    # ---- inputs ------------------------------------------------------------------------
+    def stop(self, now: float, reason: str) -> None:
+        """``stop`` command or a safety stop: IDLE from any state."""
+        self.stop_reason = reason
+        self.target = None
+        self.retries = 0
+        self._go(RobotState.IDLE, now)
+
+    def locate(self, now: float, x: float, y: float) -> None:
+        """``cat_location``: drive there (re-targets from any state)."""
+        self.target = (x, y)
+        self.retries = 0
+        self.stop_reason = ""
+        self.state = RobotState.IDLE  # so that a re-target restarts NAVIGATE's clock
+        self._go(RobotState.NAVIGATE, now)
+
+    # ---- per tick ----------------------------------------------------------------------
+    def step(self, now: float, pose: tuple[float, float, float], seen: Sighting) -> Intent:
+        if seen.visible:
+            self.last_seen = now
+            if seen.side:
+                self.last_side = seen.side
+        s = self.state
+        if s is RobotState.IDLE:
+            return Intent(Mode.STOP)
+        if seen.visible and s in (RobotState.NAVIGATE, RobotState.SEARCH, RobotState.LOST):
+            self.retries = 0
+            self._go(RobotState.TRACK, now)
+            return Intent(Mode.TRACK)
+        if s is RobotState.NAVIGATE:
+            assert self.target is not None
+            dist = math.hypot(self.target[0] - pose[0], self.target[1] - pose[1])
+            if dist <= self.goal_tolerance_m or now - self.since > self.cfg.navigate_timeout_s:
+                self._go(RobotState.SEARCH, now)
+                return Intent(Mode.SEARCH, direction=self.last_side)
+            return Intent(Mode.GOTO, goal=self.target)
+        if s is RobotState.TRACK:
+            if now - self.last_seen > self.cfg.detection_timeout_s:
+                self._go(RobotState.LOST, now)
+                return Intent(Mode.SEARCH, direction=self.last_side)
+            return Intent(Mode.TRACK)
+        if s is RobotState.LOST:
+            if now - self.since > self.cfg.lost_search_s:
+                self._go(RobotState.SEARCH, now)
+                return Intent(Mode.SEARCH, direction=-self.last_side)
+            return Intent(Mode.SEARCH, direction=self.last_side)
+        # SEARCH
+        if now - self.since > self.cfg.search_timeout_s:
+            self.retries += 1
+            if self.retries >= self.cfg.search_retries:
+                self.stop(now, f"search: no cat after {self.retries} attempts")
+                return Intent(Mode.STOP)
+            self.last_side = -self.last_side  # the next attempt turns the other way
+            self.since = now
+        return Intent(Mode.SEARCH, direction=self.last_side)
