@@ -6,7 +6,7 @@ import math
 import sys
 import threading
 import types
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -75,12 +75,12 @@ def test_odometry_drifts_within_bounds_on_a_realistic_car(name: str) -> None:
 
 
 def test_straight_turning_signs() -> None:
-    odom, car = drive([(3.0, 40, 0)], IDEAL)
+    _, car = drive([(3.0, 40, 0)], IDEAL)
     x, y, th = car.pose_in_start_frame()
     assert x > 0.5 and abs(y) < 1e-6 and abs(th) < 1e-6
-    odom, car = drive([(2.0, 30, 25)], IDEAL)  # steering right = clockwise
+    _, car = drive([(2.0, 30, 25)], IDEAL)  # steering right = clockwise
     assert car.pose_in_start_frame()[2] < -0.3 and car.pose_in_start_frame()[1] < 0
-    odom, car = drive([(2.0, -30, 0)], IDEAL)
+    _, car = drive([(2.0, -30, 0)], IDEAL)
     assert car.pose_in_start_frame()[0] < -0.2
 
 
@@ -129,7 +129,7 @@ def test_sim_car_fault_injection() -> None:
 class FakePicarx:
     """Records calls like the Picarx API (same method names and clamps)."""
 
-    instances: list[FakePicarx] = []
+    instances: ClassVar[list[FakePicarx]] = []
 
     def __init__(self, config: str | None = None) -> None:
         import os

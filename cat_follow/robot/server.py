@@ -2,9 +2,11 @@
 
 Each client gets an input and an output buffer; the thread never blocks on any of them, so
 a slow, silent or flooding client cannot hold up the others or the control loop (which only
-reads the CommandQueue). A line longer than ``max_line_bytes`` is answered ``ERR`` and the
-connection closed; so is a client whose unread answers pile up past ``MAX_OUTBUF``; at most
-``MAX_LINES_PER_TURN`` lines of one client are handled before the others get their turn.
+reads the CommandQueue). At most ``MAX_LINES_PER_TURN`` lines of one client are handled
+before the others get their turn; a client whose unread answers pass ``HIGH_WATER`` is not
+read from until it takes them (a flood is slowed down, not buffered), and is dropped if it
+takes none for ``STUCK_S``. A line longer than ``max_line_bytes`` is answered ``ERR`` and
+the connection closed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import selectors
 import socket
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +28,8 @@ from cat_follow.threads.supervised import Health, SupervisedThread
 
 log = logging.getLogger(__name__)
 
-MAX_OUTBUF = 64 * 1024
+HIGH_WATER = 16 * 1024  # unsent answers above this: stop reading that client (back-pressure)
+STUCK_S = 5.0  # a client that takes none of its answers for this long is dropped
 MAX_LINES_PER_TURN = 32
 SOCKET_MODE = 0o660
 
@@ -61,6 +65,7 @@ class _Client:
     inbuf: bytearray = field(default_factory=bytearray)
     outbuf: bytearray = field(default_factory=bytearray)
     closing: bool = False
+    stuck_since: float | None = None  # answers waiting and none taken since then
 
 
 class CommandServer(SupervisedThread):
@@ -155,11 +160,6 @@ class CommandServer(SupervisedThread):
     def _reply(self, c: _Client, text: str, *, then_close: bool = False) -> None:
         c.outbuf += text.encode("ascii", "replace") + b"\n"
         c.closing = c.closing or then_close
-        if len(c.outbuf) > MAX_OUTBUF:  # it does not read its answers: let it go
-            self.counts["dropped"] += 1
-            self._drop(c)
-            return
-        self._flush(c)
 
     def _flush(self, c: _Client) -> None:
         try:
@@ -170,14 +170,21 @@ class CommandServer(SupervisedThread):
             self._drop(c)
             return
         del c.outbuf[:sent]
+        if sent or not c.outbuf:
+            c.stuck_since = None
+        elif c.stuck_since is None:
+            c.stuck_since = time.monotonic()
         if not c.outbuf and c.closing:
             self._drop(c)
             return
+        # back-pressure: a client that does not take its answers is not read from
+        events = selectors.EVENT_WRITE if c.outbuf else 0
+        if len(c.outbuf) < HIGH_WATER and not c.closing:
+            events |= selectors.EVENT_READ
         with contextlib.suppress(KeyError, ValueError):
-            self.sel.modify(c.sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if c.outbuf else 0),
-                            c.sock.fileno())
+            self.sel.modify(c.sock, events or selectors.EVENT_READ, c.sock.fileno())
 
-    def _read(self, c: _Client) -> None:
+    def _recv(self, c: _Client) -> None:
         try:
             data = c.sock.recv(4096)
         except (BlockingIOError, InterruptedError):
@@ -189,23 +196,26 @@ class CommandServer(SupervisedThread):
             self._drop(c)
             return
         c.inbuf += data
-        handled = 0
-        while handled < MAX_LINES_PER_TURN and not c.closing:
+
+    def _processable(self, c: _Client) -> bool:
+        return not c.closing and len(c.outbuf) < HIGH_WATER and c.inbuf.find(b"\n") >= 0
+
+    def _process(self, c: _Client) -> None:
+        """Answer at most MAX_LINES_PER_TURN complete lines, then let others have a turn."""
+        for _ in range(MAX_LINES_PER_TURN):
             nl = c.inbuf.find(b"\n")
-            if nl < 0:
+            if nl < 0 or c.closing:
                 break
             raw = bytes(c.inbuf[:nl]).rstrip(b"\r")
             del c.inbuf[: nl + 1]
-            handled += 1
             if len(raw) > self.max_line:
                 self._oversize(c)
-                return
+                break
             self.counts["lines"] += 1
             self._reply(c, self.answer(raw.decode("ascii", "replace")))
-            if c.sock.fileno() < 0:  # dropped while answering
-                return
         if not c.closing and c.inbuf.find(b"\n") < 0 and len(c.inbuf) > self.max_line:
             self._oversize(c)
+        self._flush(c)
 
     def _oversize(self, c: _Client) -> None:
         self.counts["errors"] += 1
@@ -213,10 +223,19 @@ class CommandServer(SupervisedThread):
         c.inbuf.clear()
         self._reply(c, f"ERR line longer than {self.max_line} bytes; closing", then_close=True)
 
+    def _drop_stuck(self) -> None:
+        now = time.monotonic()
+        for c in list(self.clients.values()):
+            if c.stuck_since is not None and now - c.stuck_since > STUCK_S:
+                log.warning("dropping a command client that has not read its answers for %.0f s", STUCK_S)
+                self.counts["dropped"] += 1
+                self._drop(c)
+
     def loop(self) -> None:
         while not self.stopping.is_set():
             self.beat()
-            for key, events in self.sel.select(timeout=0.1):
+            busy = any(self._processable(c) for c in self.clients.values())
+            for key, events in self.sel.select(timeout=0 if busy else 0.1):
                 if key.data is None:
                     self._accept()
                     continue
@@ -225,8 +244,12 @@ class CommandServer(SupervisedThread):
                     continue
                 if events & selectors.EVENT_WRITE:
                     self._flush(c)
-                if events & selectors.EVENT_READ and key.data in self.clients:
-                    self._read(c)
+                if events & selectors.EVENT_READ and key.data in self.clients and len(c.outbuf) < HIGH_WATER:
+                    self._recv(c)
+            for c in list(self.clients.values()):
+                if self._processable(c) or (not c.closing and len(c.inbuf) > self.max_line):
+                    self._process(c)
+            self._drop_stuck()
 
     def close(self) -> None:
         """Close every connection and the socket, and remove its file (after stop/join)."""
