@@ -21,7 +21,8 @@ class Calibration:
     wheelbase_m: float = _f(0.095, "Distance between front and rear axles.", lo=0.02, hi=1.0)
     speed_table: tuple[tuple[float, float], ...] = _f(
         ((0.0, 0.0), (10.0, 0.10), (30.0, 0.20), (50.0, 0.30), (100.0, 0.55)),
-        "Motor speed command -> ground speed (m/s), increasing rows; negative speeds mirror it.")
+        "Motor speed command -> ground speed (m/s), increasing rows; negative speeds mirror it.",
+        row=2, min_rows=2)
     camera_hfov_deg: float = _f(62.2, "Camera horizontal field of view.", lo=10.0, hi=180.0)
     camera_vfov_deg: float = _f(48.8, "Camera vertical field of view.", lo=10.0, hi=180.0)
     camera_height_m: float = _f(0.11, "Camera height above the floor.", lo=0.0, hi=2.0)

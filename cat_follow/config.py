@@ -19,9 +19,11 @@ from cat_follow.errors import ConfigError
 
 
 def _f(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
-       choices: tuple[str, ...] | None = None) -> Any:
-    """A documented config field with optional inclusive bounds or choices."""
-    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices})
+       choices: tuple[str, ...] | None = None, row: int | None = None, min_rows: int = 0) -> Any:
+    """A documented config field with optional inclusive bounds or choices; ``row`` makes it
+    a table: a list of at least ``min_rows`` rows of ``row`` numbers."""
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices,
+                                            "row": row, "min_rows": min_rows})
 
 
 @dataclass(frozen=True)
@@ -143,17 +145,17 @@ def _number(key: str, value: Any) -> float:
     return value
 
 
-def _check_tuple(key: str, default: tuple[Any, ...], value: Any) -> tuple[Any, ...]:
-    """A fixed-length list of numbers, or (when the default holds pairs) a list of pairs."""
+def _check_tuple(key: str, default: tuple[Any, ...], value: Any, meta: Any) -> tuple[Any, ...]:
+    """A fixed-length list of numbers, or (a field with ``row``) a table of rows."""
     if not isinstance(value, list):
         raise ConfigError(f"{key}: must be a list, got {value!r}")
-    if default and isinstance(default[0], tuple):
-        if len(value) < 2:
-            raise ConfigError(f"{key}: needs at least 2 rows, got {len(value)}")
+    if meta["row"]:
+        if len(value) < meta["min_rows"]:
+            raise ConfigError(f"{key}: needs at least {meta['min_rows']} rows, got {len(value)}")
         rows = []
         for i, row in enumerate(value):
-            if not isinstance(row, list) or len(row) != len(default[0]):
-                raise ConfigError(f"{key}[{i}]: must be a list of {len(default[0])} numbers, got {row!r}")
+            if not isinstance(row, list) or len(row) != meta["row"]:
+                raise ConfigError(f"{key}[{i}]: must be a list of {meta['row']} numbers, got {row!r}")
             rows.append(tuple(_number(f"{key}[{i}]", v) for v in row))
         return tuple(rows)
     if len(value) != len(default):
@@ -166,7 +168,7 @@ def check_value(key: str, f: dataclasses.Field[Any], value: Any) -> Any:
     kind: type[Any] = type(f.default) if f.default is not dataclasses.MISSING else tuple
     meta = f.metadata
     if kind is tuple:
-        return _check_tuple(key, f.default, value)  # type: ignore[arg-type]
+        return _check_tuple(key, f.default, value, meta)  # type: ignore[arg-type]
     if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: must be true or false, got {value!r}")

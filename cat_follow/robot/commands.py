@@ -11,6 +11,7 @@ import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cat_follow.memory.pool import COMMAND_CAPACITY, Pool
@@ -119,3 +120,18 @@ class CommandQueue:
     def __len__(self) -> int:
         with self._lock:
             return int(self._ctl[1] - self._ctl[0])
+
+
+def answer_command(line: str, queue: CommandQueue, arena: tuple[float, float, float, float],
+                   status: Callable[[], str]) -> str:
+    """The protocol's answer to one line: ``OK``, ``ERR <reason>`` or the status JSON."""
+    try:
+        cmd = parse_command(line, arena)
+    except CommandError as exc:
+        return f"ERR {exc}"
+    if cmd.verb == VERB_STOP:
+        queue.request_stop()
+        return "OK"
+    if cmd.verb == VERB_LOCATION:
+        return "OK" if queue.put_location(cmd.x, cmd.y) else "ERR busy"
+    return status()

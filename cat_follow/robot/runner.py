@@ -27,7 +27,7 @@ from cat_follow.errors import CatFollowError
 from cat_follow.memory.pool import BBOX_TRACKER, SOURCE_NAMES
 from cat_follow.perception.target import TargetState
 from cat_follow.pipeline import Pipeline
-from cat_follow.robot.commands import VERB_LOCATION, CommandQueue
+from cat_follow.robot.commands import VERB_LOCATION, CommandQueue, answer_command
 from cat_follow.robot.motion import DriveCommand, MotionController
 from cat_follow.robot.odometry import Odometry
 from cat_follow.robot.server import CommandServer
@@ -48,7 +48,11 @@ class Robot:
     car thread and the ultrasonic thread; drives the perception ``pipeline`` it is given."""
 
     def __init__(self, config: Config, cal: Calibration, pipeline: Pipeline, car_factory: Callable[[], Car], *,
-                 socket_path: Path | None = None) -> None:
+                 socket_path: Path | None = None, lockstep: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """``lockstep`` (the simulator's --fast): no free-running ultrasonic thread (it is read
+        from ``tick`` when due) and ``tick`` waits until the car thread has applied its command,
+        so a run does not depend on the machine's speed. ``clock`` is the car's and sensors'."""
         self.config = config
         self.pipeline = pipeline
         self.pool = pipeline.pool
@@ -59,8 +63,9 @@ class Robot:
         self.frame_w = w
         self.motion = MotionController(config.motion, config.robot, cal, w, h)
         self.odom = Odometry(self.pool.odometry, cal)
-        self.actor = CarActor(car_factory, self.health, watchdog_s=config.robot.watchdog_s)
-        self.sonar = UltrasonicThread(self.actor, self.health, rate_hz=config.robot.ultrasonic_hz)
+        self.lockstep = lockstep
+        self.actor = CarActor(car_factory, self.health, watchdog_s=config.robot.watchdog_s, clock=clock)
+        self.sonar = UltrasonicThread(self.actor, self.health, rate_hz=config.robot.ultrasonic_hz, clock=clock)
         self.server = CommandServer(socket_path, self.queue, self.status_json, config.robot.arena, self.health,
                                     max_clients=config.robot.max_clients,
                                     max_line_bytes=config.robot.max_line_bytes) if socket_path else None
@@ -87,7 +92,8 @@ class Robot:
         if not self.actor.ready.wait(CAR_READY_TIMEOUT_S):
             self.health.raise_if_failed()
             raise CatFollowError(f"the car did not come up within {CAR_READY_TIMEOUT_S:.0f} s")
-        self.sonar.start()
+        if not self.lockstep:
+            self.sonar.start()
         self.pipeline.start()
         if self.server is not None:
             self.server.start()
@@ -114,8 +120,14 @@ class Robot:
             if self.actor.is_alive():
                 log.critical("car thread did not end: motors may still be running")
 
+    def submit(self, line: str) -> str:
+        """Handle one command line as the socket server does; returns the answer."""
+        if self.server is not None:
+            return self.server.answer(line)
+        return answer_command(line, self.queue, self.config.robot.arena, self.status_json)
+
     def run(self, max_ticks: int | None = None, clock: Callable[[], float] = time.monotonic,
-            sleep: Callable[[float], None] = time.sleep) -> int:
+            sleep: Callable[[float], None] = time.sleep, on_tick: Callable[[float], None] | None = None) -> int:
         """Start everything, tick at ``robot.control_hz`` until asked to exit (or ``max_ticks``),
         and stop the motors on every way out. Returns the process exit status."""
         period = 1.0 / self.config.robot.control_hz
@@ -123,7 +135,10 @@ class Robot:
             self.start()
             next_t = clock()
             while not self._exit.is_set() and (max_ticks is None or self.ticks < max_ticks):
-                self.tick(clock())
+                now = clock()
+                self.tick(now)
+                if on_tick is not None:
+                    on_tick(now)
                 next_t += period
                 delay = next_t - clock()
                 if delay > 0:
@@ -187,9 +202,13 @@ class Robot:
             if self.sm.state is not RobotState.IDLE:
                 self.sm.stop(now, "camera stalled")
             intent = Intent(Mode.STOP)
+        if self.lockstep and now - self.sonar.reading[1] >= self.sonar.period - 1e-9:
+            self.sonar.step()
         range_cm = self.sonar.latest(self.config.robot.ultrasonic_max_age_s)
         out = self.motion.command(intent, t=now, dt=dt, pose=pose, box=box, distance_cm=range_cm)
-        self.actor.send(out.speed, out.steer, out.pan, out.tilt)
+        seq = self.actor.send(out.speed, out.steer, out.pan, out.tilt)
+        if self.lockstep:
+            self.actor.wait_applied(seq, self._exit)
         self.odom.update(0.0 if self.actor.watchdog_tripped else out.speed, out.steer, dt)
         self.last_cmd = out
         self._publish(now, out, range_cm)

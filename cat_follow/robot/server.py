@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cat_follow.errors import CatFollowError
-from cat_follow.robot.commands import VERB_LOCATION, VERB_STOP, CommandError, CommandQueue, parse_command
+from cat_follow.robot.commands import CommandQueue, answer_command
 from cat_follow.threads.supervised import Health, SupervisedThread
 
 log = logging.getLogger(__name__)
@@ -118,20 +118,10 @@ class CommandServer(SupervisedThread):
     # ---- protocol ----------------------------------------------------------------------
     def answer(self, line: str) -> str:
         """The reply to one command line (no newline)."""
-        try:
-            cmd = parse_command(line, self.arena)
-        except CommandError as exc:
+        reply = answer_command(line, self.queue, self.arena, self.status)
+        if reply.startswith("ERR"):
             self.counts["errors"] += 1
-            return f"ERR {exc}"
-        if cmd.verb == VERB_STOP:
-            self.queue.request_stop()
-            return "OK"
-        if cmd.verb == VERB_LOCATION:
-            if self.queue.put_location(cmd.x, cmd.y):
-                return "OK"
-            self.counts["errors"] += 1
-            return "ERR busy"
-        return self.status()
+        return reply
 
     # ---- I/O ---------------------------------------------------------------------------
     def _accept(self) -> None:

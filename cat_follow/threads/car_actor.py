@@ -43,6 +43,9 @@ class CarActor(SupervisedThread):
         self.stopped_motors = threading.Event()  # set whenever the motors were last stopped
         self._lock = threading.Lock()
         self._order: Order | None = None
+        self._sent = 0
+        self._applied = 0
+        self._applied_cond = threading.Condition()
         self._order_t = clock()
         self._wake = threading.Event()
         self._estop = threading.Event()
@@ -51,12 +54,21 @@ class CarActor(SupervisedThread):
         self.last_reason = ""
 
     # ---- called by other threads (never touch the car) --------------------------------
-    def send(self, speed: float, steer: float, pan: float, tilt: float) -> None:
-        """Leave the newest command in the mailbox (also feeds the watchdog)."""
+    def send(self, speed: float, steer: float, pan: float, tilt: float) -> int:
+        """Leave the newest command in the mailbox (also feeds the watchdog); returns its number."""
         with self._lock:
             self._order = Order(speed, steer, pan, tilt)
             self._order_t = self.clock()
+            self._sent += 1
+            seq = self._sent
         self._wake.set()
+        return seq
+
+    def wait_applied(self, seq: int, abort: threading.Event, timeout: float = 5.0) -> bool:
+        """Lock-step: wait until command ``seq`` (or a later one) has reached the car."""
+        with self._applied_cond:
+            return self._applied_cond.wait_for(
+                lambda: self._applied >= seq or abort.is_set() or not self.is_alive(), timeout)
 
     def emergency_stop(self, reason: str) -> None:
         """Stop the motors as soon as the car thread runs (within one period)."""
@@ -90,21 +102,21 @@ class CarActor(SupervisedThread):
                     self._halt(car, self.last_reason or "emergency stop")
                     continue
                 with self._lock:
-                    order, age = self._order, self.clock() - self._order_t
-                if age > self.watchdog_s:
-                    if not self.watchdog_tripped:
-                        self.watchdog_tripped = True
-                        self.watchdog_trips += 1
-                        self._halt(car, f"watchdog: no command from the main loop for {age * 1000:.0f} ms")
-                    continue
-                if order is None or self.watchdog_tripped:
-                    continue
-                car.look(order.pan, order.tilt)
-                car.drive(order.speed, order.steer)
-                if order.speed != 0:
-                    self.stopped_motors.clear()
-                else:
-                    self.stopped_motors.set()
+                    order, age, seq = self._order, self.clock() - self._order_t, self._sent
+                if age > self.watchdog_s and not self.watchdog_tripped:
+                    self.watchdog_tripped = True
+                    self.watchdog_trips += 1
+                    self._halt(car, f"watchdog: no command from the main loop for {age * 1000:.0f} ms")
+                if order is not None and not self.watchdog_tripped:
+                    car.look(order.pan, order.tilt)
+                    car.drive(order.speed, order.steer)
+                    if order.speed != 0:
+                        self.stopped_motors.clear()
+                    else:
+                        self.stopped_motors.set()
+                with self._applied_cond:
+                    self._applied = seq
+                    self._applied_cond.notify_all()
         finally:
             try:
                 self._halt(car, "car thread ending")

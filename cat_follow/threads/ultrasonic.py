@@ -37,12 +37,16 @@ class UltrasonicThread(SupervisedThread):
         while not self.actor.ready.wait(0.1):
             if self.stopping.is_set():
                 return
-        car = self.actor.car
-        assert car is not None
         while not self.stopping.wait(self.period):
             self.beat()
-            d = car.read_distance_cm()
-            self.readings += 1
-            if d in UNKNOWN_RANGE or d < 0:
-                self.unknown += 1
-            self.reading = (d, self.clock())
+            self.step()
+
+    def step(self) -> None:
+        """Take one reading (the loop's body; called directly in lock-step mode)."""
+        car = self.actor.car
+        assert car is not None
+        d = car.read_distance_cm()
+        self.readings += 1
+        if d in UNKNOWN_RANGE or d < 0:
+            self.unknown += 1
+        self.reading = (d, self.clock())

@@ -1,0 +1,169 @@
+"""Scenario files: a room, where the robot starts, what the cat does, what the user sends.
+
+A scenario is TOML, validated like the config (unknown keys and bad values are errors that
+name the key). Coordinates are world metres: the room spans (0, 0)..(room x, room y);
+headings are degrees, 0 = +x, counter-clockwise. Command texts are exactly what a user
+would send; their coordinates are in the odometry frame (origin and heading at the start).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from cat_follow.config import _f, build_section
+from cat_follow.errors import ConfigError
+from cat_follow.robot.commands import CommandError, parse_command
+
+ANY_ARENA = (-1e6, 1e6, -1e6, 1e6)
+
+
+@dataclass(frozen=True)
+class RobotSetup:
+    start: tuple[float, float, float] = _f((0.5, 2.0, 0.0), "x, y (m) and heading (deg) of the robot at t = 0.")
+
+
+@dataclass(frozen=True)
+class CatSetup:
+    path: tuple[tuple[float, float], ...] = _f(((3.0, 2.0),), "Waypoints (m); the cat starts at the first.",
+                                                row=2, min_rows=1)
+    speed: float = _f(0.0, "Walking speed along the path (m/s); 0 = sits at the first point.", lo=0.0, hi=3.0)
+    hidden: tuple[tuple[float, float], ...] = _f((), "[start, end] seconds during which the cat is out of sight.",
+                                                 row=2)
+    photo: str = _f("cat_720p.jpg", "Cat photo the sprite is cut from (in the assets' images/).")
+    height_m: float = _f(0.25, "Height of the cat.", lo=0.05, hi=1.0)
+    radius_m: float = _f(0.12, "Radius of the cat's body (for the range sensor and collisions).", lo=0.02, hi=0.5)
+
+
+@dataclass(frozen=True)
+class SuccessCriteria:
+    must_acquire: bool = _f(True, "The cat must be tracked at some point.")
+    max_time_to_acquire_s: float = _f(1e9, "Latest acceptable first TRACK (s).", lo=0.0)
+    min_centered_fraction: float = _f(0.5, "Share of tracked time with the cat within +-10% of the centre.",
+                                      lo=0.0, hi=1.0)
+    max_mean_distance_error_m: float = _f(0.4, "Mean |distance - following distance| while tracking.", lo=0.0)
+    max_collisions: int = _f(0, "Collisions allowed.", lo=0)
+    max_reacquire_s: float = _f(1e9, "Longest acceptable LOST -> TRACK time (s).", lo=0.0)
+    max_odometry_error_m: float = _f(1e9, "Largest acceptable final odometry error (m).", lo=0.0)
+
+
+@dataclass(frozen=True)
+class TimedCommand:
+    at: float = _f(0.0, "Seconds from the start.", lo=0.0)
+    text: str = _f("", "The command line, exactly as a user sends it.")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    duration_s: float
+    room: tuple[float, float]
+    fps: float
+    robot: RobotSetup
+    cat: CatSetup
+    commands: tuple[TimedCommand, ...]
+    success: SuccessCriteria
+    walls: tuple[tuple[float, float, float, float], ...] = field(default=())
+
+    def cat_position(self, t: float) -> tuple[float, float, float]:
+        """(x, y, heading rad) of the cat at time ``t``: along the path, then sitting."""
+        pts = self.cat.path
+        travelled = self.cat.speed * max(t, 0.0)
+        heading = 0.0
+        for (x0, y0), (x1, y1) in itertools.pairwise(pts):
+            seg = math.hypot(x1 - x0, y1 - y0)
+            heading = math.atan2(y1 - y0, x1 - x0)
+            if travelled <= seg:
+                f = travelled / seg if seg else 0.0
+                return x0 + (x1 - x0) * f, y0 + (y1 - y0) * f, heading
+            travelled -= seg
+        return pts[-1][0], pts[-1][1], heading
+
+    def cat_hidden(self, t: float) -> bool:
+        return any(a <= t < b for a, b in self.cat.hidden)
+
+
+_TOP = {"name", "duration_s", "room", "fps", "robot", "cat", "commands", "success", "walls"}
+
+
+def _number(key: str, v: Any, lo: float = -math.inf) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < lo:
+        raise ConfigError(f"{key}: must be a finite number >= {lo}, got {v!r}")
+    return float(v)
+
+
+def scenario_from_dict(data: dict[str, Any], origin: str) -> Scenario:
+    """Validate a parsed scenario; errors name ``origin`` and the key."""
+    try:
+        for key in data:
+            if key not in _TOP:
+                raise ConfigError(f"{key}: unknown key (known: {', '.join(sorted(_TOP))})")
+        name = data.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigError("name: must be a non-empty string")
+        duration = _number("duration_s", data.get("duration_s"), 1.0)
+        room = data.get("room")
+        if not isinstance(room, list) or len(room) != 2:
+            raise ConfigError(f"room: must be [x size, y size] in metres, got {room!r}")
+        rx, ry = (_number(f"room[{i}]", v, 0.5) for i, v in enumerate(room))
+        fps = _number("fps", data.get("fps", 15.0), 1.0)
+        robot = build_section("robot", RobotSetup, data.get("robot", {}))
+        cat = build_section("cat", CatSetup, data.get("cat", {}))
+        success = build_section("success", SuccessCriteria, data.get("success", {}))
+        raw_cmds = data.get("commands", [])
+        if not isinstance(raw_cmds, list):
+            raise ConfigError("commands: must be an array of tables ([[commands]])")
+        commands = []
+        for i, c in enumerate(raw_cmds):
+            cmd = build_section(f"commands[{i}]", TimedCommand, c)
+            try:
+                parse_command(cmd.text, ANY_ARENA)
+            except CommandError as exc:
+                raise ConfigError(f"commands[{i}].text: {exc}") from exc
+            commands.append(cmd)
+        walls = []
+        for i, w in enumerate(data.get("walls", [])):
+            if not isinstance(w, list) or len(w) != 4:
+                raise ConfigError(f"walls[{i}]: must be [x0, y0, x1, y1], got {w!r}")
+            walls.append(tuple(_number(f"walls[{i}]", v) for v in w))
+        inside = [("robot.start", robot.start[:2])] + [(f"cat.path[{i}]", p) for i, p in enumerate(cat.path)]
+        for key, (x, y) in inside:
+            if not (0 < x < rx and 0 < y < ry):
+                raise ConfigError(f"{key}: ({x:g}, {y:g}) is outside the room 0..{rx:g} x 0..{ry:g}")
+        return Scenario(name, duration, (rx, ry), fps, robot, cat, tuple(sorted(commands, key=lambda c: c.at)),
+                        success, tuple(walls))  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from exc
+
+
+def shipped_scenarios() -> list[str]:
+    """Names of the scenarios that come with the package."""
+    root = resources.files("cat_follow.sim") / "scenarios"
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """A shipped scenario by name, or a TOML file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"scenario {path}: {exc.strerror or exc}") from exc
+        origin = str(path)
+    else:
+        res = resources.files("cat_follow.sim") / "scenarios" / f"{name_or_path}.toml"
+        if not res.is_file():
+            raise ConfigError(f"no scenario named {name_or_path!r} (shipped: {', '.join(shipped_scenarios())})")
+        text = res.read_text(encoding="utf-8")
+        origin = f"scenario {name_or_path}"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from exc
+    return scenario_from_dict(data, origin)

@@ -1,0 +1,82 @@
+"""Cats cut out of real photos with the PASCAL VOC segmentation model (class 8 = cat).
+
+The largest connected cat region of the photo becomes an RGBA sprite, its edge feathered
+by a pixel or two so the paste does not leave a hard halo for the detector to latch onto.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from cat_follow.errors import ModelError
+from cat_follow.perception.model import load_interpreter
+
+log = logging.getLogger(__name__)
+
+PASCAL_CAT = 8
+SEG_SUBPATH = Path("models/deeplabv3_mnv2_pascal_quant/deeplabv3_mnv2_pascal_quant.tflite")
+
+
+@dataclass(frozen=True)
+class Sprite:
+    name: str
+    bgr: np.ndarray    # (h, w, 3) uint8
+    alpha: np.ndarray  # (h, w) float32 in 0..1
+
+    @property
+    def aspect(self) -> float:
+        return self.bgr.shape[1] / self.bgr.shape[0]
+
+
+class CatSegmenter:
+    """One DeepLab v3 interpreter (513 x 513 uint8 in, a class per pixel out)."""
+
+    def __init__(self, model: Path, num_threads: int = 2) -> None:
+        if not model.is_file():
+            raise ModelError(f"segmentation model {model}: no such file; run ./setup.sh --dev")
+        self.interp = load_interpreter(model, num_threads)
+        d = self.interp.get_input_details()[0]
+        self.index, self.size = d["index"], int(d["shape"][1])
+        self.out_index = self.interp.get_output_details()[0]["index"]
+
+    def cat_mask(self, bgr: np.ndarray) -> np.ndarray:
+        """Boolean mask of cat pixels, same size as ``bgr``."""
+        h, w = bgr.shape[:2]
+        s = self.size / max(h, w)
+        nh, nw = max(1, round(h * s)), max(1, round(w * s))
+        inp = np.zeros((1, self.size, self.size, 3), np.uint8)
+        inp[0, :nh, :nw] = cv2.cvtColor(cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+        self.interp.set_tensor(self.index, inp)
+        self.interp.invoke()
+        classes = self.interp.get_tensor(self.out_index)[0][:nh, :nw]
+        small = (classes == PASCAL_CAT).astype(np.uint8)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def cut_out(name: str, bgr: np.ndarray, mask: np.ndarray, feather_px: int = 2) -> Sprite:
+    """The largest connected region of ``mask`` as a tight RGBA sprite."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n < 2:
+        raise ValueError(f"{name}: no cat found to cut out")
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h = (int(v) for v in stats[best, :4])
+    region = (labels[y:y + h, x:x + w] == best).astype(np.float32)
+    k = 2 * feather_px + 1
+    alpha = cv2.GaussianBlur(region, (k, k), 0) * region  # soft inside edge, nothing outside
+    return Sprite(name, np.ascontiguousarray(bgr[y:y + h, x:x + w]), alpha)
+
+
+def load_sprites(images: list[Path], segmenter: CatSegmenter) -> list[Sprite]:
+    sprites = []
+    for path in images:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ModelError(f"cat photo {path}: cannot read it; run ./setup.sh --dev")
+        sprites.append(cut_out(path.name, bgr, segmenter.cat_mask(bgr)))
+        log.debug("cat sprite %s: %dx%d", path.name, sprites[-1].bgr.shape[1], sprites[-1].bgr.shape[0])
+    return sprites
