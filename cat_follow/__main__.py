@@ -132,6 +132,58 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 1 if answer.startswith("ERR") else 0
 
 
+def _display_available() -> bool:
+    import os
+
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        return False
+    try:
+        import cv2
+
+        cv2.namedWindow("cat-follow simulate")
+        return True
+    except Exception:
+        return False
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from cat_follow.sim.runner import SimOptions, run_scenario
+    from cat_follow.sim.scenario import DEFAULT_SCENARIO, load_scenario, shipped_scenarios
+
+    cfg = _config(args)
+    models = _models(cfg)
+    progress = sys.stderr.isatty()
+    if args.suite:
+        rows = []
+        for name in shipped_scenarios():
+            out = run_scenario(load_scenario(name), cfg, models, SimOptions(fast=args.fast, progress=progress))
+            rows.append(out)
+            print(f"{name:24s} {'PASS' if out['success'] else 'FAIL'}  acquire={out['time_to_acquire_s']}s "
+                  f"centred={out['centered_fraction']} dist_err={out['mean_distance_error_m']}m "
+                  f"collisions={out['collisions']} lost={out['lost_episodes']} odo_err={out['odometry_error_m']}m"
+                  + (f"  ({'; '.join(out['reasons'])})" if out["reasons"] else ""), flush=True)
+        if args.summary_json:
+            args.summary_json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        failed = [r["scenario"] for r in rows if not r["success"]]
+        print(f"{len(rows) - len(failed)} passed, {len(failed)} failed")
+        return 1 if failed else 0
+    scenario = load_scenario(args.scenario or DEFAULT_SCENARIO)
+    out_video = args.out_video
+    live = False
+    if not args.fast and out_video is None and args.scenario is None:  # the default demo
+        live = _display_available()
+        if not live:
+            out_video = Path(f"simulation_{scenario.name}.mp4")
+            log.info("no display: writing the camera view to %s", out_video)
+    out = run_scenario(scenario, cfg, models, SimOptions(fast=args.fast, out_video=out_video,
+                                                         summary_path=args.summary_json, plot_path=args.plot,
+                                                         progress=progress, live_view=live))
+    print(json.dumps(out, indent=2))
+    if out_video:
+        print(f"camera view: {out_video}", file=sys.stderr)
+    return 0 if out["success"] else 1
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     if args.check:
         load_config(args.check)
@@ -189,6 +241,17 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--socket", help="command socket path")
     sd.add_argument("--config", type=Path)
     sd.set_defaults(func=cmd_send)
+
+    sm = sub.add_parser("simulate", help="closed-loop simulation: the real pipeline chasing a rendered cat")
+    common(sm)
+    sm.add_argument("--scenario", help="a shipped scenario's name or a scenario .toml file")
+    sm.add_argument("--suite", action="store_true", help="run every shipped scenario; exit 1 if any fails")
+    sm.add_argument("--fast", action="store_true", help="lock-step on a simulated clock: as fast as possible, "
+                    "same result on any machine")
+    sm.add_argument("--out-video", type=Path, help="write the camera view with the tracker's box here")
+    sm.add_argument("--summary-json", type=Path)
+    sm.add_argument("--plot", type=Path, help="top-view PNG: true path, odometry, cat")
+    sm.set_defaults(func=cmd_simulate)
 
     c = sub.add_parser("config", help="print the default config, or check a file")
     c.add_argument("--check", type=Path, help="validate this file and exit")

@@ -52,9 +52,20 @@ class DetectorConfig:
     label: str = _f("cat", "Class name to follow, looked up in the label map.")
     num_threads: int = _f(2, "Threads given to the TFLite interpreter.", lo=1, hi=8)
     every_k_frames: int = _f(5, "Run the detector every K frames while a target is tracked.", lo=1, hi=1000)
-    score_threshold: float = _f(0.5, "Minimum detector score for a cat.", lo=0.0, hi=1.0)
-    reinit_iou: float = _f(0.3, "Re-initialise KCF from the detector when their IoU falls below this.",
+    score_threshold: float = _f(0.5, "Minimum detector score to acquire a cat.", lo=0.0, hi=1.0)
+    keep_threshold: float = _f(0.3, "Lower score that still confirms a cat where the tracker has it (IoU >= 0.2).",
+                               lo=0.0, hi=1.0)
+    roi_scale: float = _f(2.5, "While tracking, detect in a square this many box sizes wide around the box "
+                          "(a distant cat fills more of the model's input); 0 = whole frame.", lo=0.0, hi=10.0)
+    scan_tile_px: int = _f(160, "With no target, alternate whole-frame detection with square tiles this big "
+                           "along the horizon, to see cats too small for the whole frame; 0 = off.", lo=0, hi=4096)
+    reinit_iou: float = _f(0.6, "Re-initialise KCF from the detector when their IoU falls below this.",
                            lo=0.0, hi=1.0)
+
+
+    def check(self) -> None:
+        if self.keep_threshold > self.score_threshold:
+            raise ValueError("keep_threshold: must not exceed score_threshold")
 
 
 @dataclass(frozen=True)
@@ -94,7 +105,7 @@ class MotionConfig:
     reverse_speed: float = _f(15.0, "Speed when backing away from a cat too close.", lo=0.0, hi=100.0)
     nav_speed: float = _f(30.0, "Speed while driving to a commanded location.", lo=0.0, hi=100.0)
     search_speed: float = _f(12.0, "Speed while circling to search.", lo=0.0, hi=100.0)
-    speed_gain: float = _f(60.0, "Speed units per metre of distance error.", lo=0.0, hi=1000.0)
+    speed_gain: float = _f(100.0, "Speed units per metre of distance error.", lo=0.0, hi=1000.0)
     cat_height_m: float = _f(0.25, "Nominal cat height used to estimate distance from the box.", lo=0.05, hi=1.0)
     pan_deadband: float = _f(0.05, "Ignore a horizontal error below this share of half the image.", lo=0.0, hi=0.5)
     pan_rate_dps: float = _f(120.0, "Camera pan slew limit.", lo=1.0, hi=1000.0)

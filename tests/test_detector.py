@@ -90,3 +90,20 @@ def test_detect_command_prints_one_json_line_per_image(assets: Path, cli_env: di
     assert [r["image"] for r in rows] == list(map(str, imgs))
     assert rows[0]["detections"][0]["label"] == "cat" and len(rows[0]["detections"][0]["box"]) == 4
     assert rows[1]["detections"] == []
+
+
+def test_detection_inside_a_region_is_mapped_to_frame_pixels(detector: SsdDetector, assets: Path) -> None:
+    """A small cat, missed in the whole frame, is found in a region around it, at the
+    right place."""
+    cat = cv2.imread(str(assets / "images" / "cat.bmp"))
+    _, box, _ = detector.best(cat)
+    small = cv2.resize(cat, (cat.shape[1] // 4, cat.shape[0] // 4), interpolation=cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    ox, oy = 420, 300
+    frame[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
+    assert not detector.best(frame)[0]  # too small for the whole frame
+    roi = (ox - 40, oy - 60, ox - 40 + 240, oy - 60 + 240)
+    found, got, score = detector.best(frame, roi=roi)
+    assert found and score >= 0.5
+    expect = (ox + box[0] / 4, oy + box[1] / 4, box[2] / 4, box[3] / 4)
+    assert iou(got, expect) > 0.7, (got, expect)

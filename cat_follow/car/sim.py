@@ -42,10 +42,12 @@ SUBSTEP_S = 0.005
 
 @dataclass
 class SimWorld:
-    """A rectangular room (x0, y0, x1, y1) and round obstacles (x, y, radius), metres."""
+    """A rectangular room (x0, y0, x1, y1), wall segments (x0, y0, x1, y1) inside it and round
+    obstacles (x, y, radius), metres."""
 
     room: tuple[float, float, float, float] | None = (-1.0, -2.0, 3.0, 2.0)
     obstacles: list[tuple[float, float, float]] = field(default_factory=list)
+    walls: tuple[tuple[float, float, float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,15 @@ class SimCar(Car):
                     t = (bound - o) / d
                     if t > 0:
                         hits.append(t)
-        for ox, oy, rad in self.world.obstacles:
+        for x0, y0, x1, y1 in self.world.walls:
+            ex, ey = x1 - x0, y1 - y0
+            den = dx * ey - dy * ex
+            if abs(den) > 1e-12:
+                t = ((x0 - x) * ey - (y0 - y) * ex) / den
+                u = ((x0 - x) * dy - (y0 - y) * dx) / den
+                if t > 0 and 0 <= u <= 1:
+                    hits.append(t)
+        for ox, oy, rad in list(self.world.obstacles):
             fx, fy = x - ox, y - oy
             b = fx * dx + fy * dy
             c = fx * fx + fy * fy - rad * rad

@@ -146,16 +146,23 @@ class SsdDetector:
                (xmax - xmin) * self.input_w, (ymax - ymin) * self.input_h)
         return lb.to_src(box)
 
-    def best(self, frame_bgr: np.ndarray) -> tuple[bool, Box, float]:
-        """(found, box, score) of the highest-scoring target-class detection."""
-        lb, boxes, classes, scores, count = self._run(frame_bgr)
-        best_i, best_s = -1, self.score_threshold
+    def best(self, frame_bgr: np.ndarray, roi: tuple[int, int, int, int] | None = None,
+             min_score: float | None = None) -> tuple[bool, Box, float]:
+        """(found, box, score) of the highest-scoring target-class detection in the frame, or
+        only inside ``roi`` = (x0, y0, x1, y1) (a view, no copy: a distant cat fills more of
+        the model's input). Boxes are in frame pixels either way."""
+        image = frame_bgr if roi is None else frame_bgr[roi[1]:roi[3], roi[0]:roi[2]]
+        lb, boxes, classes, scores, count = self._run(image)
+        best_i, best_s = -1, self.score_threshold if min_score is None else min_score
         for i in range(count):
             if int(classes[i]) == self.target_class and float(scores[i]) >= best_s:
                 best_i, best_s = i, float(scores[i])
         if best_i < 0:
             return False, (0.0, 0.0, 0.0, 0.0), 0.0
-        return True, self._to_frame(lb, boxes[best_i]), best_s
+        x, y, w, h = self._to_frame(lb, boxes[best_i])
+        if roi is not None:
+            x, y = x + roi[0], y + roi[1]
+        return True, (x, y, w, h), best_s
 
     def detect(self, frame_bgr: np.ndarray, *, all_classes: bool = False) -> list[Detection]:
         """Every detection above the threshold (only the target class unless ``all_classes``)."""

@@ -65,6 +65,8 @@ class Renderer:
         self.t = np.empty(shape, np.float32)
         self.image = np.zeros((height, width, 3), np.uint8)
         self._floor_tex = self._make_floor_texture()
+        self._wall_tex = self._make_wall_texture()
+        self._wall_rows = self._wall_tex.shape[0] // 2
 
     @staticmethod
     def _make_floor_texture() -> np.ndarray:
@@ -81,11 +83,25 @@ class Renderer:
         tex[(ys % PLANK) < 0.006] *= 0.55  # joints
         return np.clip(tex, 0, 255).astype(np.uint8)
 
+    @staticmethod
+    def _make_wall_texture() -> np.ndarray:
+        """Plaster with soft vertical bands and a skirting board, 100 px per metre; the second
+        half is the same wall facing the other way, lit a little less."""
+        rows, cols = int(WALL_HEIGHT * 100) + 1, 5000  # 50 m along the walls, no visible wrap
+        u = np.arange(cols) / 100.0
+        band = 0.94 + 0.06 * np.cos(u * 2 * math.pi / 0.5)
+        z = np.arange(rows) / 100.0
+        base = np.where((z < SKIRTING)[:, None, None], np.array([120, 135, 150], np.float32),
+                        np.array([196, 208, 220], np.float32))
+        face = base * band[None, :, None]
+        return np.clip(np.concatenate([face, face * 0.92]), 0, 255).astype(np.uint8)
+
     def _rays(self, cam: CameraPose) -> None:
         f, r, u = basis(cam)
         for out, k in ((self.dx, 0), (self.dy, 1), (self.dz, 2)):
             np.multiply(self.a, r[k], out=out)
-            out += self.b * u[k]
+            np.multiply(self.b, u[k], out=self.t)  # self.t as scratch: it is rewritten later
+            out += self.t
             out += f[k]
 
     def render(self, cam: CameraPose, cat: tuple[float, float] | None, sprite: Sprite | None,
@@ -94,42 +110,46 @@ class Renderer:
         self._rays(cam)
         dx, dy, dz = self.dx, self.dy, self.dz
         rx, ry = self.room
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tx = np.where(dx > 0, (rx - cam.x) / dx, np.where(dx < 0, -cam.x / dx, np.inf))
-            ty = np.where(dy > 0, (ry - cam.y) / dy, np.where(dy < 0, -cam.y / dy, np.inf))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            tx = np.where(dx > 0, (rx - cam.x) / dx, -cam.x / dx)
+            tx[dx == 0] = np.inf
+            ty = np.where(dy > 0, (ry - cam.y) / dy, -cam.y / dy)
+            ty[dy == 0] = np.inf
+            x_face = tx < ty
             t_wall = np.minimum(tx, ty)
-            wall_u = np.where(tx < ty, cam.y + t_wall * dy, cam.x + t_wall * dx)  # along the wall
+            wall_u = np.where(x_face, cam.y + t_wall * dy, cam.x + t_wall * dx)  # along the wall
             for x0, y0, x1, y1 in self.walls:
                 ex, ey = x1 - x0, y1 - y0
                 den = dx * ey - dy * ex
                 t = ((x0 - cam.x) * ey - (y0 - cam.y) * ex) / den
                 s = ((x0 - cam.x) * dy - (y0 - cam.y) * dx) / den
                 hit = (t > 0) & (s >= 0) & (s <= 1) & (t < t_wall)
-                t_wall = np.where(hit, t, t_wall)
-                wall_u = np.where(hit, s * math.hypot(ex, ey), wall_u)
-            t_floor = np.where(dz < 0, -cam.z / dz, np.inf)
-        z_wall = cam.z + t_wall * dz
-        floor = t_floor < t_wall
-        wall = ~floor & (z_wall <= WALL_HEIGHT)
-        np.copyto(self.t, np.where(floor, t_floor, np.where(wall, t_wall, np.inf)))
-        img = self.image
-        img[:] = (205, 210, 214)  # the space above the walls
-        # floor: sample the plank texture at the hit point
-        fx = ((cam.x + t_floor * dx) * 100.0) % 200
-        fy = ((cam.y + t_floor * dy) * 100.0) % 200
-        fx = np.where(floor, fx, 0).astype(np.float32)
-        fy = np.where(floor, fy, 0).astype(np.float32)
-        floor_rgb = cv2.remap(self._floor_tex, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
-        dist = np.where(floor, t_floor, 0)
-        shade = np.clip(1.05 - 0.06 * dist, 0.6, 1.05)[..., None]
-        img[floor] = (floor_rgb[floor] * shade[floor]).astype(np.uint8)
-        # walls: plaster with a skirting board, faces shaded differently
-        plaster = np.array([196, 208, 220], np.float32)
-        skirt = np.array([120, 135, 150], np.float32)
-        stripes = 0.94 + 0.06 * np.cos(wall_u * 2 * math.pi / 0.5)
-        col = np.where((z_wall < SKIRTING)[..., None], skirt, plaster) * stripes[..., None]
-        face = np.where(tx < ty, 0.92, 1.0)[..., None]
-        img[wall] = np.clip(col * face, 0, 255).astype(np.uint8)[wall]
+                np.copyto(t_wall, t, where=hit)
+                np.copyto(wall_u, (s * math.hypot(ex, ey)).astype(np.float32), where=hit)
+                x_face &= ~hit
+            t_floor = np.where(dz < 0, -cam.z / dz, np.inf).astype(np.float32)
+            floor = t_floor < t_wall
+            z_wall = cam.z + t_wall * dz
+            wall = ~floor & (z_wall <= WALL_HEIGHT)
+            self.t.fill(np.inf)
+            np.copyto(self.t, t_wall, where=wall)
+            np.copyto(self.t, t_floor, where=floor)
+            img = self.image
+            img[:] = (205, 210, 214)  # the space above the walls
+            # floor: the plank texture sampled at the hit point, darker with distance
+            tf = np.where(floor, t_floor, 0.0).astype(np.float32)
+            fx = (cam.x + tf * dx) * 100.0
+            fy = (cam.y + tf * dy) * 100.0
+            floor_rgb = cv2.remap(self._floor_tex, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+            shade = np.clip(1.05 - 0.06 * tf, 0.6, 1.05)
+            floor_rgb = cv2.multiply(floor_rgb, cv2.merge([shade, shade, shade]), dtype=cv2.CV_8U)
+            np.copyto(img, floor_rgb, where=floor[..., None])
+            # walls: the wall texture at (position along the wall, height), one strip per face
+            wx = np.where(wall, wall_u * 100.0, 0.0).astype(np.float32)
+            wy = np.where(wall, np.clip(z_wall, 0, WALL_HEIGHT) * 100.0, 0.0).astype(np.float32)
+            wy += np.where(x_face, self._wall_rows, 0).astype(np.float32)
+            wall_rgb = cv2.remap(self._wall_tex, wx, wy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            np.copyto(img, wall_rgb, where=wall[..., None])
         if cat is not None and sprite is not None:
             self._draw_cat(cam, cat, sprite, cat_height, mirror)
         return img

@@ -21,6 +21,7 @@ from cat_follow.errors import ConfigError
 from cat_follow.robot.commands import CommandError, parse_command
 
 ANY_ARENA = (-1e6, 1e6, -1e6, 1e6)
+DEFAULT_SCENARIO = "walking_cat"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from cat_follow.perception.model import load_interpreter
 log = logging.getLogger(__name__)
 
 PASCAL_CAT = 8
+TALL_SHARE = 0.35
 SEG_SUBPATH = Path("models/deeplabv3_mnv2_pascal_quant/deeplabv3_mnv2_pascal_quant.tflite")
 
 
@@ -59,13 +60,29 @@ class CatSegmenter:
 
 
 def cut_out(name: str, bgr: np.ndarray, mask: np.ndarray, feather_px: int = 2) -> Sprite:
-    """The largest connected region of ``mask`` as a tight RGBA sprite."""
+    """The largest connected region of ``mask``, trimmed to where it stands tall, as a tight
+    RGBA sprite."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n < 2:
         raise ValueError(f"{name}: no cat found to cut out")
     best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     x, y, w, h = (int(v) for v in stats[best, :4])
     region = (labels[y:y + h, x:x + w] == best).astype(np.float32)
+    # Keep the run of columns where the region stands tall: a neighbour's tail or a paw
+    # lying flat beside the cat is cut off (it would widen the box for nothing).
+    heights = region.sum(axis=0)
+    tall = heights >= TALL_SHARE * heights.max()
+    c = int(np.argmax(heights))
+    left, right = c, c
+    while left > 0 and tall[left - 1]:
+        left -= 1
+    while right < w - 1 and tall[right + 1]:
+        right += 1
+    region = region[:, left:right + 1]
+    rows = np.flatnonzero(region.any(axis=1))
+    top, bottom = int(rows[0]), int(rows[-1])
+    region = region[top:bottom + 1]
+    x, y, w, h = x + left, y + top, right - left + 1, bottom - top + 1
     k = 2 * feather_px + 1
     alpha = cv2.GaussianBlur(region, (k, k), 0) * region  # soft inside edge, nothing outside
     return Sprite(name, np.ascontiguousarray(bgr[y:y + h, x:x + w]), alpha)

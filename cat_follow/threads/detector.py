@@ -25,14 +25,18 @@ class DetectorThread(SupervisedThread):
         self.reader = shared.register_reader("detector")
         self.latency = LatencyRecorder()
         self._request = threading.Event()
+        self.roi: tuple[int, int, int, int] | None = None  # where to look, set with the request
+        self.min_score = detector.score_threshold
         self.done = threading.Event()
         self.busy = False
         self.runs = 0
 
-    def request(self) -> bool:
-        """Ask for a detection on the newest frame; False if one is already running."""
+    def request(self, roi: tuple[int, int, int, int] | None = None) -> bool:
+        """Ask for a detection on the newest frame (inside ``roi`` if given); False if one is
+        already running."""
         if self.busy:
             return False
+        self.roi = roi
         self.busy = True
         self.done.clear()
         self._request.set()
@@ -44,7 +48,7 @@ class DetectorThread(SupervisedThread):
         if seq == 0:
             return False
         t0 = time.perf_counter()
-        found, box, score = self.detector.best(self.shared.pool.frame_for_detector)
+        found, box, score = self.detector.best(self.shared.pool.frame_for_detector, self.roi, self.min_score)
         ms = (time.perf_counter() - t0) * 1e3
         self.shared.publish_bbox(BBOX_DETECTOR, *box, score=score, valid=found, seq=seq,
                                  source=SOURCE_DETECTOR, target_state=0, ms=ms,

@@ -27,6 +27,7 @@ from cat_follow.threads.detector import DetectorThread
 from cat_follow.threads.supervised import Health, SupervisedThread
 
 MIN_BOX_PX = 4.0
+KEEP_IOU = 0.2
 
 
 class TrackerThread(SupervisedThread):
@@ -38,6 +39,10 @@ class TrackerThread(SupervisedThread):
         self.reader = shared.register_reader("tracker", lockstep=True)
         self.every_k = config.detector.every_k_frames
         self.reinit_iou = config.detector.reinit_iou
+        self.score_threshold = config.detector.score_threshold
+        self.keep_threshold = config.detector.keep_threshold
+        self.roi_scale = config.detector.roi_scale
+        detector.min_score = config.detector.keep_threshold  # the tracker decides what counts
         self.lock = TargetLock(config.target.confirm_hits, config.target.lost_after_s)
         self.max_target_px = config.tracker.max_target_px
         self.scratch = shared.pool.tracker_scratch
@@ -45,6 +50,8 @@ class TrackerThread(SupervisedThread):
         self._small = self.scratch[:0].reshape(0, 0, 3)
         self.width = int(shared.pool.frame_meta["width"][0])
         self.height = int(shared.pool.frame_meta["height"][0])
+        self.scan = self._scan_plan(config.detector.scan_tile_px)
+        self._scan_next = 0
         self.kcf: cv2.TrackerKCF | None = None
         self.kcf_ok = False
         self.box: Box = (0.0, 0.0, 0.0, 0.0)
@@ -102,6 +109,38 @@ class TrackerThread(SupervisedThread):
             return False
         return True
 
+    # ---- where to look -----------------------------------------------------------------
+    def _scan_plan(self, tile: int) -> list[tuple[int, int, int, int] | None]:
+        """Searching: the whole frame every other time, square tiles across the horizon band
+        in between (a near cat is found at once, a far one within a cycle)."""
+        plan: list[tuple[int, int, int, int] | None] = [None]
+        if 0 < tile < min(self.width, self.height):
+            y0 = (self.height - tile) // 2
+            n = -(-self.width // tile)
+            step = (self.width - tile) / max(1, n - 1)
+            plan = []
+            for i in range(n):
+                plan += [None, (round(i * step), y0, round(i * step) + tile, y0 + tile)]
+        return plan
+
+    def detection_roi(self) -> tuple[int, int, int, int] | None:
+        """Tracking: a square around the box (quantised to 80 px so the detector's buffers stay
+        few). Searching: the next step of the scan plan."""
+        if self.lock.state.has_target and self.kcf_ok:
+            if self.roi_scale <= 0:
+                return None
+            x, y, w, h = self.box
+            side = max(160, -(-int(self.roi_scale * max(w, h)) // 80) * 80)
+            if side >= min(self.width, self.height):
+                return None
+            cx, cy = x + w / 2, y + h / 2
+            x0 = int(min(max(cx - side / 2, 0), self.width - side))
+            y0 = int(min(max(cy - side / 2, 0), self.height - side))
+            return (x0, y0, x0 + side, y0 + side)
+        roi = self.scan[self._scan_next % len(self.scan)]
+        self._scan_next += 1
+        return roi
+
     # ---- detector hand-off -------------------------------------------------------------
     def detection_due(self, seq: int) -> bool:
         if self.detector.busy:
@@ -117,12 +156,16 @@ class TrackerThread(SupervisedThread):
         if int(rec["seq"]) == 0 or int(rec["t_ns"]) == self._last_det_t_ns:
             return False
         self._last_det_t_ns = int(rec["t_ns"])
-        found = bool(rec["valid"])
+        det: Box = (float(rec["x"]), float(rec["y"]), float(rec["w"]), float(rec["h"]))
+        score = float(rec["score"])
+        # hysteresis: a weaker detection confirms the cat where the tracker already has it
+        found = bool(rec["valid"]) and (score >= self.score_threshold or (
+            score >= self.keep_threshold and self.lock.state.has_target and self.kcf_ok
+            and iou(self.box, det) >= KEEP_IOU))
         self.lock.on_detection(found, int(rec["t_media_ns"]))
         if not found:
             return False
-        det: Box = (float(rec["x"]), float(rec["y"]), float(rec["w"]), float(rec["h"]))
-        self.score = float(rec["score"])
+        self.score = score
         if self.kcf_ok and iou(self.box, det) >= self.reinit_iou:
             return False  # they agree: keep KCF's own, newer estimate
         return self._init_kcf(frame, det)
@@ -134,7 +177,7 @@ class TrackerThread(SupervisedThread):
         seq = ref.seq
         frame = ref.pixels
         reinit = self.apply_detection(frame)
-        if self.detection_due(seq) and self.detector.request():
+        if self.detection_due(seq) and self.detector.request(self.detection_roi()):
             self.last_request_seq = seq
             if self.shared.lockstep and self.detector.wait_done(self.stopping):
                 reinit = self.apply_detection(frame) or reinit

@@ -1,0 +1,49 @@
+"""The simulated camera: renders the world from the SimCar's true pose and ACTUAL servo
+angles (not the commanded ones: the servos slew) into its own buffer, then hands the frame
+to the pool like any other source."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from cat_follow.calibration import Calibration
+from cat_follow.car.sim import SimCar
+from cat_follow.sim.render import CameraPose, Renderer, camera_pose
+from cat_follow.sim.scenario import Scenario
+from cat_follow.sim.sprites import Sprite
+from cat_follow.sources.base import FrameSource, PoolWriter, ReadStatus
+
+
+class SimCameraSource(FrameSource):
+    name = "simulated camera"
+
+    def __init__(self, scenario: Scenario, renderer: Renderer, car: SimCar, cal: Calibration, sprite: Sprite,
+                 clock: Callable[[], float]) -> None:
+        self.scenario = scenario
+        self.renderer = renderer
+        self.car = car
+        self.cal = cal
+        self.sprite = sprite
+        self.clock = clock  # scenario seconds
+        self.fps = scenario.fps
+        self.frame_count = None
+        self._index = 0
+        self.last_cam: CameraPose | None = None
+
+    def camera(self) -> CameraPose:
+        self.car.advance()
+        x, y, th = (float(v) for v in self.car.pose)
+        return camera_pose(x, y, th, self.car.pan, self.car.tilt, self.cal.camera_height_m,
+                           self.cal.camera_forward_m)
+
+    def read(self, writer: PoolWriter) -> ReadStatus:
+        t = self.clock()
+        cam = self.camera()
+        self.last_cam = cam
+        cat = None if self.scenario.cat_hidden(t) else self.scenario.cat_position(t)
+        mirror = cat is not None and math.cos(cat[2] - cam.yaw) > 0  # walking away from us: flip
+        img = self.renderer.render(cam, cat[:2] if cat else None, self.sprite, self.scenario.cat.height_m, mirror)
+        index = self._index
+        self._index += 1
+        return writer.write(img, frame_index=index, t_media_ns=round(t * 1e9))

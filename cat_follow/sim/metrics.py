@@ -1,0 +1,126 @@
+"""What a scenario run measured, from the simulator's ground truth, and whether it passed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from cat_follow.robot.state_machine import RobotState
+from cat_follow.sim.scenario import Scenario
+
+ROBOT_RADIUS_M = 0.11  # the PiCar-X body as a circle around the middle of its wheelbase
+CENTRED_SHARE = 0.10   # "centred": within +-10% of the image width from the centre
+SETTLE_S = 3.0         # distance error counts once tracking has lasted this long
+
+
+@dataclass
+class Sample:
+    t: float
+    state: RobotState
+    robot: tuple[float, float, float]          # true x, y, heading (world)
+    odom: tuple[float, float, float]           # odometry, in the world frame
+    camera: tuple[float, float]                # camera position (world)
+    cat: tuple[float, float] | None            # None while hidden
+    cat_column: float | None                   # the cat's centre column in the image, if in view
+
+
+def _segment_distance(px: float, py: float, w: tuple[float, float, float, float]) -> float:
+    x0, y0, x1, y1 = w
+    ex, ey = x1 - x0, y1 - y0
+    L2 = ex * ex + ey * ey
+    u = 0.0 if L2 == 0 else max(0.0, min(1.0, ((px - x0) * ex + (py - y0) * ey) / L2))
+    return math.hypot(px - (x0 + u * ex), py - (y0 + u * ey))
+
+
+@dataclass
+class Metrics:
+    scenario: Scenario
+    follow_distance_m: float
+    frame_width: int
+    wheelbase_m: float
+    samples: list[Sample] = field(default_factory=list)
+    answers: list[tuple[float, str, str]] = field(default_factory=list)
+
+    def add(self, s: Sample) -> None:
+        self.samples.append(s)
+
+    def _colliding(self, s: Sample) -> bool:
+        x, y, th = s.robot
+        cx, cy = x + self.wheelbase_m / 2 * math.cos(th), y + self.wheelbase_m / 2 * math.sin(th)
+        rx, ry = self.scenario.room
+        if min(cx, cy, rx - cx, ry - cy) < ROBOT_RADIUS_M:
+            return True
+        if any(_segment_distance(cx, cy, w) < ROBOT_RADIUS_M for w in self.scenario.walls):
+            return True
+        return s.cat is not None and math.hypot(cx - s.cat[0], cy - s.cat[1]) < ROBOT_RADIUS_M + \
+            self.scenario.cat.radius_m
+
+    def summary(self) -> dict[str, Any]:
+        sc, ok = self.scenario, self.scenario.success
+        acquired = next((s.t for s in self.samples if s.state is RobotState.TRACK), None)
+        tracked = [s for s in self.samples if s.state is RobotState.TRACK and s.cat_column is not None]
+        centred = sum(abs(s.cat_column - self.frame_width / 2) <= CENTRED_SHARE * self.frame_width
+                      for s in tracked if s.cat_column is not None)
+        errors, track_since = [], None
+        min_dist, collisions, was_colliding = math.inf, 0, False
+        lost_episodes, lost_since, reacquire = 0, None, []
+        prev = RobotState.IDLE
+        for s in self.samples:
+            if s.cat is not None:
+                d = math.hypot(s.camera[0] - s.cat[0], s.camera[1] - s.cat[1])
+                min_dist = min(min_dist, d)
+            if s.state is RobotState.TRACK:
+                track_since = s.t if prev is not RobotState.TRACK else track_since
+                if s.cat is not None and track_since is not None and s.t - track_since >= SETTLE_S:
+                    errors.append(abs(math.hypot(s.camera[0] - s.cat[0], s.camera[1] - s.cat[1])
+                                      - self.follow_distance_m))
+            if s.state is RobotState.LOST and prev is RobotState.TRACK:
+                lost_episodes += 1
+                lost_since = s.t
+            if s.state is RobotState.TRACK and lost_since is not None:
+                reacquire.append(s.t - lost_since)
+                lost_since = None
+            colliding = self._colliding(s)
+            collisions += colliding and not was_colliding
+            was_colliding = colliding
+            prev = s.state
+        if lost_since is not None and self.samples:
+            reacquire.append(self.samples[-1].t - lost_since)
+        last = self.samples[-1] if self.samples else None
+        odo_err = math.hypot(last.odom[0] - last.robot[0], last.odom[1] - last.robot[1]) if last else None
+        out: dict[str, Any] = {
+            "scenario": sc.name,
+            "duration_s": sc.duration_s,
+            "time_to_acquire_s": None if acquired is None else round(acquired, 2),
+            "centered_fraction": round(centred / len(tracked), 3) if tracked else None,
+            "mean_distance_error_m": round(sum(errors) / len(errors), 3) if errors else None,
+            "min_distance_m": None if math.isinf(min_dist) else round(min_dist, 3),
+            "collisions": collisions,
+            "lost_episodes": lost_episodes,
+            "reacquire_s_max": round(max(reacquire), 2) if reacquire else None,
+            "odometry_error_m": None if odo_err is None else round(odo_err, 3),
+            "final_state": last.state.label if last else None,
+            "command_answers": [{"t": t, "command": c, "answer": a} for t, c, a in self.answers],
+        }
+        reasons = []
+        if ok.must_acquire and acquired is None:
+            reasons.append("the cat was never acquired (no TRACK)")
+        if acquired is not None and acquired > ok.max_time_to_acquire_s:
+            reasons.append(f"acquired after {acquired:.1f} s > {ok.max_time_to_acquire_s:g} s")
+        if ok.must_acquire and tracked and out["centered_fraction"] < ok.min_centered_fraction:
+            reasons.append(f"centered_fraction {out['centered_fraction']} < {ok.min_centered_fraction:g}")
+        if errors and out["mean_distance_error_m"] > ok.max_mean_distance_error_m:
+            reasons.append(f"mean_distance_error_m {out['mean_distance_error_m']} > {ok.max_mean_distance_error_m:g}")
+        if collisions > ok.max_collisions:
+            reasons.append(f"{collisions} collision(s) > {ok.max_collisions}")
+        if reacquire and max(reacquire) > ok.max_reacquire_s:
+            reasons.append(f"reacquire took {max(reacquire):.1f} s > {ok.max_reacquire_s:g} s")
+        if odo_err is not None and odo_err > ok.max_odometry_error_m:
+            reasons.append(f"odometry error {odo_err:.2f} m > {ok.max_odometry_error_m:g} m")
+        if any(a.startswith("ERR") for _, _, a in self.answers):
+            refused = next(a for _, _, a in self.answers if a.startswith("ERR"))
+            reasons.append(f"a scenario command was refused: {refused}")
+        out["success"] = not reasons
+        out["reasons"] = reasons
+        return out

@@ -1,0 +1,262 @@
+"""``cat-follow simulate``: the real pipeline and robot against a simulated world.
+
+Nothing is special-cased beyond the frame source (a rendered camera) and the car (SimCar):
+the pool, the camera/tracker/detector threads with the real KCF and TFLite model, the
+state machine, motion control, the car thread and its watchdog all run as on the car.
+
+Time: real time by default. ``fast`` is lock-step on a simulated clock: each frame is
+rendered, tracked (and detected, when due) and acted on before the world advances by
+1/fps, so a run gives the same result on any machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from cat_follow.calibration import load_calibration
+from cat_follow.car.sim import SimCar, SimWorld
+from cat_follow.config import Config
+from cat_follow.errors import CatFollowError
+from cat_follow.memory.pool import BBOX_TRACKER
+from cat_follow.perception.model import ModelFiles, assets_dirs
+from cat_follow.pipeline import Pipeline
+from cat_follow.robot.runner import Robot
+from cat_follow.sim.camera import SimCameraSource
+from cat_follow.sim.metrics import Metrics, Sample
+from cat_follow.sim.plot import plot_paths
+from cat_follow.sim.render import Renderer
+from cat_follow.sim.scenario import Scenario
+from cat_follow.sim.sprites import SEG_SUBPATH, CatSegmenter, Sprite, load_sprites
+
+log = logging.getLogger(__name__)
+
+
+class SimClock:
+    """Scenario seconds, advanced by the lock-step loop."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class WallClock:
+    """Scenario seconds in real time."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+
+    def __call__(self) -> float:
+        return time.monotonic() - self.t0
+
+
+@dataclass
+class SimOptions:
+    fast: bool = False
+    out_video: Path | None = None
+    summary_path: Path | None = None
+    plot_path: Path | None = None
+    progress: bool = False
+    live_view: bool = False
+
+
+def sim_assets() -> Path:
+    """The assets folder with the cat photos and the segmentation model."""
+    for d in assets_dirs():
+        if (d / SEG_SUBPATH).is_file() and (d / "images").is_dir():
+            return d
+    raise CatFollowError("the simulator needs the cat photos and the segmentation model: run "
+                         "./setup.sh --dev (or set CAT_FOLLOW_ASSETS)")
+
+
+_SPRITES: dict[str, Sprite] = {}
+
+
+def cat_sprite(photo: str) -> Sprite:
+    """The cut-out cat of ``photo`` (cut once per process)."""
+    if photo not in _SPRITES:
+        assets = sim_assets()
+        path = assets / "images" / photo
+        if not path.is_file():
+            raise CatFollowError(f"cat photo {path}: no such file")
+        _SPRITES[photo] = load_sprites([path], CatSegmenter(assets / SEG_SUBPATH))[0]
+    return _SPRITES[photo]
+
+
+class _Overlay:
+    """Writes the camera view with the tracker's box and the robot's state, and a live window."""
+
+    def __init__(self, path: Path | None, canvas: np.ndarray, fps: float, live: bool) -> None:
+        self.canvas = canvas
+        self.writer = None
+        if path is not None:
+            h, w = canvas.shape[:2]
+            self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+            if not self.writer.isOpened():
+                raise CatFollowError(f"cannot write video {path}")
+        self.live = live
+
+    def show(self, pixels: np.ndarray, box: Any, text: str) -> None:
+        np.copyto(self.canvas, pixels)  # copy: draw on our canvas, never on a shared slot
+        if box is not None and box["valid"]:
+            x, y, w, h = (round(float(box[k])) for k in ("x", "y", "w", "h"))
+            cv2.rectangle(self.canvas, (x, y), (x + w, y + h), (0, 220, 0), 2)
+        cv2.putText(self.canvas, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (20, 20, 20), 2, cv2.LINE_AA)
+        if self.writer is not None:
+            self.writer.write(self.canvas)
+        if self.live:
+            cv2.imshow("cat-follow simulate", self.canvas)
+            cv2.waitKey(1)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+        if self.live:
+            cv2.destroyAllWindows()
+
+
+def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOptions) -> dict[str, Any]:
+    """Run one scenario; returns its summary (also written to ``opts.summary_path``)."""
+    cal = load_calibration(config.robot.calibration)
+    clock: Callable[[], float] = SimClock() if opts.fast else WallClock()
+    rx, ry = sc.room
+    world = SimWorld(room=(0.0, 0.0, rx, ry), walls=sc.walls)
+    car = SimCar(cal, start=sc.robot.start, world=world, clock=clock,
+                 sleep=(lambda s: None) if opts.fast else time.sleep, seed=0)
+    renderer = Renderer(config.camera.width, config.camera.height, cal.camera_hfov_deg, sc.room, sc.walls)
+    source = SimCameraSource(sc, renderer, car, cal, cat_sprite(sc.cat.photo), clock)
+    pipeline = Pipeline(config, source, models, fast=opts.fast)
+    robot = Robot(config, cal, pipeline, lambda: car, lockstep=opts.fast, clock=clock)
+    metrics = Metrics(sc, config.motion.follow_distance_m, config.camera.width, cal.wheelbase_m)
+    overlay = _Overlay(opts.out_video, pipeline.pool.frame_annotate, sc.fps, opts.live_view) \
+        if opts.out_video or opts.live_view else None
+    pending = list(sc.commands)
+    box = pipeline.shared.new_bbox_buffer()
+    sx, sy, sth = sc.robot.start[0], sc.robot.start[1], math.radians(sc.robot.start[2])
+    shared, rid = pipeline.shared, pipeline.main_reader
+
+    def world_at(t: float) -> None:
+        cat = None if sc.cat_hidden(t) else sc.cat_position(t)
+        world.obstacles[:] = [] if cat is None else [(cat[0], cat[1], sc.cat.radius_m)]
+
+    def commands_due(t: float) -> None:
+        while pending and pending[0].at <= t + 1e-9:
+            c = pending.pop(0)
+            metrics.answers.append((round(t, 3), c.text, robot.submit(c.text)))
+
+    def sample(t: float) -> None:
+        cam = source.last_cam
+        if cam is None:
+            return
+        x, y, th = (float(v) for v in car.pose)
+        ox, oy, oth = robot.odom.as_tuple()
+        odom_w = (sx + ox * math.cos(sth) - oy * math.sin(sth), sy + ox * math.sin(sth) + oy * math.cos(sth),
+                  sth + oth)
+        cat = None if sc.cat_hidden(t) else sc.cat_position(t)[:2]
+        col = None
+        if cat is not None:
+            p = renderer.project(cam, (cat[0], cat[1], sc.cat.height_m / 2))
+            if p is not None and 0 <= p[0] < renderer.w:
+                col = p[0]
+        metrics.add(Sample(t, robot.sm.state, (x, y, th), odom_w, (cam.x, cam.y), cat, col))
+
+    def draw(pixels: np.ndarray, t: float) -> None:
+        if overlay is not None:
+            shared.read_bbox(BBOX_TRACKER, box)
+            overlay.show(pixels, box[0], f"{sc.name} t={t:5.1f}s {robot.sm.state.label} "
+                                         f"speed={robot.last_cmd.speed:.0f} pan={robot.last_cmd.pan:.0f}")
+
+    from tqdm import tqdm
+
+    steps = round(sc.duration_s * sc.fps)
+    t_wall = time.monotonic()
+    world_at(0.0)
+    try:
+        with tqdm(total=steps if opts.fast else round(sc.duration_s), unit="frame" if opts.fast else "s",
+                  disable=not opts.progress, file=sys.stderr, leave=False, desc=sc.name) as bar:
+            if opts.fast:
+                assert isinstance(clock, SimClock)
+                _run_lockstep(robot, pipeline, clock, car, steps, sc.fps, world_at, commands_due, sample, draw, bar)
+            else:
+                last_s = [0]
+
+                def on_tick(now: float) -> None:
+                    commands_due(now)
+                    world_at(now)
+                    sample(now)
+                    if overlay is not None:
+                        with shared.latest_frame(rid) as ref:
+                            if ref is not None:
+                                draw(ref.pixels, now)
+                    if int(now) > last_s[0]:
+                        bar.update(int(now) - last_s[0])
+                        last_s[0] = int(now)
+                    if now >= sc.duration_s:
+                        robot.request_exit("scenario over")
+
+                status = robot.run(clock=clock, on_tick=on_tick)
+                if status != 0:
+                    raise CatFollowError(f"the robot stopped with status {status}: {robot.exit_reason}")
+    finally:
+        if overlay is not None:
+            overlay.close()
+    wall = time.monotonic() - t_wall
+    out = metrics.summary()
+    c = pipeline.pool.counters[0]
+    out.update({"mode": "fast" if opts.fast else "real time", "frames": int(c["frames_published"]),
+                "detector_runs": int(c["detector_runs"]), "wall_s": round(wall, 2),
+                "stop_reason": robot.sm.stop_reason})
+    if opts.plot_path:
+        plot_paths(opts.plot_path, sc, metrics.samples)
+    if opts.summary_path:
+        import json
+
+        opts.summary_path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def _run_lockstep(robot: Robot, pipeline: Pipeline, clock: SimClock, car: SimCar, steps: int, fps: float,
+                  world_at: Callable[[float], None], commands_due: Callable[[float], None],
+                  sample: Callable[[float], None], draw: Callable[[np.ndarray, float], None], bar: Any) -> None:
+    """One frame per step: render -> track (-> detect) -> tick -> world advances by 1/fps."""
+    shared, rid, health = pipeline.shared, pipeline.main_reader, pipeline.health
+    tracker_rid = pipeline.tracker.reader
+    robot.start()
+    seen = 0
+    try:
+        for k in range(steps):
+            t = k / fps
+            ref = None
+            while ref is None:
+                health.raise_if_failed()
+                shared.wait_frame(rid, 0.2)
+                ref = shared.acquire_latest(rid, newer_than=seen)
+            seen = ref.seq
+            try:
+                while not shared.wait_reader_done(tracker_rid, seen, 0.2):
+                    health.raise_if_failed()
+                commands_due(t)
+                robot.tick(t)
+                sample(t)
+                draw(ref.pixels, t)
+            finally:
+                shared.release(rid)
+            clock.t = (k + 1) / fps
+            car.advance()
+            world_at(clock.t)
+            shared.mark_done(rid, seen)
+            bar.update(1)
+    finally:
+        robot.request_exit("scenario over")
+        robot.shutdown()
