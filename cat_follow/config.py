@@ -108,6 +108,9 @@ class MotionConfig:
     speed_gain: float = _f(100.0, "Speed units per metre of distance error.", lo=0.0, hi=1000.0)
     cat_height_m: float = _f(0.25, "Nominal cat height used to estimate distance from the box.", lo=0.05, hi=1.0)
     pan_deadband: float = _f(0.05, "Ignore a horizontal error below this share of half the image.", lo=0.0, hi=0.5)
+    pan_gain: float = _f(0.5, "Share of the cat's angle from the image centre corrected per tick (pan and "
+                         "tilt); below 1 so that latency and box jitter do not make the camera oscillate.",
+                         lo=0.05, hi=1.0)
     pan_rate_dps: float = _f(120.0, "Camera pan slew limit.", lo=1.0, hi=1000.0)
     tilt_rate_dps: float = _f(60.0, "Camera tilt slew limit.", lo=1.0, hi=1000.0)
     steer_per_pan: float = _f(0.6, "Body steering (deg) per degree of camera pan.", lo=0.0, hi=5.0)

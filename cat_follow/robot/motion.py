@@ -17,7 +17,10 @@ from cat_follow.robot.state_machine import Intent, Mode
 
 STEER_LIMIT, PAN_LIMIT, TILT_MIN, TILT_MAX, SPEED_LIMIT = 30.0, 90.0, -35.0, 65.0, 100.0
 UNKNOWN_RANGE_SPEED = 15.0  # forward speed cap while the ultrasonic reading is unknown
-SEARCH_SWEEP_S = 4.0
+SEARCH_SWEEP_S = 6.0
+PAN_SHIFT_SHARE = 0.5
+BLOCKED_S = 1.0   # forward motion blocked this long by an obstacle ...
+BACKOFF_S = 1.2   # ... and the car backs off for this long  # most image shift per tick a pan may cause, as a share of the box width
 
 
 def clamp(v: float, lo: float, hi: float) -> float:
@@ -48,6 +51,8 @@ class MotionController:
         self.tan_vfov = math.tan(math.radians(cal.camera_vfov_deg) / 2)
         self.focal_px = cal.focal_px(frame_w)
         self.last = DriveCommand()
+        self._blocked_since: float | None = None
+        self._backing_until = -math.inf
 
     # ---- geometry ----------------------------------------------------------------------
     def cat_distance_m(self, box: Box) -> float:
@@ -63,15 +68,25 @@ class MotionController:
         return right, down
 
     # ---- behaviours --------------------------------------------------------------------
-    def center_cat_control(self, box: Box | None, dt: float) -> DriveCommand:
+    def center_cat_control(self, box: Box | None, dt: float, stale: bool = False) -> DriveCommand:
         """Pan toward the cat, steer the body so the pan returns to centre, and approach to
-        the following distance (stop band; reverse slowly when far too close)."""
+        the following distance (stop band; reverse slowly when far too close).
+
+        ``stale``: the box is a recent one, not this frame's (the tracker lost it a moment
+        ago): keep driving on it but do not move the camera on old evidence. The pan moves
+        at most about half the box's width per tick, so the tracker can follow the image.
+        """
         c, last = self.cfg, self.last
-        if box is None:  # momentarily unseen: hold still, keep looking where it was
+        if box is None:  # unseen: hold still, keep looking where it was
             return DriveCommand(0.0, last.steer, last.pan, last.tilt)
-        right, down = self.cat_angles(box)
-        pan = slew(last.pan, clamp(last.pan + right, -PAN_LIMIT, PAN_LIMIT), c.pan_rate_dps, dt)
-        tilt = slew(last.tilt, clamp(last.tilt - down, TILT_MIN, TILT_MAX), c.tilt_rate_dps, dt)
+        if stale:
+            pan, tilt = last.pan, last.tilt
+        else:
+            right, down = self.cat_angles(box)
+            step = math.degrees(math.atan(PAN_SHIFT_SHARE * box[2] / self.focal_px))
+            rate = min(c.pan_rate_dps, step / dt) if dt > 0 else c.pan_rate_dps
+            pan = slew(last.pan, clamp(last.pan + c.pan_gain * right, -PAN_LIMIT, PAN_LIMIT), rate, dt)
+            tilt = slew(last.tilt, clamp(last.tilt - c.pan_gain * down, TILT_MIN, TILT_MAX), c.tilt_rate_dps, dt)
         steer = slew(last.steer, clamp(c.steer_per_pan * pan, -STEER_LIMIT, STEER_LIMIT), c.steer_rate_dps, dt)
         error = self.cat_distance_m(box) - c.follow_distance_m
         if self.cat_distance_m(box) < c.too_close_m:
@@ -120,18 +135,37 @@ class MotionController:
             return DriveCommand(0.0, cmd.steer, cmd.pan, cmd.tilt, f"obstacle at {distance_cm:.0f} cm")
         return cmd
 
+    def _unstick(self, limited: DriveCommand, wanted: DriveCommand, t: float) -> DriveCommand:
+        """Forward motion blocked for BLOCKED_S: back off for BACKOFF_S, steering the other
+        way so the nose swings clear, then try again."""
+        if t < self._backing_until:
+            return DriveCommand(-self.cfg.reverse_speed, -wanted.steer, wanted.pan, wanted.tilt,
+                                "backing off an obstacle")
+        if limited.speed == 0 and wanted.speed > 0 and limited.reason.startswith("obstacle"):
+            if self._blocked_since is None:
+                self._blocked_since = t
+            elif t - self._blocked_since >= BLOCKED_S:
+                self._blocked_since = None
+                self._backing_until = t + BACKOFF_S
+        else:
+            self._blocked_since = None
+        return limited
+
     def command(self, intent: Intent, *, t: float, dt: float, pose: tuple[float, float, float],
-                box: Box | None, distance_cm: float | None) -> DriveCommand:
+                box: Box | None, distance_cm: float | None, box_stale: bool = False) -> DriveCommand:
         """The command for this tick; remembers it for the next tick's slew limits."""
         if intent.mode is Mode.TRACK:
-            cmd = self.center_cat_control(box, dt)
+            cmd = self.center_cat_control(box, dt, box_stale)
+        elif intent.mode is Mode.LOOK:
+            looked = self.center_cat_control(box, dt, box_stale)
+            cmd = DriveCommand(0.0, self.last.steer, looked.pan, looked.tilt)
         elif intent.mode is Mode.GOTO and intent.goal is not None:
             cmd = self.goto(pose, intent.goal, dt)
         elif intent.mode is Mode.SEARCH:
             cmd = self.search(intent.direction, t, dt)
         else:
             cmd = self.stopped()
-        cmd = self.limit_for_range(cmd, distance_cm)
+        cmd = self._unstick(self.limit_for_range(cmd, distance_cm), cmd, t)
         self.last = DriveCommand(clamp(cmd.speed, -SPEED_LIMIT, SPEED_LIMIT), cmd.steer, cmd.pan, cmd.tilt,
                                  cmd.reason)
         return self.last

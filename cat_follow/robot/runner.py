@@ -39,6 +39,7 @@ from cat_follow.threads.ultrasonic import UltrasonicThread
 log = logging.getLogger(__name__)
 
 BOX_MAX_AGE_S = 0.5
+COAST_S = 0.6  # drive on the last box for this long when the tracker drops it
 CAR_READY_TIMEOUT_S = 15.0
 FPS_WINDOW_S = 1.0
 
@@ -79,7 +80,7 @@ class Robot:
         self._status: dict[str, Any] = {}
         self._fps: dict[str, float] = {}
         self._fps_mark: tuple[float, dict[str, int]] | None = None
-        self._box_t: float | None = None
+        self._coast: tuple[float, tuple[float, float, float, float]] | None = None
 
     # ---- life cycle --------------------------------------------------------------------
     def request_exit(self, reason: str) -> None:
@@ -158,24 +159,36 @@ class Robot:
             self.shutdown()
 
     # ---- one tick ----------------------------------------------------------------------
-    def _sighting(self, now_ns: int) -> tuple[Sighting, tuple[float, float, float, float] | None]:
+    def _sighting(self, now: float, now_ns: int) -> tuple[Sighting, tuple[float, float, float, float] | None, bool]:
+        """(sighting, box, stale). A confirmed target whose box dropped out a moment ago is
+        coasted on for COAST_S (for driving only: it is not a sighting)."""
         self.pipeline.shared.read_bbox(BBOX_TRACKER, self._bbox)
         r = self._bbox[0]
         fresh = bool(r["valid"]) and (now_ns - int(r["t_ns"])) / 1e9 < BOX_MAX_AGE_S
-        if fresh:
-            self._box_t = int(r["t_ns"]) / 1e9
-        if not fresh or int(r["target_state"]) != TargetState.TRACKING:
-            return Sighting(False), None
-        box = (float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"]))
-        right, _ = self.motion.cat_angles(box)
-        side = 1 if self.motion.last.pan + right >= 0 else -1
-        return Sighting(True, side), box
+        state = int(r["target_state"])
+        if fresh and state == TargetState.TRACKING:
+            box = (float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"]))
+            self._coast = (now, box)
+            right, _ = self.motion.cat_angles(box)
+            side = 1 if self.motion.last.pan + right >= 0 else -1
+            return Sighting(True, side), box, False
+        if fresh and state == TargetState.ACQUIRING:  # a candidate, not yet confirmed
+            box = (float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"]))
+            self._coast = (now, box)
+            return Sighting(False), box, False
+        if self._coast is not None and now - self._coast[0] <= COAST_S and state in (
+                TargetState.TRACKING, TargetState.ACQUIRING):
+            return Sighting(False), self._coast[1], True
+        return Sighting(False), None, False
 
     def tick(self, now: float) -> DriveCommand:
         """One control step: safety checks, commands, state machine, motion, odometry."""
         dt = 0.0 if self._last_tick is None else min(max(now - self._last_tick, 0.0), 0.5)
         self._last_tick = now
         self.ticks += 1
+        # dead reckoning over the interval that just ended, on the command that was in force
+        prev = self.last_cmd
+        self.odom.update(0.0 if self.actor.watchdog_tripped else prev.speed, prev.steer, dt)
         self.health.raise_if_failed()
         now_ns = time.monotonic_ns()
         if self.actor.watchdog_tripped:
@@ -195,7 +208,7 @@ class Robot:
         while (cmd := self.queue.get()) is not None:
             if cmd.verb == VERB_LOCATION:
                 self.sm.locate(now, cmd.x, cmd.y)
-        seen, box = self._sighting(now_ns)
+        seen, box, stale = self._sighting(now, now_ns)
         pose = self.odom.as_tuple()
         intent = self.sm.step(now, pose, seen)
         if self.camera_stalled:  # blind: no motion, whatever was commanded
@@ -205,11 +218,13 @@ class Robot:
         if self.lockstep and now - self.sonar.reading[1] >= self.sonar.period - 1e-9:
             self.sonar.step()
         range_cm = self.sonar.latest(self.config.robot.ultrasonic_max_age_s)
-        out = self.motion.command(intent, t=now, dt=dt, pose=pose, box=box, distance_cm=range_cm)
+        if intent.mode is Mode.SEARCH and box is not None:
+            # something was seen but is not confirmed yet: stop sweeping and look at it
+            intent = Intent(Mode.LOOK)
+        out = self.motion.command(intent, t=now, dt=dt, pose=pose, box=box, distance_cm=range_cm, box_stale=stale)
         seq = self.actor.send(out.speed, out.steer, out.pan, out.tilt)
         if self.lockstep:
             self.actor.wait_applied(seq, self._exit)
-        self.odom.update(0.0 if self.actor.watchdog_tripped else out.speed, out.steer, dt)
         self.last_cmd = out
         self._publish(now, out, range_cm)
         return out

@@ -35,6 +35,7 @@ class Mode(enum.Enum):
     GOTO = "goto"
     SEARCH = "search"
     TRACK = "track"
+    LOOK = "look"  # hold still and keep the camera on a candidate (not from the state machine)
 
 
 @dataclass(frozen=True)
