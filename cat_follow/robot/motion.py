@@ -18,9 +18,9 @@ from cat_follow.robot.state_machine import Intent, Mode
 STEER_LIMIT, PAN_LIMIT, TILT_MIN, TILT_MAX, SPEED_LIMIT = 30.0, 90.0, -35.0, 65.0, 100.0
 UNKNOWN_RANGE_SPEED = 15.0  # forward speed cap while the ultrasonic reading is unknown
 SEARCH_SWEEP_S = 6.0
-PAN_SHIFT_SHARE = 0.5
+PAN_SHIFT_SHARE = 0.5  # most image shift per tick a pan may cause, as a share of the box width
 BLOCKED_S = 1.0   # forward motion blocked this long by an obstacle ...
-BACKOFF_S = 1.2   # ... and the car backs off for this long  # most image shift per tick a pan may cause, as a share of the box width
+BACKOFF_S = 1.2   # ... and the car backs off for this long
 
 
 def clamp(v: float, lo: float, hi: float) -> float:

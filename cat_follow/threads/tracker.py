@@ -30,6 +30,20 @@ MIN_BOX_PX = 4.0
 KEEP_IOU = 0.2
 
 
+def scan_plan(width: int, height: int, tile: int) -> list[tuple[int, int, int, int] | None]:
+    """Where to look while searching: the whole frame every other time, square tiles across
+    the horizon band in between (a near cat is found at once, a far one within a cycle)."""
+    if not 0 < tile < min(width, height):
+        return [None]
+    y0 = (height - tile) // 2
+    n = -(-width // tile)
+    step = (width - tile) / max(1, n - 1)
+    plan: list[tuple[int, int, int, int] | None] = []
+    for i in range(n):
+        plan += [None, (round(i * step), y0, round(i * step) + tile, y0 + tile)]
+    return plan
+
+
 class TrackerThread(SupervisedThread):
     def __init__(self, shared: SharedState, config: Config, health: Health,
                  detector: DetectorThread) -> None:
@@ -50,7 +64,7 @@ class TrackerThread(SupervisedThread):
         self._small = self.scratch[:0].reshape(0, 0, 3)
         self.width = int(shared.pool.frame_meta["width"][0])
         self.height = int(shared.pool.frame_meta["height"][0])
-        self.scan = self._scan_plan(config.detector.scan_tile_px)
+        self.scan = scan_plan(self.width, self.height, config.detector.scan_tile_px)
         self._scan_next = 0
         self.kcf: cv2.TrackerKCF | None = None
         self.kcf_ok = False
@@ -110,19 +124,6 @@ class TrackerThread(SupervisedThread):
         return True
 
     # ---- where to look -----------------------------------------------------------------
-    def _scan_plan(self, tile: int) -> list[tuple[int, int, int, int] | None]:
-        """Searching: the whole frame every other time, square tiles across the horizon band
-        in between (a near cat is found at once, a far one within a cycle)."""
-        plan: list[tuple[int, int, int, int] | None] = [None]
-        if 0 < tile < min(self.width, self.height):
-            y0 = (self.height - tile) // 2
-            n = -(-self.width // tile)
-            step = (self.width - tile) / max(1, n - 1)
-            plan = []
-            for i in range(n):
-                plan += [None, (round(i * step), y0, round(i * step) + tile, y0 + tile)]
-        return plan
-
     def detection_roi(self) -> tuple[int, int, int, int] | None:
         """Tracking: a square around the box (quantised to 80 px so the detector's buffers stay
         few). Searching: the next step of the scan plan."""
