@@ -15,6 +15,21 @@ SSD_DIR="$ASSETS/models/ssd_mobilenet_v1_coco_quant"
 SSD_ZIP_URL="https://storage.googleapis.com/download.tensorflow.org/models/tflite/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.zip"
 SSD_SHA256="e4b118e5e4531945de2e659742c7c590f7536f8d0ed26d135abcfe83b4779d13"
 VILIB_MODEL="/opt/vilib/detect.tflite"
+# Cat photos and the segmentation model the simulator cuts cats out with: google-coral/test_data
+# (Apache-2.0) at a pinned commit, each checked against its sha256.
+CORAL_BASE="https://raw.githubusercontent.com/google-coral/test_data/104342d2d3480b3e66203073dac24f4e2dbb4c41"
+CORAL_FILES="
+images/cat_720p.jpg cat_720p.jpg cfb1dbdf64b30de79104a47555ff8e9f12737a12c2128ecd0e7f38531a8c13ce
+images/cat.bmp cat.bmp 34f235786382686111728287fd26d4c24dd8c25de8233469d6eeb301888ce0a9
+images/resized_cat.bmp resized_cat.bmp c171ae0db8c92170ddf8b91218961bbb0d6ec13b5e193c3b761e45b852d94d97
+images/cat_test_0.bmp imprinting/cat_test_0.bmp edd491a8891c22c5c1ec12592c0ddedf5879e99e50e1041491dac5cc0a007c20
+images/cat_train_0.bmp imprinting/cat_train_0.bmp f1a5019f8aa9bf6dc094a408d504dff8d20f4a647a2214e8f3231bf085dba0d0
+images/dog_test_0.bmp imprinting/dog_test_0.bmp 11f7b24c7055eb79a46963d5da83598040c7ff0fbbfeb038eaf80482c246d0b6
+images/grace_hopper.bmp grace_hopper.bmp c43444bf3b1b1e3080551ca194bd231da4b67f20fc91454502915a6b806b614f
+images/bird.bmp bird.bmp 3fd22d6ed352b8e721d9982e38ed655f8429e168bb53ad205c6f3cdfa848e994
+images/sunflower.bmp sunflower.bmp 896b5e31cee42ebe32ee91251fc42041ca03c767fe02bd7ebc0e37d45f4a45b2
+models/deeplabv3_mnv2_pascal_quant/deeplabv3_mnv2_pascal_quant.tflite deeplabv3_mnv2_pascal_quant.tflite 350af47fd346ea6d74b58833a351f583ba860e9806ec5bd292ff8d8f1f249398
+"
 PYTHON="${PYTHON:-python3}"
 
 mode=""
@@ -85,6 +100,7 @@ install_assets() {
     run cp "$VILIB_MODEL" "$SSD_DIR/detect.tflite"
   else
     tmp="$(mktemp -d)"
+    step "downloading the detector model (TensorFlow's coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.zip)"
     run "$PYTHON" -c "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])" \
       "$SSD_ZIP_URL" "$tmp/ssd.zip"
     run "$PYTHON" -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
@@ -98,6 +114,24 @@ install_assets() {
       "delete it and run setup.sh again (or pass --assets DIR with a good copy)"
     [ -f "$SSD_DIR/labelmap.txt" ] || die "$SSD_DIR/labelmap.txt is missing" "run setup.sh again"
   fi
+  [ -n "$assets_src" ] || install_coral_files
+}
+
+# The simulator's cat photos and segmentation model, downloaded where missing or wrong.
+install_coral_files() {
+  echo "$CORAL_FILES" | while read -r dest src sum; do
+    [ -n "$dest" ] || continue
+    if [ -f "$ASSETS/$dest" ] && [ "$(sha_of "$ASSETS/$dest")" = "$sum" ]; then
+      continue
+    fi
+    run mkdir -p "$(dirname "$ASSETS/$dest")"
+    run "$PYTHON" -c "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])" \
+      "$CORAL_BASE/$src" "$ASSETS/$dest"
+    if [ "$dry_run" -eq 0 ] && [ "$(sha_of "$ASSETS/$dest")" != "$sum" ]; then
+      rm -f "$ASSETS/$dest"
+      die "$dest: sha256 mismatch after download" "run setup.sh again, or pass --assets DIR"
+    fi
+  done
 }
 
 setup_dev() {
