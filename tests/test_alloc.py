@@ -40,17 +40,21 @@ def test_camera_tracker_detector_steps_allocate_no_frames(config: Config, kitten
     with VideoFileSource(kittens) as src:
         cam = CameraThread(shared, src, health)
         peaks: dict[str, list[int]] = {"camera": [], "tracker": [], "detector": []}
-        for i in range(60):
+        tracking = 0
+        for i in range(80):
             c = peak_alloc_bytes(cam.step)
-            d = peak_alloc_bytes(det.step) if i % 5 == 0 else None
-            det.busy = False  # the thread is not running: clear the request flag by hand
             t = peak_alloc_bytes(trk.step)
+            d = None
+            if det.busy:  # the tracker asked for a detection: run it here, in turn
+                d = peak_alloc_bytes(det.step)
+                det.busy = False
             if i >= 20:  # steady state
                 peaks["camera"].append(c)
                 peaks["tracker"].append(t)
                 if d is not None:
                     peaks["detector"].append(d)
-    assert trk.kcf_ok, "the tracker must have been tracking for this to measure its hot path"
+                tracking += trk.kcf_ok
+    assert tracking > 30, "the tracker must have been tracking for this to measure its hot path"
     for stage, values in peaks.items():
         assert values and max(values) < LIMIT, (stage, max(values))
 

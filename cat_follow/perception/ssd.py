@@ -94,6 +94,12 @@ class SsdDetector:
         return (int(boxes[0]["index"]), int(classes["index"]), int(scores["index"]),
                 int(count[0]["index"]))
 
+    def prepare(self, sizes: list[tuple[int, int]]) -> None:
+        """Make the resize buffers for every image size it will be given, now (start-up),
+        so that no run allocates them later."""
+        for w, h in sizes:
+            self._geometry(w, h)
+
     def _geometry(self, w: int, h: int) -> _Geometry:
         g = self._geoms.get((w, h))
         if g is None:

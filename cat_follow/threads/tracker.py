@@ -30,6 +30,18 @@ MIN_BOX_PX = 4.0
 KEEP_IOU = 0.2
 
 
+ROI_STEP = 80
+ROI_MIN = 160
+
+
+def roi_sizes(width: int, height: int, tile: int) -> list[tuple[int, int]]:
+    """Every image size the tracker may ask the detector to look at (for ``prepare``)."""
+    sizes = [(width, height)] + [(s, s) for s in range(ROI_MIN, min(width, height), ROI_STEP)]
+    if 0 < tile < min(width, height):
+        sizes.append((tile, tile))
+    return sorted(set(sizes))
+
+
 def scan_plan(width: int, height: int, tile: int) -> list[tuple[int, int, int, int] | None]:
     """Where to look while searching: the whole frame every other time, square tiles across
     the horizon band in between (a near cat is found at once, a far one within a cycle)."""
@@ -65,6 +77,7 @@ class TrackerThread(SupervisedThread):
         self.width = int(shared.pool.frame_meta["width"][0])
         self.height = int(shared.pool.frame_meta["height"][0])
         self.scan = scan_plan(self.width, self.height, config.detector.scan_tile_px)
+        detector.detector.prepare(roi_sizes(self.width, self.height, config.detector.scan_tile_px))
         self._scan_next = 0
         self.kcf: cv2.TrackerKCF | None = None
         self.kcf_ok = False
@@ -131,7 +144,7 @@ class TrackerThread(SupervisedThread):
             if self.roi_scale <= 0:
                 return None
             x, y, w, h = self.box
-            side = max(160, -(-int(self.roi_scale * max(w, h)) // 80) * 80)
+            side = max(ROI_MIN, -(-int(self.roi_scale * max(w, h)) // ROI_STEP) * ROI_STEP)
             if side >= min(self.width, self.height):
                 return None
             cx, cy = x + w / 2, y + h / 2
