@@ -5,10 +5,13 @@ and the main loop, on a SimCar in a room and grey frames from an array 'camera'.
 
 from __future__ import annotations
 
+import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +24,7 @@ from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.ssd import SsdDetector
 from cat_follow.pipeline import Pipeline
 from cat_follow.robot.runner import Robot
+from cat_follow.robot.sdnotify import Notifier
 from cat_follow.robot.state_machine import RobotState
 from cat_follow.sources import ArraySource, PoolWriter, ReadStatus
 
@@ -51,7 +55,8 @@ class HangingCamera(ArraySource):
 
 
 class Harness:
-    def __init__(self, config: Config, models: ModelFiles, detector: SsdDetector, source: Any = None) -> None:
+    def __init__(self, config: Config, models: ModelFiles, detector: SsdDetector, source: Any = None,
+                 notifier: Notifier | None = None) -> None:
         cfg = replace(config, camera=replace(config.camera, stall_timeout_s=0.5))
         self.cars: list[SimCar] = []
         cal = Calibration()
@@ -62,7 +67,8 @@ class Harness:
             return car
 
         self.source = source or ArraySource([GREY] * 100_000, fps=30.0)
-        self.robot = Robot(cfg, cal, Pipeline(cfg, self.source, models, detector=detector), factory)
+        self.robot = Robot(cfg, cal, Pipeline(cfg, self.source, models, detector=detector), factory,
+                           notifier=notifier)
         self.result: dict[str, Any] = {}
         self.thread = threading.Thread(target=self._run)
 
@@ -98,8 +104,8 @@ class Harness:
 def harness(config: Config, models: ModelFiles, detector: SsdDetector) -> Iterator[Callable[..., Harness]]:
     made: list[Harness] = []
 
-    def make(source: Any = None) -> Harness:
-        h = Harness(config, models, detector, source)
+    def make(source: Any = None, notifier: Notifier | None = None) -> Harness:
+        h = Harness(config, models, detector, source, notifier)
         made.append(h)
         return h
 
@@ -209,3 +215,37 @@ def test_camera_stall(harness: Callable[..., Harness]) -> None:
     assert h.car.motors_stopped
     cam.release.set()
     h.finish()
+
+
+def test_systemd_ready_and_watchdog_pings_stop_when_the_camera_stalls(harness: Callable[..., Harness]) -> None:
+    d = Path(tempfile.mkdtemp(prefix="sdn", dir="/tmp"))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(d / "notify"))
+    listener.settimeout(0.2)
+    cam = HangingCamera()
+    h = harness(cam, Notifier(str(d / "notify"))).start()
+    got: list[str] = []
+
+    def drain(seconds: float) -> list[str]:
+        out, deadline = [], time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                out.append(listener.recv(256).decode())
+            except TimeoutError:
+                pass
+        return out
+
+    try:
+        got = drain(1.0)
+        assert got and got[0].startswith("READY=1"), got
+        assert "WATCHDOG=1" in got[1:]
+        assert wait_for(lambda: h.robot.camera_stalled, 3)
+        drain(0.2)  # anything sent before the stall was seen
+        assert "WATCHDOG=1" not in drain(0.6)  # no pings while blind: systemd restarts it
+    finally:
+        cam.release.set()
+        h.finish()
+        assert "STOPPING=1" in drain(0.3) + got
+        listener.close()
+        (d / "notify").unlink()
+        d.rmdir()

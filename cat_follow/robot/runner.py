@@ -30,6 +30,7 @@ from cat_follow.pipeline import Pipeline
 from cat_follow.robot.commands import VERB_LOCATION, CommandQueue, answer_command
 from cat_follow.robot.motion import DriveCommand, MotionController
 from cat_follow.robot.odometry import Odometry
+from cat_follow.robot.sdnotify import Notifier
 from cat_follow.robot.server import CommandServer
 from cat_follow.robot.state_machine import Intent, Mode, RobotState, Sighting, StateMachine
 from cat_follow.threads.car_actor import CarActor
@@ -39,7 +40,8 @@ from cat_follow.threads.ultrasonic import UltrasonicThread
 log = logging.getLogger(__name__)
 
 BOX_MAX_AGE_S = 0.5
-COAST_S = 0.6  # drive on the last box for this long when the tracker drops it
+COAST_S = 0.6
+TRACKER_STALE_S = 1.0  # no systemd watchdog ping when the tracker loop has not turned for this long  # drive on the last box for this long when the tracker drops it
 CAR_READY_TIMEOUT_S = 15.0
 FPS_WINDOW_S = 1.0
 
@@ -50,7 +52,7 @@ class Robot:
 
     def __init__(self, config: Config, cal: Calibration, pipeline: Pipeline, car_factory: Callable[[], Car], *,
                  socket_path: Path | None = None, lockstep: bool = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, notifier: Notifier | None = None) -> None:
         """``lockstep`` (the simulator's --fast): no free-running ultrasonic thread (it is read
         from ``tick`` when due) and ``tick`` waits until the car thread has applied its command,
         so a run does not depend on the machine's speed. ``clock`` is the car's and sensors'."""
@@ -72,6 +74,9 @@ class Robot:
                                     max_line_bytes=config.robot.max_line_bytes) if socket_path else None
         self._bbox = pipeline.shared.new_bbox_buffer()
         self._exit = threading.Event()
+        self.notifier = notifier or Notifier()
+        self.ready_sent = False
+        self.watchdog_pings = 0
         self.exit_reason = ""
         self.ticks = 0
         self.camera_stalled = False
@@ -103,6 +108,7 @@ class Robot:
     def shutdown(self) -> None:
         """Motors first, then everything else; never raises."""
         self.actor.emergency_stop(f"shutdown: {self.exit_reason or 'exit'}")
+        self.notifier.stopping()
         threads = [t for t in (self.server, self.sonar) if t is not None]
         for t in threads:
             t.stop()
@@ -227,7 +233,19 @@ class Robot:
             self.actor.wait_applied(seq, self._exit)
         self.last_cmd = out
         self._publish(now, out, range_cm)
+        self._notify(now_ns)
         return out
+
+    def _notify(self, now_ns: int) -> None:
+        """systemd: READY once a frame went through the tracker and the detector has run;
+        WATCHDOG pings only while the camera and the tracker are alive and fresh, so a wedged
+        camera or tracker gets the service restarted (and its motors reset)."""
+        tracker = self.pipeline.tracker
+        if not self.ready_sent and tracker.last_seq > 0 and self.pipeline.detector.runs > 0:
+            self.ready_sent = self.notifier.ready("camera, tracker and detector up")
+        tracker_fresh = (now_ns - tracker.heartbeat_ns) / 1e9 < TRACKER_STALE_S and tracker.is_alive()
+        if self.ready_sent and not self.camera_stalled and tracker_fresh and self.notifier.watchdog():
+            self.watchdog_pings += 1
 
     # ---- status ------------------------------------------------------------------------
     def _update_fps(self, now: float) -> None:
@@ -270,6 +288,7 @@ class Robot:
             "range_cm": range_cm,
             "camera_stalled": self.camera_stalled,
             "watchdog_trips": self.actor.watchdog_trips,
+            "systemd_watchdog_pings": self.watchdog_pings,
             "threads_failed": [t.name for t in self.health.failed],
             "queued_commands": len(self.queue),
         }
