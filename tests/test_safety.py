@@ -5,6 +5,7 @@ and the main loop, on a SimCar in a room and grey frames from an array 'camera'.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import tempfile
 import threading
@@ -229,10 +230,8 @@ def test_systemd_ready_and_watchdog_pings_stop_when_the_camera_stalls(harness: C
     def drain(seconds: float) -> list[str]:
         out, deadline = [], time.monotonic() + seconds
         while time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(TimeoutError):
                 out.append(listener.recv(256).decode())
-            except TimeoutError:
-                pass
         return out
 
     try:

@@ -40,8 +40,8 @@ from cat_follow.threads.ultrasonic import UltrasonicThread
 log = logging.getLogger(__name__)
 
 BOX_MAX_AGE_S = 0.5
-COAST_S = 0.6
-TRACKER_STALE_S = 1.0  # no systemd watchdog ping when the tracker loop has not turned for this long  # drive on the last box for this long when the tracker drops it
+COAST_S = 0.6  # drive on the last box for this long when the tracker drops it
+TRACKER_STALE_S = 1.0  # no systemd watchdog ping once the tracker loop has not turned for this long
 CAR_READY_TIMEOUT_S = 15.0
 FPS_WINDOW_S = 1.0
 
