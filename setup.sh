@@ -31,6 +31,15 @@ images/sunflower.bmp sunflower.bmp 896b5e31cee42ebe32ee91251fc42041ca03c767fe02b
 models/deeplabv3_mnv2_pascal_quant/deeplabv3_mnv2_pascal_quant.tflite deeplabv3_mnv2_pascal_quant.tflite 350af47fd346ea6d74b58833a351f583ba860e9806ec5bd292ff8d8f1f249398
 "
 PYTHON="${PYTHON:-python3}"
+# The car
+SERVICE_USER="${CAT_FOLLOW_USER:-catfollow}"
+STATE_DIR="/var/lib/cat-follow"
+CONFIG_FILE="/etc/cat-follow/config.toml"
+CALIBRATION_FILE="/etc/cat-follow/calibration.toml"
+PICARX_CONF="/opt/picar-x/picar-x.conf"
+UNIT_FILE="/etc/systemd/system/cat-follow.service"
+ROBOT_HAT_REF="v2.5.3"                                    # a release tag
+PICARX_REF="08a852ef7f15c8d566279c81f6d482d079c83a3c"     # picar-x has no release tags: the v2.0 branch, pinned
 
 mode=""
 assets_src=""
@@ -149,25 +158,82 @@ setup_dev() {
   echo "ready: $VENV/bin/cat-follow"
 }
 
+# write_file PATH MODE: write standard input to PATH (or show it, in a dry run).
+write_file() {
+  echo "    \$ write $1 (mode $2)"
+  if [ "$dry_run" -eq 0 ]; then
+    cat > "$1" || die "cannot write $1" "check the disk and permissions"
+    chmod "$2" "$1"
+  else
+    sed 's/^/      | /'
+  fi
+}
+
 setup_pi() {
   [ "$dry_run" -eq 1 ] || [ "$(id -u)" -eq 0 ] || die "the car set-up needs root" "sudo ./setup.sh --pi"
-  step "apt packages"
+  step "1. apt packages (picamera2 and numpy come from Raspberry Pi OS, not pip)"
   run apt-get update
   run apt-get install -y python3-venv python3-picamera2 python3-libcamera python3-numpy i2c-tools git
-  step "virtual environment $VENV (with system site packages: apt's numpy and picamera2)"
-  [ -x "$VENV/bin/python" ] || run python3 -m venv --system-site-packages "$VENV"
-  step "Python packages (requirements.txt), never replacing apt's numpy"
+  step "2. I2C on (the Robot HAT's motors and servos)"
+  if command -v raspi-config >/dev/null || [ "$dry_run" -eq 1 ]; then
+    run raspi-config nonint do_i2c 0
+  fi
+  step "3. service user $SERVICE_USER in the gpio, i2c and video groups"
+  if id "$SERVICE_USER" >/dev/null 2>&1; then
+    echo "    (user exists)"
+  else
+    run useradd --system --home-dir "$STATE_DIR" --create-home --shell /usr/sbin/nologin "$SERVICE_USER"
+  fi
+  run usermod -aG gpio,i2c,video "$SERVICE_USER"
+  if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    # the command socket is group $SERVICE_USER, mode 0660: let the installing user send commands
+    run usermod -aG "$SERVICE_USER" "$SUDO_USER"
+  fi
+  step "4. virtual environment $VENV (with system site packages: apt's numpy and picamera2)"
+  if [ -x "$VENV/bin/python" ]; then
+    echo "    (exists)"
+  else
+    run python3 -m venv --system-site-packages "$VENV"
+  fi
+  step "5. Python packages (requirements.txt), never replacing apt's numpy"
   constraint="$(mktemp)"
   if [ "$dry_run" -eq 0 ]; then
     python3 -c "import numpy; print('numpy==' + numpy.__version__)" > "$constraint" \
       || die "apt's numpy is not importable" "sudo apt-get install --reinstall python3-numpy"
   fi
   run "$VENV/bin/python" -m pip install --quiet -r "$REPO/requirements.txt" -c "$constraint"
+  step "6. SunFounder robot-hat $ROBOT_HAT_REF and picar-x $PICARX_REF from their git repositories"
+  # Not from PyPI: the PyPI projects named robot-hat and vilib are unrelated to SunFounder's.
+  run "$VENV/bin/python" -m pip install --quiet -c "$constraint" \
+    "robot_hat @ git+https://github.com/sunfounder/robot-hat.git@$ROBOT_HAT_REF" \
+    "picarx @ git+https://github.com/sunfounder/picar-x.git@$PICARX_REF"
   run "$VENV/bin/python" -m pip install --quiet --no-deps -e "$REPO"
   rm -f "$constraint"
+  step "7. detector model (sha256-checked, or vilib's identical copy)"
   install_assets
-  echo "NOTE: the service user, systemd unit and SunFounder libraries are not installed by this"
-  echo "      version of setup.sh yet (tracked in the 'On the car' issue)."
+  step "8. picar-x's own calibration file $PICARX_CONF, owned by $SERVICE_USER"
+  run mkdir -p "$(dirname "$PICARX_CONF")"
+  if [ ! -f "$PICARX_CONF" ]; then
+    echo "# robot-hat config and calibration value of robots" | write_file "$PICARX_CONF" 664
+  fi
+  run chown -R "$SERVICE_USER:$SERVICE_USER" "$(dirname "$PICARX_CONF")"
+  step "9. configuration $CONFIG_FILE (kept if it exists)"
+  run mkdir -p "$(dirname "$CONFIG_FILE")"
+  if [ ! -f "$CONFIG_FILE" ]; then
+    printf '[robot]\nsocket = "/run/cat-follow/cat-follow.sock"\ncalibration = "%s"\n' "$CALIBRATION_FILE" \
+      | write_file "$CONFIG_FILE" 644
+  fi
+  step "10. systemd unit (enabled; started once you have calibrated: systemctl start cat-follow)"
+  sed -e "s|@REPO@|$REPO|g; s|@USER@|$SERVICE_USER|g; s|@CONFIG@|$CONFIG_FILE|g" "$REPO/systemd/cat-follow.service" \
+    | write_file "$UNIT_FILE" 644
+  run systemctl daemon-reload
+  run systemctl enable cat-follow.service
+  if [ "$dry_run" -eq 0 ] && command -v runuser >/dev/null \
+      && ! runuser -u "$SERVICE_USER" -- test -x "$VENV/bin/python"; then
+    echo "WARNING: $SERVICE_USER cannot reach $VENV (a home directory is not readable by others):"
+    echo "         clone the repository to /opt/cat-follow and run setup.sh from there"
+  fi
+  echo "car set up. Next: calibrate (README, 'On the car'), then: sudo systemctl start cat-follow"
 }
 
 echo "cat_follow setup: mode=$mode${assets_src:+ assets=$assets_src}$([ "$dry_run" -eq 1 ] && echo ' (dry run)')"
