@@ -4,8 +4,8 @@ and the systemd unit verifies and keeps its safety-relevant settings."""
 from __future__ import annotations
 
 import configparser
-import re
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -45,8 +45,11 @@ def test_pi_dry_run_lists_the_car_steps_in_order_and_does_nothing(tmp_path: Path
     assert positions == sorted(positions), "steps out of order"
     pip_lines = [line for line in out.splitlines() if "pip install" in line]
     assert pip_lines
-    for line in pip_lines:  # never the unrelated PyPI projects of the same names
-        assert not re.search(r"\s(robot-hat|robot_hat|vilib)(==[^\s]*)?(\s|$)", line), line
+    for line in pip_lines:  # never the unrelated PyPI projects of the same names, only git references
+        words = line.split()
+        for i, w in enumerate(words):
+            if re.fullmatch(r"(robot-hat|robot_hat|vilib)(==\S*)?", w):
+                assert words[i + 1:i + 3][:1] == ["@"] and words[i + 2].startswith("git+https://"), line
     assert not (work / ".venv").exists() and not (work / "assets").exists()
 
 
