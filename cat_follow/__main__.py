@@ -184,6 +184,80 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0 if out["success"] else 1
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from cat_follow.calib import procedures as proc
+    from cat_follow.calib.maths import PICARX_KEYS, chessboard_image, read_picarx_conf, speed_table
+    from cat_follow.calibration import calibration_as_toml, load_calibration
+
+    cfg = load_config(args.config)
+    _setup_logging(cfg.logging.level)
+    cols, rows = (int(v) for v in args.board.lower().split("x"))
+    if args.what == "chessboard":
+        import cv2
+
+        out = args.out or Path("chessboard.png")
+        cv2.imwrite(str(out), chessboard_image(cols, rows, args.square_px))
+        print(f"{out}: print it flat, measure one square, pass it as --square-mm")
+        return 0
+    cal_path = args.calibration or (Path(cfg.robot.calibration) if cfg.robot.calibration else None)
+    picarx_conf = args.picarx_conf
+    if args.what == "check":
+        cal = load_calibration(cal_path)
+        print(f"# calibration file: {cal_path or '(none: built-in defaults)'}")
+        print(calibration_as_toml(cal))
+        theirs = read_picarx_conf(picarx_conf)
+        print(f"# {picarx_conf}: " + (", ".join(f"{k} = {v}" for k, v in theirs.items()) or "(none)"))
+        for which, key in PICARX_KEYS.items():
+            ours = getattr(cal, proc.CAL_FIELD[which])
+            if key in theirs and abs(float(theirs[key]) - ours) > 1e-6:
+                print(f"WARNING: {which} zero is {ours:g} here but {theirs[key]} in {picarx_conf}; "
+                      f"run `cat-follow calibrate {'steering' if which == 'steering' else 'camera-servos'}`")
+        return 0
+    if cal_path is None:
+        raise CatFollowError("where should the calibration go? pass --calibration FILE (or set "
+                             "robot.calibration in the config)")
+    if args.what == "camera":
+        if not args.images:
+            raise CatFollowError("camera: pass --images DIR with 10-20 photos of the printed chessboard "
+                                 "taken with the car's camera at 640x480")
+        intr = proc.camera_intrinsics(proc.load_images(args.images), cols, rows, args.square_mm / 1000, print)
+        proc.save_calibration(cal_path, camera_hfov_deg=round(intr.hfov_deg, 2),
+                              camera_vfov_deg=round(intr.vfov_deg, 2))
+        print(f"saved to {cal_path}")
+        return 0
+    car = _calibration_car(args)
+    try:
+        if args.what == "speed":
+            speeds = [float(v) for v in args.speeds.split(",")]
+            measured = proc.measure_speeds(car, speeds, input, print)
+            proc.save_calibration(cal_path, speed_table=speed_table(measured))
+        else:
+            parts = ["steering"] if args.what == "steering" else ["pan", "tilt"]
+            current = load_calibration(cal_path) if cal_path.is_file() else None
+            for which in parts:
+                start = getattr(current, proc.CAL_FIELD[which]) if current else 0.0
+                value = proc.servo_zero(car, which, start, input, print)
+                proc.save_zero(cal_path, picarx_conf, which, value)
+    finally:
+        car.stop()
+        car.close()
+    print(f"saved to {cal_path}")
+    return 0
+
+
+def _calibration_car(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The car for a procedure, built on this (the only) thread that will use it."""
+    from cat_follow.calibration import Calibration
+
+    if args.sim:
+        from cat_follow.car.sim import SimCar, SimWorld
+
+        return SimCar(Calibration(), start=(0.0, 0.0, 0.0), world=SimWorld(room=(-1.0, -2.0, 2.0, 2.0)))
+    from cat_follow.car.picarx_car import PicarxCar
+
+    return PicarxCar()
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     if args.check:
         load_config(args.check)
@@ -252,6 +326,21 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--summary-json", type=Path)
     sm.add_argument("--plot", type=Path, help="top-view PNG: true path, odometry, cat")
     sm.set_defaults(func=cmd_simulate)
+
+    cb = sub.add_parser("calibrate", help="calibration procedures (on the car), and a check")
+    cb.add_argument("what", choices=["steering", "camera-servos", "speed", "camera", "check", "chessboard"])
+    cb.add_argument("--config", type=Path)
+    cb.add_argument("--calibration", type=Path, help="calibration file (default: robot.calibration)")
+    cb.add_argument("--picarx-conf", type=Path, default=Path("/opt/picar-x/picar-x.conf"),
+                    help="picar-x's own offsets file, kept in agreement")
+    cb.add_argument("--sim", action="store_true", help="try the procedure on the simulated car")
+    cb.add_argument("--speeds", default="20,40,60,80", help="motor speeds to measure (speed)")
+    cb.add_argument("--images", type=Path, help="folder of chessboard photos (camera)")
+    cb.add_argument("--board", default="9x6", help="inner corners, columns x rows (camera, chessboard)")
+    cb.add_argument("--square-mm", type=float, default=25.0, help="printed square size (camera)")
+    cb.add_argument("--square-px", type=int, default=80, help="square size of the printable board")
+    cb.add_argument("--out", type=Path, help="output image (chessboard)")
+    cb.set_defaults(func=cmd_calibrate)
 
     c = sub.add_parser("config", help="print the default config, or check a file")
     c.add_argument("--check", type=Path, help="validate this file and exit")

@@ -50,6 +50,11 @@ class Car(ABC):
     def read_distance_cm(self) -> float:
         """One ultrasonic reading in cm, or -1/-2 for unknown. May busy-wait ~20 ms."""
 
+    @abstractmethod
+    def set_zero(self, which: str, degrees: float) -> None:
+        """Calibration: make ``degrees`` the zero of servo ``which`` (steering, pan, tilt) and
+        move the servo there."""
+
     def close(self) -> None:
         """Stop and release the hardware."""
         self.stop()

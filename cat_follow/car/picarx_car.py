@@ -99,6 +99,13 @@ class PicarxCar(Car):
         self.px.stop()  # sets both PWM channels to 0 (twice)
         self.applied = Applied(0.0, self.applied.steer, self.applied.pan, self.applied.tilt)
 
+    def set_zero(self, which: str, degrees: float) -> None:
+        self._check_thread()
+        # picarx stores these offsets in /opt/picar-x/picar-x.conf itself, and applies them
+        calibrate = {"steering": self.px.dir_servo_calibrate, "pan": self.px.cam_pan_servo_calibrate,
+                     "tilt": self.px.cam_tilt_servo_calibrate}[which]
+        calibrate(degrees)
+
     def read_distance_cm(self) -> float:
         # GPIO only (trig/echo pins), no I2C: allowed off the car thread. One try, so the
         # busy-wait is at most the sensor's 20 ms timeout.

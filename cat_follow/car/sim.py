@@ -81,6 +81,7 @@ class SimCar(Car):
         self.tilt = 0.0
         self.applied = Applied()
         self.fail_next: BaseException | None = None
+        self.zeros: dict[str, float] = {}
         self.calls = 0
         self.stops = 0
         self._t = clock()
@@ -135,6 +136,11 @@ class SimCar(Car):
             self.stops += 1
             a = self.applied
             self.applied = Applied(0.0, a.steer, a.pan, a.tilt)
+
+    def set_zero(self, which: str, degrees: float) -> None:
+        with self._lock:
+            self._io()
+            self.zeros[which] = degrees
 
     def read_distance_cm(self) -> float:
         p = self.params

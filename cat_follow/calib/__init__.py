@@ -1,0 +1,1 @@
+"""Calibration procedures (calibrate.py, on the car) and their maths (maths.py, tested offline)."""
