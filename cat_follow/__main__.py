@@ -82,9 +82,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    import signal
-
+def _service(args: argparse.Namespace, cfg: Config):  # type: ignore[no-untyped-def]
+    """The robot service (pipeline, car, command socket) that `run` and `record` start."""
     from cat_follow.calibration import load_calibration
     from cat_follow.car.base import Car
     from cat_follow.pipeline import Pipeline
@@ -92,7 +91,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from cat_follow.robot.server import server_socket_path
     from cat_follow.sources import default_video, open_source
 
-    cfg = _config(args)
     cal = load_calibration(cfg.robot.calibration)
     factory: Callable[[], Car]
     if args.sim:
@@ -106,15 +104,50 @@ def cmd_run(args: argparse.Namespace) -> int:
         source = open_source(args.source or "picamera", cfg)
         factory = PicarxCar
     pipeline = Pipeline(cfg, source, _models(cfg))
-    robot = Robot(cfg, cal, pipeline, factory, socket_path=server_socket_path(cfg.robot.socket, args.socket))
+    return Robot(cfg, cal, pipeline, factory, socket_path=server_socket_path(cfg.robot.socket, args.socket))
+
+
+def _run_until_signal(robot, on_tick=None, duration: float | None = None) -> int:  # type: ignore[no-untyped-def]
+    import signal
+    import time
 
     def on_signal(signum: int, _frame: object) -> None:
         robot.request_exit(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    status = robot.run()
+    t_end = None if duration is None else time.monotonic() + duration
+
+    def tick(now: float) -> None:
+        if on_tick is not None:
+            on_tick(now)
+        if t_end is not None and time.monotonic() >= t_end:
+            robot.request_exit(f"--duration {duration:g} s reached")
+
+    status = int(robot.run(on_tick=tick))
     log.info("exit: %s", robot.exit_reason or "done")
+    return status
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    return _run_until_signal(_service(args, cfg))
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from cat_follow.record import Recorder, telemetry_hook
+
+    cfg = _config(args)
+    robot = _service(args, cfg)
+    recorder = Recorder(args.out, robot.pipeline, robot.health, cfg.camera.fps)
+    recorder.start()
+    try:
+        status = _run_until_signal(robot, telemetry_hook(robot, recorder), args.duration)
+    finally:
+        recorder.stop()
+        recorder.join(5.0)
+    print(f"recorded {recorder.frames_written} frames and {recorder.rows_written} telemetry rows to {args.out}"
+          + (f" ({recorder.dropped_rows} rows dropped)" if recorder.dropped_rows else ""), file=sys.stderr)
     return status
 
 
@@ -309,6 +342,15 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--sim", action="store_true", help="simulated car; frames from --source (default: sample video)")
     rn.add_argument("--source", help="video file or image directory instead of the Pi camera")
     rn.set_defaults(func=cmd_run)
+
+    rc = sub.add_parser("record", help="run the service and record camera frames and telemetry for replay")
+    common(rc)
+    rc.add_argument("--out", type=Path, required=True, help="recording folder (replay reads it back)")
+    rc.add_argument("--socket", help="command socket path")
+    rc.add_argument("--sim", action="store_true", help="simulated car; frames from --source")
+    rc.add_argument("--source", help="video file or image directory instead of the Pi camera")
+    rc.add_argument("--duration", type=float, help="stop after this many seconds")
+    rc.set_defaults(func=cmd_record)
 
     sd = sub.add_parser("send", help="send one command to the running service and print its answer")
     sd.add_argument("words", nargs="+", help="cat_location X Y | stop | status")

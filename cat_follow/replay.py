@@ -21,10 +21,12 @@ import numpy as np
 
 from cat_follow.config import Config
 from cat_follow.errors import CatFollowError
+from cat_follow.geometry import iou
 from cat_follow.memory.pool import SOURCE_DETECTOR, SOURCE_NAMES
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.target import TargetState
 from cat_follow.pipeline import Pipeline
+from cat_follow.record import RecordedTelemetry, is_recording
 from cat_follow.sources import open_source
 from cat_follow.stats import LatencyRecorder
 
@@ -94,7 +96,13 @@ def _progress(total: int | None, enabled: bool) -> Any:
 
 
 def run_replay(video: str | Path, config: Config, models: ModelFiles, opts: ReplayOptions) -> dict[str, Any]:
-    """Play ``video`` through the pipeline; returns the summary (also written if asked)."""
+    """Play ``video`` (or a ``record`` folder) through the pipeline; returns the summary (also
+    written if asked). A recording's telemetry is attached to each row as ``recorded``."""
+    recorded: RecordedTelemetry | None = None
+    if is_recording(Path(video)):
+        recorded = RecordedTelemetry(Path(video))
+        video = recorded.video
+    agree = [0, 0]  # frames where replay and recording agree on the box; frames where either has one
     source = open_source(video, config)
     pipe = Pipeline(config, source, models, fast=opts.fast, max_frames=opts.max_frames)
     shared = pipe.shared
@@ -109,6 +117,14 @@ def run_replay(video: str | Path, config: Config, models: ModelFiles, opts: Repl
     seen_seq = 0
 
     def emit(obj: dict[str, Any]) -> None:
+        if recorded is not None:
+            rec = recorded.at_frame(obj["frame"])
+            obj["recorded"] = None if rec is None else {k: rec[k] for k in ("state", "pose", "bbox", "motors")}
+            theirs = rec["bbox"]["box"] if rec and rec["bbox"] else None
+            ours = obj["bbox"]
+            if theirs is not None or ours is not None:
+                agree[1] += 1
+                agree[0] += theirs is not None and ours is not None and iou(tuple(theirs), tuple(ours)) >= 0.5
         if log_fh is not None:
             log_fh.write(json.dumps(obj) + "\n")
         bar.update(1)
@@ -170,7 +186,7 @@ def run_replay(video: str | Path, config: Config, models: ModelFiles, opts: Repl
                 annot.close()
     wall = time.monotonic() - t0
     c = pipe.shared.counters
-    summary = {
+    summary: dict[str, Any] = {
         "video": str(video),
         "mode": "fast" if opts.fast else "paced",
         "model": str(models.model),
@@ -192,6 +208,9 @@ def run_replay(video: str | Path, config: Config, models: ModelFiles, opts: Repl
         "handoff_ms_p99": handoff_ms.percentile(99),
         "annotated_frames": annot.frames if annot else 0,
     }
+    if recorded is not None:
+        summary["recording"] = {"frames": len(recorded.frame_t), "telemetry_rows": len(recorded.rows),
+                                "bbox_agreement": round(agree[0] / agree[1], 3) if agree[1] else None}
     if opts.summary_path:
         opts.summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import math
@@ -19,6 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from cat_follow.calibration import Calibration
 from cat_follow.car.base import Car
@@ -71,8 +74,11 @@ class Robot:
         self.sonar = UltrasonicThread(self.actor, self.health, rate_hz=config.robot.ultrasonic_hz, clock=clock)
         self.server = CommandServer(socket_path, self.queue, self.status_json, config.robot.arena, self.health,
                                     max_clients=config.robot.max_clients,
-                                    max_line_bytes=config.robot.max_line_bytes) if socket_path else None
+                                    max_line_bytes=config.robot.max_line_bytes,
+                                    on_answer=self._log_command) if socket_path else None
         self._bbox = pipeline.shared.new_bbox_buffer()
+        self._events: collections.deque[dict[str, Any]] = collections.deque(maxlen=64)
+        self.last_range_cm: float | None = None
         self._exit = threading.Event()
         self.notifier = notifier or Notifier()
         self.ready_sent = False
@@ -131,7 +137,24 @@ class Robot:
         """Handle one command line as the socket server does; returns the answer."""
         if self.server is not None:
             return self.server.answer(line)
-        return answer_command(line, self.queue, self.config.robot.arena, self.status_json)
+        reply = answer_command(line, self.queue, self.config.robot.arena, self.status_json)
+        self._log_command(line, reply)
+        return reply
+
+    def _log_command(self, line: str, reply: str) -> None:
+        """Kept for the recorder (any thread; the deque is bounded and thread-safe)."""
+        if not line.strip().startswith("status"):
+            self._events.append({"line": line[:120], "answer": reply[:200]})
+
+    def take_command_events(self) -> list[dict[str, Any]]:
+        out = []
+        while self._events:
+            out.append(self._events.popleft())
+        return out
+
+    def last_box_record(self) -> np.void:
+        """The tracker's box record as this tick read it (a view: read, do not keep)."""
+        return self._bbox[0]
 
     def run(self, max_ticks: int | None = None, clock: Callable[[], float] = time.monotonic,
             sleep: Callable[[float], None] = time.sleep, on_tick: Callable[[float], None] | None = None) -> int:
@@ -224,6 +247,7 @@ class Robot:
         if self.lockstep and now - self.sonar.reading[1] >= self.sonar.period - 1e-9:
             self.sonar.step()
         range_cm = self.sonar.latest(self.config.robot.ultrasonic_max_age_s)
+        self.last_range_cm = range_cm
         if intent.mode is Mode.SEARCH and box is not None:
             # something was seen but is not confirmed yet: stop sweeping and look at it
             intent = Intent(Mode.LOOK)

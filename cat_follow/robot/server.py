@@ -73,8 +73,10 @@ class CommandServer(SupervisedThread):
 
     def __init__(self, path: Path, queue: CommandQueue, status: Callable[[], str],
                  arena: tuple[float, float, float, float], health: Health, *,
-                 max_clients: int = 16, max_line_bytes: int = 256) -> None:
+                 max_clients: int = 16, max_line_bytes: int = 256,
+                 on_answer: Callable[[str, str], None] | None = None) -> None:
         super().__init__("commands", health)
+        self.on_answer = on_answer  # told of every line and its answer (the recorder)
         self.path = path
         self.queue = queue
         self.status = status
@@ -121,6 +123,8 @@ class CommandServer(SupervisedThread):
         reply = answer_command(line, self.queue, self.arena, self.status)
         if reply.startswith("ERR"):
             self.counts["errors"] += 1
+        if self.on_answer is not None:
+            self.on_answer(line, reply)
         return reply
 
     # ---- I/O ---------------------------------------------------------------------------
