@@ -11,20 +11,17 @@ import math
 from dataclasses import dataclass
 
 from cat_follow.calibration import Calibration
+from cat_follow.car.base import PAN_MAX, SPEED_LIMIT, STEER_MAX, TILT_MAX, TILT_MIN, clamp
 from cat_follow.config import MotionConfig, RobotConfig
 from cat_follow.geometry import Box
 from cat_follow.robot.state_machine import Intent, Mode
 
-STEER_LIMIT, PAN_LIMIT, TILT_MIN, TILT_MAX, SPEED_LIMIT = 30.0, 90.0, -35.0, 65.0, 100.0
+STEER_LIMIT, PAN_LIMIT = STEER_MAX, PAN_MAX  # symmetric: the car's own clamps
 UNKNOWN_RANGE_SPEED = 15.0  # forward speed cap while the ultrasonic reading is unknown
 SEARCH_SWEEP_S = 6.0
 PAN_SHIFT_SHARE = 0.5  # most image shift per tick a pan may cause, as a share of the box width
 BLOCKED_S = 1.0   # forward motion blocked this long by an obstacle ...
 BACKOFF_S = 1.2   # ... and the car backs off for this long
-
-
-def clamp(v: float, lo: float, hi: float) -> float:
-    return lo if v < lo else hi if v > hi else v
 
 
 def slew(current: float, target: float, rate: float, dt: float) -> float:
