@@ -22,13 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import cv2
-
-from cat_follow.errors import CatFollowError
 from cat_follow.memory.pool import SOURCE_NAMES
 from cat_follow.pipeline import Pipeline
 from cat_follow.robot.runner import Robot
 from cat_follow.threads.supervised import Health, SupervisedThread
+from cat_follow.video_out import open_video_writer
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +53,7 @@ class Recorder(SupervisedThread):
         self.rows_written = 0
         self.dropped_rows = 0
         self.t0_ns = time.monotonic_ns()
-        self.writer = cv2.VideoWriter(str(out / "camera.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, self.size)
-        if not self.writer.isOpened():
-            raise CatFollowError(f"cannot write {out / 'camera.mp4'}")
+        self.writer = open_video_writer(out / "camera.mp4", self.size, fps)
         (out / MANIFEST).write_text(json.dumps({
             "version": 1, "video": "camera.mp4", "frames": "frames.jsonl", "telemetry": "telemetry.jsonl",
             "frame_size": list(self.size), "fps": fps, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

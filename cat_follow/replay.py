@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import cv2
 import numpy as np
 
 from cat_follow.config import Config
-from cat_follow.errors import CatFollowError
 from cat_follow.geometry import iou
 from cat_follow.memory.pool import SOURCE_DETECTOR, SOURCE_NAMES
 from cat_follow.perception.model import ModelFiles
@@ -29,6 +27,7 @@ from cat_follow.pipeline import Pipeline
 from cat_follow.record import RecordedTelemetry, is_recording
 from cat_follow.sources import open_source
 from cat_follow.stats import LatencyRecorder
+from cat_follow.video_out import annotate, open_video_writer
 
 log = logging.getLogger(__name__)
 
@@ -63,25 +62,19 @@ class _Annotator:
     """Draws a result on the pool's canvas and writes it to a video file."""
 
     def __init__(self, path: Path, canvas: np.ndarray, fps: float) -> None:
-        h, w = canvas.shape[:2]
         self.canvas = canvas
-        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-        if not self.writer.isOpened():
-            raise CatFollowError(f"cannot write video {path} (mp4v codec or directory missing?)")
+        self.writer = open_video_writer(path, (canvas.shape[1], canvas.shape[0]), fps)
         self.frames = 0
 
     def write(self, pixels: np.ndarray, row: Any) -> None:
-        np.copyto(self.canvas, pixels)  # copy: draw on our canvas, never on a shared slot
         state = TargetState(int(row["target_state"])).label
-        text = state
+        box, color, text = None, COLOR_TRACKER, state
         if row["valid"]:
             src = int(row["source"])
             color = COLOR_DETECTOR if src == SOURCE_DETECTOR else COLOR_TRACKER
-            x, y, w, h = (round(float(row[k])) for k in ("x", "y", "w", "h"))
-            cv2.rectangle(self.canvas, (x, y), (x + w, y + h), color, 2)
+            box = (float(row["x"]), float(row["y"]), float(row["w"]), float(row["h"]))
             text = f"{state} {SOURCE_NAMES[src]} {float(row['score']):.2f}"
-        cv2.putText(self.canvas, f"#{int(row['frame_index'])} {text}", (8, 22),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+        annotate(self.canvas, pixels, box, color, f"#{int(row['frame_index'])} {text}")
         self.writer.write(self.canvas)
         self.frames += 1
 

@@ -37,6 +37,7 @@ from cat_follow.sim.plot import plot_paths
 from cat_follow.sim.render import Renderer
 from cat_follow.sim.scenario import Scenario
 from cat_follow.sim.sprites import SEG_SUBPATH, CatSegmenter, Sprite, load_sprites
+from cat_follow.video_out import annotate, open_video_writer
 
 log = logging.getLogger(__name__)
 
@@ -101,18 +102,12 @@ class _Overlay:
         self.canvas = canvas
         self.writer = None
         if path is not None:
-            h, w = canvas.shape[:2]
-            self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-            if not self.writer.isOpened():
-                raise CatFollowError(f"cannot write video {path}")
+            self.writer = open_video_writer(path, (canvas.shape[1], canvas.shape[0]), fps)
         self.live = live
 
     def show(self, pixels: np.ndarray, box: Any, text: str) -> None:
-        np.copyto(self.canvas, pixels)  # copy: draw on our canvas, never on a shared slot
-        if box is not None and box["valid"]:
-            x, y, w, h = (round(float(box[k])) for k in ("x", "y", "w", "h"))
-            cv2.rectangle(self.canvas, (x, y), (x + w, y + h), (0, 220, 0), 2)
-        cv2.putText(self.canvas, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (20, 20, 20), 2, cv2.LINE_AA)
+        rect = (float(box["x"]), float(box["y"]), float(box["w"]), float(box["h"])) if box["valid"] else None
+        annotate(self.canvas, pixels, rect, (0, 220, 0), text, text_color=(20, 20, 20))
         if self.writer is not None:
             self.writer.write(self.canvas)
         if self.live:
