@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -20,8 +19,6 @@ ENV_ASSETS = "CAT_FOLLOW_ASSETS"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SSD_SUBDIR = Path("models/ssd_mobilenet_v1_coco_quant")
 VILIB_MODEL = Path("/opt/vilib/detect.tflite")
-#: sha256 of detect.tflite in coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.zip (also vilib's copy)
-SSD_SHA256 = "e4b118e5e4531945de2e659742c7c590f7536f8d0ed26d135abcfe83b4779d13"
 LABEL_NAMES = ("labelmap.txt", "coco_labels.txt", "labels.txt")
 FIX_HINT = ("fix: run `./setup.sh --dev` (it downloads the model and checks its sha256), or "
             "`./setup.sh --dev --assets DIR` with a local copy, or pass --model PATH / set "
@@ -91,14 +88,6 @@ def class_id(labels: dict[int, str], name: str, path: Path) -> int:
         if label == name:
             return cid
     raise ModelError(f"label map {path} has no class named {name!r}")
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
