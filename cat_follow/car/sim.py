@@ -83,7 +83,6 @@ class SimCar(Car):
         self.fail_next: BaseException | None = None
         self.zeros: dict[str, float] = {}
         self.calls = 0
-        self.stops = 0
         self._t = clock()
         self._lock = threading.Lock()
 
@@ -133,7 +132,6 @@ class SimCar(Car):
     def stop(self) -> None:
         with self._lock:
             self._advance_locked()
-            self.stops += 1
             a = self.applied
             self.applied = Applied(0.0, a.steer, a.pan, a.tilt)
 

@@ -22,7 +22,6 @@ class Notifier:
         self.sock: socket.socket | None = None
         if addr:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
 
     @property
     def enabled(self) -> bool:

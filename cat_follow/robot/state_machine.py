@@ -66,11 +66,8 @@ class StateMachine:
         self.last_seen = -math.inf
         self.last_side = 1
         self.stop_reason = "start-up"
-        self.transitions = 0
 
     def _go(self, state: RobotState, now: float) -> None:
-        if state != self.state:
-            self.transitions += 1
         self.state = state
         self.since = now
 

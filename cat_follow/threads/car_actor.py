@@ -40,7 +40,6 @@ class CarActor(SupervisedThread):
         self.clock = clock
         self.car: Car | None = None
         self.ready = threading.Event()
-        self.stopped_motors = threading.Event()  # set whenever the motors were last stopped
         self._lock = threading.Lock()
         self._order: Order | None = None
         self._sent = 0
@@ -81,17 +80,15 @@ class CarActor(SupervisedThread):
 
     # ---- the car thread ----------------------------------------------------------------
     def _halt(self, car: Car, reason: str) -> None:
-        if not car.motors_stopped or not self.stopped_motors.is_set():
+        if not car.motors_stopped:
             log.warning("motors stopped: %s", reason)
         car.stop()
         self.last_reason = reason
-        self.stopped_motors.set()
 
     def loop(self) -> None:
         car = self.car = self.factory()
         try:
             car.stop()
-            self.stopped_motors.set()
             self.ready.set()
             while not self.stopping.is_set():
                 self._wake.wait(self.period)
@@ -110,10 +107,6 @@ class CarActor(SupervisedThread):
                 if order is not None and not self.watchdog_tripped:
                     car.look(order.pan, order.tilt)
                     car.drive(order.speed, order.steer)
-                    if order.speed != 0:
-                        self.stopped_motors.clear()
-                    else:
-                        self.stopped_motors.set()
                 with self._applied_cond:
                     self._applied = seq
                     self._applied_cond.notify_all()

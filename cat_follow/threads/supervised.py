@@ -49,11 +49,9 @@ class SupervisedThread(threading.Thread):
         self.stopping = threading.Event()
         self.error: BaseException | None = None
         self.heartbeat_ns = time.monotonic_ns()
-        self.iterations = 0
 
     def beat(self) -> None:
         self.heartbeat_ns = time.monotonic_ns()
-        self.iterations += 1
 
     def loop(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
