@@ -113,3 +113,18 @@ def test_new_location_retargets_from_any_state() -> None:
     assert m.state is RobotState.NAVIGATE and m.target == (-1.0, 1.0)
     m.step(29.0, HOME, NONE)
     assert m.state is RobotState.NAVIGATE  # its timeout restarted at the re-target (t=1)
+
+
+def test_a_search_that_glimpses_a_candidate_looks_again_without_resetting_its_clock() -> None:
+    m = sm()
+    m.locate(0.0, 0.0, 0.0)
+    m.step(0.0, HOME, NONE)
+    assert m.state is RobotState.SEARCH
+    glimpse = Sighting(False, candidate=True)
+    assert m.step(5.0, HOME, glimpse).mode is Mode.LOOK
+    assert m.state is RobotState.SEARCH
+    m.step(10.1, HOME, glimpse)
+    assert m.retries == 1  # looking does not stop the search's timeout
+    m2 = sm()
+    m2.locate(0.0, 2.0, 0.0)
+    assert m2.step(0.1, HOME, glimpse).mode is Mode.GOTO  # only a search stops to look

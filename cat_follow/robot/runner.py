@@ -204,10 +204,10 @@ class Robot:
         if fresh and state == TargetState.ACQUIRING:  # a candidate, not yet confirmed
             box = (float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"]))
             self._coast = (now, box)
-            return Sighting(False), box, False
+            return Sighting(False, candidate=True), box, False
         if self._coast is not None and now - self._coast[0] <= COAST_S and state in (
                 TargetState.TRACKING, TargetState.ACQUIRING):
-            return Sighting(False), self._coast[1], True
+            return Sighting(False, candidate=True), self._coast[1], True
         return Sighting(False), None, False
 
     def tick(self, now: float) -> DriveCommand:
@@ -248,9 +248,6 @@ class Robot:
             self.sonar.step()
         range_cm = self.sonar.latest(self.config.robot.ultrasonic_max_age_s)
         self.last_range_cm = range_cm
-        if intent.mode is Mode.SEARCH and box is not None:
-            # something was seen but is not confirmed yet: stop sweeping and look at it
-            intent = Intent(Mode.LOOK)
         out = self.motion.command(intent, t=now, dt=dt, pose=pose, box=box, distance_cm=range_cm, box_stale=stale)
         seq = self.actor.send(out.speed, out.steer, out.pan, out.tilt)
         if self.lockstep:

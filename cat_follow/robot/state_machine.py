@@ -35,7 +35,7 @@ class Mode(enum.Enum):
     GOTO = "goto"
     SEARCH = "search"
     TRACK = "track"
-    LOOK = "look"  # hold still and keep the camera on a candidate (not from the state machine)
+    LOOK = "look"  # searching, something unconfirmed in view: hold still and keep the camera on it
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class Sighting:
 
     visible: bool
     side: int = 0  # +1 right of the image centre, -1 left
+    candidate: bool = False  # something not (yet) confirmed is in view
 
 
 class StateMachine:
@@ -89,6 +90,13 @@ class StateMachine:
 
     # ---- per tick ----------------------------------------------------------------------
     def step(self, now: float, pose: tuple[float, float, float], seen: Sighting) -> Intent:
+        intent = self._decide(now, pose, seen)
+        if intent.mode is Mode.SEARCH and seen.candidate:
+            # a search that glimpses something stops sweeping to look again (its clock runs on)
+            return Intent(Mode.LOOK, direction=intent.direction)
+        return intent
+
+    def _decide(self, now: float, pose: tuple[float, float, float], seen: Sighting) -> Intent:
         if seen.visible:
             self.last_seen = now
             if seen.side:
