@@ -14,7 +14,7 @@ from types import TracebackType
 import numpy as np
 
 from cat_follow.config import Config
-from cat_follow.memory.pool import Pool, allocate_pool
+from cat_follow.memory.pool import RESULT, RESULT_CAPACITY, Pool, allocate_pool
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.ssd import SsdDetector, make_detector
@@ -51,6 +51,7 @@ class Pipeline:
         self.main_reader = self.shared.register_reader("main", lockstep=fast)
         self.camera = CameraThread(self.shared, source, self.health, paced=paced and not fast,
                                    max_frames=max_frames, pace_fps=pace_fps)
+        self._results_out = np.zeros(RESULT_CAPACITY, dtype=RESULT)  # the main thread's copy of new rows
         self._started = False
 
     @property
@@ -87,10 +88,12 @@ class Pipeline:
             self.tracker.last_seq >= self.shared.published_seq
 
     def results(self, cursor: int) -> Iterator[tuple[int, np.void]]:
-        """(counter, row) of the result rows produced since ``cursor`` (rows are live views)."""
-        first, end = self.shared.results_since(cursor)
+        """(counter, row) of the result rows produced since ``cursor``. The rows are copies in
+        the pipeline's own buffer (taken whole under the shared-state lock), valid until the
+        next call; rows the tracker lapped are skipped and counted as ``results_overrun``."""
+        first, end = self.shared.copy_results(cursor, self._results_out)
         for c in range(first, end):
-            yield c, self.shared.result_row(c)
+            yield c, self._results_out[c - first]
 
     def __enter__(self) -> Pipeline:
         self.start()

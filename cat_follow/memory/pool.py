@@ -6,7 +6,13 @@ dtypes (no Python objects inside), so the same layout can later be placed in a
 ``multiprocessing.shared_memory.SharedMemory`` block by passing its ``buf``: a
 second process rebuilds identical views with ``allocate_pool(config, buffer=shm.buf)``.
 
-Nothing here synchronises anything: ``SharedState`` owns the access protocol.
+Nothing here synchronises anything, and plain numpy stores into these arrays are NOT
+ordered between threads or processes by themselves (the GIL happens to order them in
+CPython; a free-threaded build and another process on ARM64 do not). ``SharedState`` owns
+the access protocol: a lock around every control word (latest slot, pins, box records,
+results head), ownership of the pixels passed by that lock. Only what that docstring
+argues is promised; a layout placed in shared memory is safe across processes only when
+every process goes through ``SharedState`` with one ``multiprocessing`` lock.
 Frames are BGR uint8, rows x cols x 3, like OpenCV and picamera2's "RGB888".
 """
 

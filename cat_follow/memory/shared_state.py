@@ -1,30 +1,60 @@
-"""SharedState: the access protocol over the pool's buffers.
+"""SharedState: the access protocol over the pool's buffers, correct without the GIL.
 
-Frames: a ring of ``slots`` frame buffers, one writer (the camera thread), any number
-of registered readers, no lock on the data path.
+Everything the threads share in the pool is reached through this class. The frame pixels
+are never copied or locked on the data path; the small control words (which slot is the
+latest, which slots are pinned, the box records, the results ring's head) are only read
+or written while holding ONE lock, ``self._lock``.
 
-* Writer: ``claim`` a slot that is neither the latest frame nor pinned by a reader,
-  mark it "being written" (odd generation), write, then ``publish`` it (even generation,
-  then ``latest = slot``). It never waits for a reader.
-* Reader: read ``latest`` and its generation, *pin* the slot (its own entry in
-  ``reader_pin``), then check the generation again. If the writer claimed the slot in
-  between, the check fails and the reader retries on the new latest frame.
+Frames: a ring of ``slots`` frame buffers, one writer (the camera thread), any number of
+registered readers.
+
+* Writer: under the lock, ``claim_slot`` picks a slot that is neither the latest frame nor
+  pinned by a reader and marks it "being written" (odd generation). It then writes the
+  pixels WITHOUT the lock, and ``publish_slot`` (under the lock) writes the metadata, makes
+  the generation even and sets ``latest = slot``. It never waits for a reader.
+* Reader: under the lock, reads ``latest`` and pins that slot (its own entry in
+  ``reader_pin``); it reads the pixels without the lock; ``release`` unpins under the lock.
+
+Why it is correct on any CPU (ARM64 included), free-threaded Python included:
+
+1. Mutual exclusion of the control words: claim, publish, abort, pin and unpin are critical
+   sections of the same lock, so each sees the others whole and in one total order. The
+   writer can only claim a slot that is unpinned and not latest at that moment; a reader
+   can only pin the slot that is latest at that moment. Hence a slot is never both pinned
+   and claimed: the writer owns a claimed slot's pixels alone, a reader shares a pinned
+   slot's pixels only with other readers.
+2. Visibility of the pixels: the writer's pixel stores precede (in its program order) its
+   ``release`` of the lock in ``publish_slot``; the reader's pixel loads follow its
+   ``acquire`` that saw ``latest = slot``. A lock release/acquire pair is a
+   release/acquire synchronisation (POSIX.1 Base Definitions 4.12 lists
+   ``pthread_mutex_lock``/``sem_wait`` among the functions that synchronise memory;
+   CPython's ``threading.Lock`` and ``multiprocessing.Lock`` are built on them), so every
+   pixel store happens-before every pixel load of that publication.
+3. No early reuse: the reader's pixel loads precede its unpin, a release; the writer's next
+   claim of that slot acquires the lock after it and only then stores pixels. So no load
+   of the reader can see a store of the next frame, even where the CPU reorders loads after
+   later stores (ARM64 may; a plain Dekker "pin, then re-check the generation" cannot
+   forbid that without a full fence, which is why this module no longer uses it).
+
+The lock is held for a few index and record copies (microseconds), never during a pixel
+copy, and is acquired with a timeout: a thread that cannot get it in ``LOCK_TIMEOUT_S``
+gets ``ProtocolStalled`` (a bug or a dead holder, reported instead of a silent hang).
+``lock`` may be a ``multiprocessing`` lock when the pool lives in shared memory and readers
+live in other processes (tests/test_shm_protocol.py runs the ring so across two processes);
+the detector process itself does not use this lock, see ``cat_follow.detector_proc``.
+
+Box records: one writer each. The writer fills a private staging record and copies it
+whole under the lock; readers copy it whole under the lock. No retry loop, so no spin.
+
+Results ring (tracker -> main): the producer fills the row at ``head`` (a row no reader may
+read yet) and commits by incrementing ``head`` under the lock. The consumer copies the rows
+it is owed into its own buffer under the lock; rows the producer has lapped are skipped and
+counted, never handed out as live views that could be overwritten while being used.
 
 Why pinning plus a third (and fourth) slot, rather than a plain double buffer: with two
-slots and a reader slower than the camera, the writer comes round to the slot being read
-and the reader sees a torn frame. Pinning makes the reader's slot untouchable for as long
-as it needs it, however slow it is; extra slots make sure the writer always finds a free
-one, so it never waits. Each pinning reader holds at most one slot and the writer must
-leave the latest alone, so ``slots = pinning readers + 2`` (5 by default: the tracker,
-the detector's snapshot and the main thread's viewer). The check-after-pin on both sides (writer: claim then look at the
-pins; reader: pin then look at the generation) is Dekker's pattern: one of the two always
-sees the other. It relies on the sequentially consistent order CPython's GIL gives to
-these small numpy stores; a cross-process version must keep the same protocol with
-atomics, or hand frames over with a semaphore.
-
-Box records: one writer each, published whole through a per-record generation counter
-(a seqlock): readers copy the record into their own buffer and retry if the counter
-moved or was odd.
+slots and a reader slower than the camera, the writer comes round to the slot being read.
+Pinning makes the reader's slot untouchable for as long as it needs it; extra slots make
+sure the writer always finds a free one, so it never waits: ``slots = pinning readers + 2``.
 
 Signalling (a new frame, lock-step acknowledgements) uses a ``threading.Event`` per reader
 and a Condition for lock-step; these are waits, never on the frame data path.
@@ -37,10 +67,24 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from cat_follow.memory.pool import BBOX, RESULT_CAPACITY, Pool
+
+LOCK_TIMEOUT_S = 1.0
+
+
+class ProtocolStalled(RuntimeError):
+    """The shared-state lock was not released in time (a bug, or a holder that died)."""
+
+
+class AnyLock(Protocol):
+    """``threading.Lock`` or a ``multiprocessing`` lock."""
+
+    def acquire(self, block: bool = ..., timeout: float = ...) -> bool: ...
+    def release(self) -> None: ...
 
 
 @dataclass
@@ -59,12 +103,13 @@ class FrameRef:
 class SharedState:
     """Owns the protocol over ``pool``; threads only touch the pool through it."""
 
-    def __init__(self, pool: Pool, *, lockstep: bool = False) -> None:
+    def __init__(self, pool: Pool, *, lockstep: bool = False, lock: AnyLock | None = None) -> None:
         self.pool = pool
         self.lockstep = lockstep
+        self._lock: AnyLock = lock if lock is not None else threading.Lock()
         self._slot_pixels = [pool.frame_latest[i] for i in range(pool.slots)]
         self._slot_meta = [pool.frame_meta[i] for i in range(pool.slots)]
-        self._bbox_rec = [pool.bbox[i] for i in range(pool.bbox.shape[0])]
+        self._bbox_stage = np.zeros(pool.bbox.shape[0], dtype=BBOX)  # each writer's staging record
         self.counters: np.void = pool.counters[0]
         self._reader_names: list[str] = []
         self._reader_events: list[threading.Event] = []
@@ -73,6 +118,10 @@ class SharedState:
         self._next_slot = 0
         self._seq = 0
         self.closed = threading.Event()
+
+    def _acquire(self) -> None:
+        if not self._lock.acquire(True, LOCK_TIMEOUT_S):
+            raise ProtocolStalled(f"shared-state lock not released within {LOCK_TIMEOUT_S} s")
 
     # ---- registration (before threads start) -------------------------------------------
     def register_reader(self, name: str, *, lockstep: bool = False) -> int:
@@ -97,23 +146,21 @@ class SharedState:
     def claim_slot(self) -> int | None:
         """Return a free slot marked "being written", or None (counted) if every slot is busy."""
         n = self.pool.slots
-        gen = self.pool.frame_gen
-        latest = int(self.pool.frame_ctl[0])
-        for k in range(n):
-            s = (self._next_slot + k) % n
-            if s == latest or self._pinned(s):
-                continue
-            gen[s] += 1  # odd: being written
-            if self._pinned(s):  # a reader pinned it between our look and our claim
-                gen[s] += 1  # back to even, with a new value, so the reader's check fails
-                continue
-            self._next_slot = (s + 1) % n
-            return s
-        self.counters["frames_no_slot"] += 1
-        return None
-
-    def _pinned(self, slot: int) -> bool:
-        return any(p == slot for p in self.pool.reader_pin)
+        pins = self.pool.reader_pin
+        self._acquire()
+        try:
+            latest = int(self.pool.frame_ctl[0])
+            for k in range(n):
+                s = (self._next_slot + k) % n
+                if s == latest or any(p == s for p in pins):
+                    continue
+                self.pool.frame_gen[s] += 1  # odd: being written, owned by the writer alone
+                self._next_slot = (s + 1) % n
+                return s
+            self.counters["frames_no_slot"] += 1
+            return None
+        finally:
+            self._lock.release()
 
     def slot_pixels(self, slot: int) -> np.ndarray:
         return self._slot_pixels[slot]
@@ -122,22 +169,29 @@ class SharedState:
         return self._slot_meta[slot]
 
     def abort_slot(self, slot: int) -> None:
-        """Give back a claimed slot without publishing (a rejected frame). Its generation
-        moves on, so no stale reader can take its half-written pixels for a frame."""
-        self.pool.frame_gen[slot] += 1
+        """Give back a claimed slot without publishing (a rejected frame)."""
+        self._acquire()
+        try:
+            self.pool.frame_gen[slot] += 1
+        finally:
+            self._lock.release()
 
     def publish_slot(self, slot: int, *, t_capture_ns: int, t_media_ns: int, frame_index: int) -> int:
         """Make a fully written slot the latest frame; returns its sequence number."""
         self._seq += 1
         meta = self._slot_meta[slot]
-        meta["seq"] = self._seq
-        meta["t_capture_ns"] = t_capture_ns
-        meta["t_media_ns"] = t_media_ns
-        meta["frame_index"] = frame_index
-        meta["t_publish_ns"] = time.monotonic_ns()
-        self.pool.frame_gen[slot] += 1  # even: stable
-        self.pool.frame_ctl[0] = slot
-        self.counters["frames_published"] += 1
+        self._acquire()
+        try:
+            meta["seq"] = self._seq
+            meta["t_capture_ns"] = t_capture_ns
+            meta["t_media_ns"] = t_media_ns
+            meta["frame_index"] = frame_index
+            meta["t_publish_ns"] = time.monotonic_ns()
+            self.pool.frame_gen[slot] += 1  # even: stable
+            self.pool.frame_ctl[0] = slot
+            self.counters["frames_published"] += 1
+        finally:
+            self._lock.release()  # release: the pixels and meta above are visible to the next pin
         for ev in self._reader_events:
             ev.set()
         return self._seq
@@ -166,26 +220,24 @@ class SharedState:
 
     # ---- reader side -------------------------------------------------------------------
     def acquire_latest(self, reader: int, newer_than: int = 0) -> FrameRef | None:
-        """Pin and return the newest complete frame with seq > ``newer_than``, else None."""
-        gen, pins, ctl = self.pool.frame_gen, self.pool.reader_pin, self.pool.frame_ctl
-        while True:
-            s = int(ctl[0])
-            if s < 0:
+        """Pin and return the newest frame with seq > ``newer_than``, else None. One pass
+        under the lock: the latest slot is never being written, so there is nothing to retry."""
+        self._acquire()
+        try:
+            s = int(self.pool.frame_ctl[0])
+            if s < 0 or int(self._slot_meta[s]["seq"]) <= newer_than:
                 return None
-            g = int(gen[s])
-            meta = self._slot_meta[s]
-            if g & 1 or int(meta["seq"]) <= newer_than:
-                if g & 1:  # cannot be latest while written; retry after the writer moves on
-                    time.sleep(0)
-                    continue
-                return None
-            pins[reader] = s
-            if int(gen[s]) == g:
-                return FrameRef(s, self._slot_pixels[s], meta)
-            pins[reader] = -1  # the writer claimed it first; take the new latest
+            self.pool.reader_pin[reader] = s
+        finally:
+            self._lock.release()
+        return FrameRef(s, self._slot_pixels[s], self._slot_meta[s])
 
     def release(self, reader: int) -> None:
-        self.pool.reader_pin[reader] = -1
+        self._acquire()
+        try:
+            self.pool.reader_pin[reader] = -1  # after every load of the pinned pixels (release)
+        finally:
+            self._lock.release()
 
     @contextmanager
     def latest_frame(self, reader: int, newer_than: int = 0) -> Iterator[FrameRef | None]:
@@ -206,8 +258,8 @@ class SharedState:
 
     def mark_done(self, reader: int, seq: int) -> None:
         """A reader finished frame ``seq`` (lets the writer go on in lock-step mode)."""
-        self.pool.reader_done_seq[reader] = seq
         with self._done_cond:
+            self.pool.reader_done_seq[reader] = seq
             self._done_cond.notify_all()
 
     def wait_reader_done(self, reader: int, seq: int, timeout: float) -> bool:
@@ -216,27 +268,23 @@ class SharedState:
         with self._done_cond:
             return self._done_cond.wait_for(lambda: self.closed.is_set() or done[reader] >= seq, timeout)
 
-    def snapshot_for_detector(self, reader: int) -> int:
-        """Copy the newest frame into ``frame_for_detector``; returns its seq (0 = none).
-
-        The one frame copy of the detector path (921,600 bytes at 640x480): it frees the
-        ring slot at once, and is the hand-off point when the detector moves to its own
-        process. Only the detector thread reads or writes ``frame_for_detector``.
-        """
+    def snapshot_for_detector(self, reader: int, out: np.ndarray | None = None,
+                              out_meta: np.ndarray | None = None) -> int:
+        """Copy the newest frame into ``frame_for_detector`` (or ``out``); returns its seq
+        (0 = none). The one frame copy of the detector path (921,600 bytes at 640x480): it
+        frees the ring slot at once. Only the detector side reads or writes the target."""
         with self.latest_frame(reader) as ref:
             if ref is None:
                 return 0
-            np.copyto(self.pool.frame_for_detector, ref.pixels)  # copy: snapshot for the detector
-            self.pool.detector_meta[0] = ref.meta
+            np.copyto(self.pool.frame_for_detector if out is None else out, ref.pixels)  # copy: snapshot
+            (self.pool.detector_meta if out_meta is None else out_meta)[0] = ref.meta
             return ref.seq
 
-    # ---- box records (seqlock; one writer per record) ----------------------------------
+    # ---- box records (one writer per record, copied whole under the lock) --------------
     def publish_bbox(self, which: int, x: float, y: float, w: float, h: float, *, score: float,
                      valid: bool, seq: int, source: int, target_state: int, ms: float,
                      t_media_ns: int = 0) -> None:
-        gen = self.pool.bbox_gen
-        rec = self._bbox_rec[which]
-        gen[which] += 1
+        rec = self._bbox_stage[which]
         rec["x"], rec["y"], rec["w"], rec["h"] = x, y, w, h
         rec["score"] = score
         rec["valid"] = 1 if valid else 0
@@ -246,20 +294,22 @@ class SharedState:
         rec["ms"] = ms
         rec["t_media_ns"] = t_media_ns
         rec["t_ns"] = time.monotonic_ns()
-        gen[which] += 1
+        self._acquire()
+        try:
+            self.pool.bbox[which] = rec  # copy: the whole record at once
+            self.pool.bbox_gen[which] += 2  # version: even, moves on every publication
+        finally:
+            self._lock.release()
 
-    def read_bbox(self, which: int, out: np.ndarray) -> None:
-        """Copy record ``which`` whole into ``out`` (a (1,) BBOX array the caller owns)."""
-        gen = self.pool.bbox_gen
-        src = self.pool.bbox[which:which + 1]
-        while True:
-            g = int(gen[which])
-            if g & 1:
-                time.sleep(0)
-                continue
-            np.copyto(out, src)
-            if int(gen[which]) == g:
-                return
+    def read_bbox(self, which: int, out: np.ndarray) -> int:
+        """Copy record ``which`` whole into ``out`` (a (1,) BBOX array the caller owns);
+        returns the record's version (0 = never published)."""
+        self._acquire()
+        try:
+            out[0] = self.pool.bbox[which]  # copy: the whole record at once
+            return int(self.pool.bbox_gen[which])
+        finally:
+            self._lock.release()
 
     @staticmethod
     def new_bbox_buffer() -> np.ndarray:
@@ -268,25 +318,36 @@ class SharedState:
 
     # ---- results ring (tracker -> main thread, single producer, single consumer) -------
     def push_result(self) -> np.void:
-        """Return the next result row for the producer to fill; ``commit_result`` makes it
-        visible."""
-        head = int(self.pool.results_head[0])
-        return self.pool.results[head % RESULT_CAPACITY]
+        """The row for the producer to fill: row ``head``, which no consumer may read until
+        ``commit_result``. Only the producer calls this (it alone moves ``head``)."""
+        return self.pool.results[int(self.pool.results_head[0]) % RESULT_CAPACITY]
 
     def commit_result(self) -> None:
-        self.pool.results_head[0] += 1
+        self._acquire()
+        try:
+            self.pool.results_head[0] += 1  # release: the row's stores are visible with it
+        finally:
+            self._lock.release()
 
-    def results_since(self, cursor: int) -> tuple[int, int]:
-        """(first, end) row counters the consumer may read; rows lost to overrun are
-        skipped and counted."""
-        head = int(self.pool.results_head[0])
-        first = max(cursor, head - RESULT_CAPACITY + 1)
-        if first > cursor:
-            self.counters["results_overrun"] += first - cursor
-        return first, head
-
-    def result_row(self, counter: int) -> np.void:
-        return self.pool.results[counter % RESULT_CAPACITY]
+    def copy_results(self, cursor: int, out: np.ndarray) -> tuple[int, int]:
+        """Copy the rows produced since ``cursor`` into ``out`` (the consumer's own
+        (RESULT_CAPACITY,) RESULT buffer); returns (first, end): row ``c`` is ``out[c - first]``.
+        Rows lost to overrun are skipped and counted. Under the lock ``head`` cannot move, and
+        the one row the producer may be writing (``head``) is never among those copied."""
+        self._acquire()
+        try:
+            head = int(self.pool.results_head[0])
+            first = max(cursor, head - RESULT_CAPACITY + 1)
+            if first > cursor:
+                self.counters["results_overrun"] += first - cursor
+            n = head - first
+            a = first % RESULT_CAPACITY
+            k = min(n, RESULT_CAPACITY - a)
+            out[:k] = self.pool.results[a:a + k]  # copy: rows out of the ring, whole
+            out[k:n] = self.pool.results[:n - k]
+            return first, head
+        finally:
+            self._lock.release()
 
     # ---- shutdown ----------------------------------------------------------------------
     def close(self) -> None:
