@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,18 @@ class DetectorConfig:
                            "along the horizon, to see cats too small for the whole frame; 0 = off.", lo=0, hi=4096)
     reinit_iou: float = _f(0.6, "Re-initialise KCF from the detector when their IoU falls below this.",
                            lo=0.0, hi=1.0)
+    mode: str = _f("auto", "Where the detector runs: 'thread' (in this process) or 'process' (a spawned "
+                   "child over shared memory, restarted by a watchdog); 'auto' = process with 4+ CPU cores "
+                   "(the Pi 4), thread with fewer (measured: README, bench).", choices=("auto", "thread", "process"))
+    hang_timeout_s: float = _f(1.0, "Process mode: a detector process with no result this long after a job "
+                               "is killed and restarted (the tracker goes on with KCF meanwhile).",
+                               lo=0.1, hi=60.0)
+
+    def resolved_mode(self) -> str:
+        """``mode`` with 'auto' decided for this machine."""
+        if self.mode != "auto":
+            return self.mode
+        return "process" if (os.cpu_count() or 1) >= 4 else "thread"
 
 
     def check(self) -> None:

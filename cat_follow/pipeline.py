@@ -15,6 +15,7 @@ import numpy as np
 
 from cat_follow.config import Config
 from cat_follow.memory.pool import RESULT, RESULT_CAPACITY, Pool, allocate_pool
+from cat_follow.memory.segments import sweep_stale
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.port import DetectorWorker
@@ -22,6 +23,7 @@ from cat_follow.perception.worker import make_worker
 from cat_follow.sources.base import FrameSource
 from cat_follow.threads.camera import CameraThread
 from cat_follow.threads.detector import ThreadDetectorPort
+from cat_follow.threads.detector_process import ProcessDetectorPort
 from cat_follow.threads.supervised import Health, SupervisedThread
 from cat_follow.threads.tracker import TrackerThread, roi_sizes
 
@@ -46,9 +48,16 @@ class Pipeline:
         self.pool: Pool = allocate_pool(config)
         self.shared = SharedState(self.pool, lockstep=fast)
         self.health = Health()
-        self.worker = worker or make_worker(config, models)
-        self.worker.prepare(roi_sizes(config.camera.width, config.camera.height, config.detector.scan_tile_px))
-        self.detector = ThreadDetectorPort(self.shared, self.worker, self.health)
+        sizes = roi_sizes(config.camera.width, config.camera.height, config.detector.scan_tile_px)
+        self.mode = "thread" if worker is not None else config.detector.resolved_mode()
+        self.detector: ThreadDetectorPort | ProcessDetectorPort
+        if self.mode == "process":
+            sweep_stale()  # segments of an earlier run that was killed (its pid is dead)
+            self.detector = ProcessDetectorPort(self.shared, config, models, self.health, sizes)
+        else:
+            self.worker = worker or make_worker(config, models)
+            self.worker.prepare(sizes)
+            self.detector = ThreadDetectorPort(self.shared, self.worker, self.health)
         self.tracker = TrackerThread(self.shared, config, self.health, self.detector)
         self.main_reader = self.shared.register_reader("main", lockstep=fast)
         self.camera = CameraThread(self.shared, source, self.health, paced=paced and not fast,
@@ -64,7 +73,10 @@ class Pipeline:
         """Open the source (its errors come before any thread starts), then the threads."""
         self.source.open()
         try:
-            self.detector.thread.start()
+            if isinstance(self.detector, ProcessDetectorPort):
+                self.detector.start()  # the child's start-up errors come here, before the threads
+            else:
+                self.detector.thread.start()
             self.tracker.start()
             self.camera.start()
         except BaseException:
@@ -82,6 +94,8 @@ class Pipeline:
                 t.join(JOIN_TIMEOUT_S)
                 if t.is_alive():
                     log.error("%s thread did not stop within %.1f s", t.name, JOIN_TIMEOUT_S)
+        if isinstance(self.detector, ProcessDetectorPort):
+            self.detector.close()  # the child stops, the segment is unlinked
         self.source.close()
 
     def finished(self) -> bool:

@@ -310,6 +310,7 @@ class Robot:
             "camera_stalled": self.camera_stalled,
             "watchdog_trips": self.actor.watchdog_trips,
             "systemd_watchdog_pings": self.watchdog_pings,
+            "detector": self.pipeline.detector.status(),  # ok | restarting (n) | down: why
             "threads_failed": [t.name for t in self.health.failed],
             "queued_commands": len(self.queue),
         }

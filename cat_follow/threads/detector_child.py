@@ -1,0 +1,135 @@
+"""The detector process: its shared-memory exchange and its main function.
+
+The exchange is one ``SharedMemory`` segment (``cat-follow-<pid>-detector``) holding the
+detector's frame snapshot, that frame's metadata, one JOB record and one RESULT record.
+Ownership of the whole exchange passes back and forth through two pipes; nothing in it
+is ever read and written by both processes at once:
+
+* parent -> child: the parent writes the frame, its metadata and the job, then writes the
+  job's ticket (8 bytes) to ``job`` pipe. From then on the exchange is the child's.
+* child -> parent: the child reads the job and the frame, runs the worker into its own
+  record, copies that record whole into the exchange's RESULT, then writes the ticket to
+  the ``result`` pipe. From then on the exchange is the parent's again.
+
+Why the stores before a pipe write are visible to the loads after the matching read, on
+ARM64 too: Linux's ``pipe_write`` and ``pipe_read`` both run under the pipe's mutex
+(fs/pipe.c, ``__pipe_lock``); the writer's unlock is a RELEASE and the reader's lock an
+ACQUIRE (Documentation/memory-barriers.txt, "LOCK ACQUISITION FUNCTIONS"), and the
+reader's lock can only see the message after the writer's unlock. So every store the
+writer made before ``write()`` happens-before every load the reader makes after ``read()``
+returned the message, the same guarantee POSIX gives for ``sem_post``/``sem_wait``. The
+child never touches the parent's frame ring or its lock, so a child killed at any instant
+cannot leave a lock held or a frame half-pinned; a parent that gives up on a child
+(crash, hang) SIGKILLs it and waits for its death before it touches the exchange again.
+
+Wake-ups are blocking waits on pipes (and, in the child, the parent's sentinel: a parent
+that dies wakes the child, which exits). Nothing polls.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+
+import numpy as np
+
+from cat_follow.config import Config
+from cat_follow.memory.pool import ALIGN, FRAME_META
+from cat_follow.memory.segments import attach_segment
+from cat_follow.perception.model import ModelFiles
+from cat_follow.perception.port import JOB, RESULT, DetectJob, DetectorWorker
+from cat_follow.perception.worker import make_worker
+
+READY = (0).to_bytes(8, "little", signed=True)
+STOP = (-1).to_bytes(8, "little", signed=True)
+
+WorkerFactory = Callable[[Config, ModelFiles], DetectorWorker]
+
+
+class ExchangeError(RuntimeError):
+    """The two sides disagree about the job in the exchange (a protocol bug)."""
+
+
+@dataclass
+class Exchange:
+    """Views onto the segment; owned by whichever side last received a ticket."""
+
+    frame: np.ndarray    # (H, W, 3) uint8: the frame the job runs on
+    meta: np.ndarray     # (1,) FRAME_META of that frame
+    job: np.ndarray      # (1,) JOB
+    result: np.ndarray   # (1,) RESULT
+
+
+def _layout(height: int, width: int) -> list[tuple[str, tuple[int, ...], np.dtype]]:
+    return [("frame", (height, width, 3), np.dtype(np.uint8)), ("meta", (1,), FRAME_META),
+            ("job", (1,), JOB), ("result", (1,), RESULT)]
+
+
+def exchange_nbytes(height: int, width: int) -> int:
+    total = 0
+    for _, shape, dtype in _layout(height, width):
+        total = -(-total // ALIGN) * ALIGN + int(np.prod(shape)) * dtype.itemsize
+    return total
+
+
+def exchange_views(buf: memoryview, height: int, width: int) -> Exchange:
+    views: dict[str, np.ndarray] = {}
+    offset = 0
+    for name, shape, dtype in _layout(height, width):
+        offset = -(-offset // ALIGN) * ALIGN
+        views[name] = np.ndarray(shape, dtype=dtype, buffer=buf, offset=offset)
+        offset += int(np.prod(shape)) * dtype.itemsize
+    return Exchange(**views)
+
+
+def ticket_bytes(ticket: int) -> bytes:
+    return ticket.to_bytes(8, "little", signed=True)
+
+
+def child_main(segment: str, config: Config, models: ModelFiles, sizes: list[tuple[int, int]],
+               job_r: Connection, res_w: Connection, factory: WorkerFactory = make_worker) -> None:
+    """Entry of the spawned detector process: attach, build the worker once, say READY,
+    then serve jobs until STOP, a closed pipe or the parent's death."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    shm = attach_segment(segment)
+    assert shm.buf is not None
+    try:
+        _serve(shm.buf, config, models, sizes, job_r, res_w, factory)
+    finally:
+        shm.close()
+
+
+def _serve(buf: memoryview, config: Config, models: ModelFiles, sizes: list[tuple[int, int]],
+           job_r: Connection, res_w: Connection, factory: WorkerFactory) -> None:
+    ex = exchange_views(buf, config.camera.height, config.camera.width)
+    worker = factory(config, models)
+    worker.prepare(sizes)
+    work = np.zeros(1, dtype=RESULT)  # the child's own record; copied whole into the exchange
+    res_w.send_bytes(READY)
+    parent = multiprocessing.parent_process()
+    watch: list[Connection | int] = [job_r] + ([parent.sentinel] if parent is not None else [])
+    while True:
+        if job_r not in wait(watch):
+            return  # the parent died
+        try:
+            msg = job_r.recv_bytes()
+        except EOFError:
+            return
+        ticket = int.from_bytes(msg, "little", signed=True)
+        if ticket < 0:
+            return
+        if int(ex.job[0]["ticket"]) != ticket:
+            raise ExchangeError(f"job record holds ticket {int(ex.job[0]['ticket'])}, pipe said {ticket}")
+        rec = work[0]
+        rec["n"], rec["verified"], rec["ms"] = 0, 0, 0.0
+        worker.run(DetectJob.from_record(ex.job[0]), ex.frame, rec)
+        meta = ex.meta[0]
+        rec["ticket"], rec["seq"] = ticket, meta["seq"]
+        rec["t_media_ns"], rec["t_capture_ns"] = meta["t_media_ns"], meta["t_capture_ns"]
+        rec["t_done_ns"] = time.monotonic_ns()  # CLOCK_MONOTONIC: one clock for both processes
+        ex.result[0] = rec  # copy: the whole record, before the ticket hands it over
+        res_w.send_bytes(msg)

@@ -1,0 +1,302 @@
+"""The DetectorPort of process mode: the worker runs in a spawned child, with a watchdog.
+
+``ProcessDetectorPort`` serves the same protocol as ``ThreadDetectorPort`` (submit ->
+ticket -> take). Its "detector" thread in the parent is a proxy: it snapshots the newest
+frame into the shared-memory exchange (the detector path's one copy), hands the job to the
+child through a pipe and waits, GIL released, for the result or the child's death. The
+child (``detector_child``) holds the interpreter, so its pre/post-processing runs on
+another core and never competes with the tracker for the GIL.
+
+Watchdog: a child that dies (its sentinel fires) or hangs (no result within
+``detector.hang_timeout_s`` of a job) is SIGKILLed if still there, reaped, and replaced
+by a new one. Meanwhile ``submit`` returns None, so the tracker goes on with KCF alone, and
+``status()`` says ``restarting (n)``. Each recovery's time, from the fault being seen to
+the new child being ready, goes into ``recovery_ms``.
+
+The process is started with ``spawn`` (never ``fork`` from this threaded parent), as a
+daemon so that multiprocessing also ends it on a normal interpreter exit; ``close`` stops
+it and unlinks the segment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import threading
+import time
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+
+import numpy as np
+
+from cat_follow.config import Config
+from cat_follow.memory.segments import create_segment, unlink_segment
+from cat_follow.memory.shared_state import SharedState
+from cat_follow.perception.model import ModelFiles
+from cat_follow.perception.port import KIND_CAT, RESULT, DetectJob, detections
+from cat_follow.perception.worker import make_worker
+from cat_follow.stats import LatencyRecorder
+from cat_follow.threads.detector_child import (
+    READY,
+    STOP,
+    WorkerFactory,
+    child_main,
+    exchange_nbytes,
+    exchange_views,
+    ticket_bytes,
+)
+from cat_follow.threads.supervised import Health, SupervisedThread
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 20.0  # spawn + imports + model load; seconds on a Pi 4, well under here
+RETRY_S = 1.0           # a child that failed to start is tried again after this
+
+
+class ChildStartError(RuntimeError):
+    """The detector process died or said nothing before it was ready."""
+
+
+class _Child:
+    """One spawned detector process and the parent's ends of its two pipes."""
+
+    def __init__(self, segment: str, config: Config, models: ModelFiles, sizes: list[tuple[int, int]],
+                 factory: WorkerFactory) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        job_r, self.job_w = ctx.Pipe(duplex=False)
+        self.res_r, res_w = ctx.Pipe(duplex=False)
+        self.proc: BaseProcess = ctx.Process(
+            target=child_main, args=(segment, config, models, sizes, job_r, res_w, factory),
+            name="cat-follow-detector", daemon=True)
+        self.proc.start()
+        job_r.close()  # the child holds these ends now
+        res_w.close()
+        if not self._ready(START_TIMEOUT_S):
+            self.kill()
+            raise ChildStartError(f"detector process did not start (exit code {self.proc.exitcode})")
+
+    def _ready(self, timeout: float) -> bool:
+        if self.res_r not in wait([self.res_r, self.proc.sentinel], timeout):
+            return False
+        try:
+            return self.res_r.recv_bytes() == READY
+        except EOFError:
+            return False
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid
+
+    def run(self, ticket: int, timeout: float) -> str:
+        """Hand the exchange over with ``ticket``; "ok", "crashed" or "hung"."""
+        try:
+            self.job_w.send_bytes(ticket_bytes(ticket))
+        except OSError:
+            return "crashed"
+        ready = wait([self.res_r, self.proc.sentinel], timeout)
+        if self.res_r in ready:
+            try:
+                got = int.from_bytes(self.res_r.recv_bytes(), "little", signed=True)
+            except EOFError:
+                return "crashed"
+            return "ok" if got == ticket else "crashed"
+        return "crashed" if ready else "hung"
+
+    def kill(self) -> None:
+        """SIGKILL (if alive) and reap: after this no store of the child can land."""
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5.0)
+        self.job_w.close()
+        self.res_r.close()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        with contextlib.suppress(OSError):
+            self.job_w.send_bytes(STOP)
+        self.proc.join(timeout)
+        self.kill()
+
+
+class ProcessDetectorPort:
+    """The DetectorPort of process mode (see module docstring). ``submit``/``take``/``wait``
+    are the tracker's; ``run_pending`` and the restarts belong to the proxy thread."""
+
+    def __init__(self, shared: SharedState, config: Config, models: ModelFiles, health: Health,
+                 sizes: list[tuple[int, int]], factory: WorkerFactory = make_worker) -> None:
+        self.shared = shared
+        self.health = health
+        self.hang_timeout_s = config.detector.hang_timeout_s
+        self.reader = shared.register_reader("detector")
+        self.latency = LatencyRecorder()
+        self.recovery_ms = LatencyRecorder(1024)
+        self.runs = 0
+        self.restarts = 0
+        self.wake = threading.Event()
+        self._args = (config, models, sizes, factory)
+        self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)
+        self._job: DetectJob | None = None
+        self._ticket = self._finished = self._taken = 0
+        self._published = np.zeros(1, dtype=RESULT)  # the last finished result, copied whole
+        self._state = "down: not started"
+        self._segment = create_segment("detector", exchange_nbytes(config.camera.height, config.camera.width))
+        assert self._segment.buf is not None
+        self._ex = exchange_views(self._segment.buf, config.camera.height, config.camera.width)
+        self._child: _Child | None = None
+        self._last_attempt = 0.0
+        self.thread = _ProxyThread(self, health)
+
+    # ---- life cycle --------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the first child (its start-up errors are raised here), then the proxy."""
+        self._child = _Child(self._segment.name, *self._args)
+        self._state = "ok"
+        self.thread.start()
+
+    def close(self) -> None:
+        """Stop the child and unlink the segment; call after the proxy thread stopped."""
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+        self._state = "down: closed"
+        del self._ex
+        unlink_segment(self._segment)
+
+    @property
+    def child_pid(self) -> int | None:
+        return self._child.pid if self._child is not None else None
+
+    # ---- tracker side (same contract as ThreadDetectorPort) ----------------------------
+    @property
+    def busy(self) -> bool:
+        return self._ticket != self._finished
+
+    def submit(self, job: DetectJob) -> int | None:
+        with self._lock:
+            if self._ticket != self._finished or self._state != "ok":
+                return None
+            self._ticket += 1
+            self._job = job
+            ticket = self._ticket
+        self.wake.set()
+        return ticket
+
+    def take(self, out: np.ndarray) -> bool:
+        with self._lock:
+            if self._finished == self._taken or int(self._published[0]["ticket"]) == 0:
+                return False
+            np.copyto(out, self._published)  # copy: the record is the consumer's from here
+            self._taken = self._finished
+            return True
+
+    def wait(self, ticket: int, timeout_s: float, stopping: threading.Event) -> bool:
+        deadline = time.monotonic() + timeout_s
+        with self._done:
+            while self._finished < ticket:
+                if stopping.is_set() or self.health.fault.is_set() or self.shared.closed.is_set():
+                    return False
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._done.wait(min(left, 0.05))
+        return True
+
+    def status(self) -> str:
+        return self._state
+
+    # ---- proxy side --------------------------------------------------------------------
+    def run_pending(self) -> bool:
+        """Run the pending job through the child; False if there was none."""
+        with self._lock:
+            job, ticket = self._job, self._ticket
+            self._job = None
+        if job is None:
+            return False
+        ok = False
+        try:
+            ex = self._ex
+            seq = self.shared.snapshot_for_detector(self.reader, out=ex.frame, out_meta=ex.meta)
+            if seq == 0:  # no frame yet: finished with no detections, as in thread mode
+                ex.result[0] = np.zeros(1, dtype=RESULT)[0]
+                ex.result[0]["ticket"], ex.result[0]["t_done_ns"] = ticket, time.monotonic_ns()
+                ok = True
+            else:
+                job.to_record(ex.job[0], ticket)
+                ok = self._run_child(ticket)
+        finally:  # a failed run still finishes its ticket, so no waiter hangs on it
+            with self._done:
+                if ok:
+                    self._published[0] = self._ex.result[0]  # copy: the whole record, ours now
+                    self._count(self._published[0], job.min_score)
+                else:
+                    self._taken = ticket
+                self._finished = ticket
+                self._done.notify_all()
+        return True
+
+    def _run_child(self, ticket: int) -> bool:
+        child = self._child
+        if child is None:
+            return False
+        outcome = child.run(ticket, self.hang_timeout_s)
+        if outcome == "ok":
+            return True
+        self.recover(outcome)
+        return False
+
+    def recover(self, why: str) -> None:
+        """Replace the child (dead, hung or missing); the fault was seen just now."""
+        seen = self._last_attempt = time.monotonic()
+        self.restarts += 1
+        self._state = f"restarting ({self.restarts})"
+        log.warning("detector process %s (pid %s): restarting (%d)", why, self.child_pid, self.restarts)
+        if self._child is not None:
+            self._child.kill()
+            self._child = None
+        try:
+            self._child = _Child(self._segment.name, *self._args)
+        except ChildStartError as exc:
+            self._state = f"down: {exc}"
+            log.error("%s; trying again in %.0f s", exc, RETRY_S)
+            return
+        self.recovery_ms.add((time.monotonic() - seen) * 1e3)
+        self._state = "ok"
+        log.warning("detector process back (pid %s) after %.0f ms", self.child_pid, (time.monotonic() - seen) * 1e3)
+
+    def check_child(self) -> None:
+        """Between jobs: restart a child that died, or retry one that failed to start."""
+        if self._child is not None:
+            if not self._child.proc.is_alive():
+                self.recover("exited")
+        elif time.monotonic() - self._last_attempt >= RETRY_S:
+            self.recover("missing")
+
+    def _count(self, rec: np.void, min_score: float) -> None:
+        if not int(rec["seq"]):
+            return
+        counters = self.shared.counters
+        counters["detector_runs"] += 1
+        dets = detections(rec)
+        if np.any((dets["kind"] == KIND_CAT) & (dets["score"] >= min_score)):
+            counters["detector_hits"] += 1
+        self.latency.add(float(rec["ms"]))
+        self.runs += 1
+
+
+class _ProxyThread(SupervisedThread):
+    """The parent's "detector" thread: runs jobs through the child, restarts it."""
+
+    def __init__(self, port: ProcessDetectorPort, health: Health) -> None:
+        super().__init__("detector", health)
+        self.port = port
+
+    def loop(self) -> None:
+        port = self.port
+        while not self.stopping.is_set() and not port.shared.closed.is_set():
+            self.beat()
+            if port.wake.wait(0.1):
+                port.wake.clear()
+                port.run_pending()
+            else:
+                port.check_child()
