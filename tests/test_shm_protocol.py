@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from cat_follow.config import config_from_dict
-from cat_follow.memory.pool import BBOX_DETECTOR, BBOX_TRACKER, allocate_pool, pool_nbytes
+from cat_follow.memory.pool import BBOX_TRACKER, allocate_pool, pool_nbytes
 from cat_follow.memory.segments import attach_segment, create_segment, unlink_segment
 from cat_follow.memory.shared_state import AnyLock, SharedState
 
@@ -75,7 +75,7 @@ def _read_for_a_while(buf: memoryview, lock: AnyLock, protected: bool) -> dict[s
                 time.sleep(rng.uniform(0, 0.002))
                 counts["torn"] += int(not np.all(px == first))
                 counts["frames"] += 1
-            out[0] = pool.bbox[BBOX_DETECTOR]  # no lock: the writer stores field by field
+            out[0] = pool.bbox[BBOX_TRACKER]  # no lock: the writer stores field by field
         if int(out[0]["seq"]) > 0:
             counts["mixed"] += int(_record_mixed(out[0]))
             counts["records"] += 1
@@ -100,7 +100,7 @@ def _writer(shared: SharedState, stop: threading.Event, protected: bool, stats: 
             shared.publish_bbox(BBOX_TRACKER, i, i, i, i, score=float(i), valid=True, seq=i,
                                 source=2, target_state=2, ms=float(i), t_media_ns=i)
         else:
-            rec = pool.bbox[BBOX_DETECTOR]
+            rec = pool.bbox[BBOX_TRACKER]
             for f in ("x", "y", "w", "h", "score", "seq", "ms", "t_media_ns"):
                 rec[f] = i
 

@@ -92,7 +92,7 @@ def ticket_bytes(ticket: int) -> bytes:
 
 def child_main(segment: str, config: Config, models: ModelFiles, sizes: list[tuple[int, int]],
                job_r: Connection, res_w: Connection, factory: WorkerFactory = make_worker) -> None:
-    """Entry of the spawned detector process: attach, build the worker once, say READY,
+    """Entry of the detector process: attach, build the worker once, say READY,
     then serve jobs until STOP, a closed pipe or the parent's death."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     shm = attach_segment(segment)
@@ -109,6 +109,9 @@ def _serve(buf: memoryview, config: Config, models: ModelFiles, sizes: list[tupl
     worker = factory(config, models)
     worker.prepare(sizes)
     work = np.zeros(1, dtype=RESULT)  # the child's own record; copied whole into the exchange
+    # One run on a blank frame of its own before READY: the first invoke is the slow one
+    # (delegate warm-up), and it must not count against the first job's hang timeout.
+    worker.run(DetectJob(None, 1.0), np.zeros_like(ex.frame), work[0])
     res_w.send_bytes(READY)
     parent = multiprocessing.parent_process()
     watch: list[Connection | int] = [job_r] + ([parent.sentinel] if parent is not None else [])
