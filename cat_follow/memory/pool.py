@@ -54,6 +54,7 @@ BBOX = np.dtype([
     ("source", np.int64),         # SOURCE_* below
     ("target_state", np.int64),   # TargetState value (perception.target)
     ("ms", np.float64),           # time spent producing it
+    ("t_capture_ns", np.int64),   # monotonic capture time of that frame (glass-to-motor latency)
 ], align=True)
 
 SOURCE_NONE, SOURCE_DETECTOR, SOURCE_TRACKER = 0, 1, 2

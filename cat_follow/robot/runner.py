@@ -92,6 +92,7 @@ class Robot:
         self._fps: dict[str, float] = {}
         self._fps_mark: tuple[float, dict[str, int]] | None = None
         self._coast: tuple[float, tuple[float, float, float, float]] | None = None
+        self._last_stamp = 0
 
     # ---- life cycle --------------------------------------------------------------------
     def request_exit(self, reason: str) -> None:
@@ -249,7 +250,10 @@ class Robot:
         range_cm = self.sonar.latest(self.config.robot.ultrasonic_max_age_s)
         self.last_range_cm = range_cm
         out = self.motion.command(intent, t=now, dt=dt, pose=pose, box=box, distance_cm=range_cm, box_stale=stale)
-        seq = self.actor.send(out.speed, out.steer, out.pan, out.tilt)
+        stamp = int(self._bbox[0]["t_capture_ns"])  # the frame behind this command, once per frame
+        seq = self.actor.send(out.speed, out.steer, out.pan, out.tilt,
+                              stamp if stamp != self._last_stamp else 0)
+        self._last_stamp = stamp
         if self.lockstep:
             self.actor.wait_applied(seq, self._exit)
         self.last_cmd = out

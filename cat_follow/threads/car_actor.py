@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cat_follow.car.base import Car
+from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.supervised import Health, SupervisedThread
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class Order:
     steer: float
     pan: float
     tilt: float
+    t_capture_ns: int = 0  # capture time of the frame the order was computed from (0 = none)
 
 
 class CarActor(SupervisedThread):
@@ -51,12 +53,14 @@ class CarActor(SupervisedThread):
         self.watchdog_tripped = False
         self.watchdog_trips = 0
         self.last_reason = ""
+        self.glass_to_motor = LatencyRecorder()  # ms from a frame's capture to its order applied
 
     # ---- called by other threads (never touch the car) --------------------------------
-    def send(self, speed: float, steer: float, pan: float, tilt: float) -> int:
-        """Leave the newest command in the mailbox (also feeds the watchdog); returns its number."""
+    def send(self, speed: float, steer: float, pan: float, tilt: float, t_capture_ns: int = 0) -> int:
+        """Leave the newest command in the mailbox (also feeds the watchdog); returns its number.
+        ``t_capture_ns``: capture time of the frame behind it, for ``glass_to_motor``."""
         with self._lock:
-            self._order = Order(speed, steer, pan, tilt)
+            self._order = Order(speed, steer, pan, tilt, t_capture_ns)
             self._order_t = self.clock()
             self._sent += 1
             seq = self._sent
@@ -107,6 +111,8 @@ class CarActor(SupervisedThread):
                 if order is not None and not self.watchdog_tripped:
                     car.look(order.pan, order.tilt)
                     car.drive(order.speed, order.steer)
+                    if order.t_capture_ns and seq != self._applied:  # each order counted once
+                        self.glass_to_motor.add((time.monotonic_ns() - order.t_capture_ns) / 1e6)
                 with self._applied_cond:
                     self._applied = seq
                     self._applied_cond.notify_all()

@@ -220,7 +220,8 @@ class TrackerThread(SupervisedThread):
         x, y, w, h = self.box if valid else (0.0, 0.0, 0.0, 0.0)
         self.shared.publish_bbox(BBOX_TRACKER, x, y, w, h, score=self.score if valid else 0.0,
                                  valid=valid, seq=seq, source=source, target_state=int(state),
-                                 ms=tracker_ms, t_media_ns=int(meta["t_media_ns"]))
+                                 ms=tracker_ms, t_media_ns=int(meta["t_media_ns"]),
+                                 t_capture_ns=int(meta["t_capture_ns"]))
         row = self.shared.push_result()
         row["seq"], row["frame_index"], row["t_media_ns"] = seq, meta["frame_index"], meta["t_media_ns"]
         row["x"], row["y"], row["w"], row["h"] = x, y, w, h
