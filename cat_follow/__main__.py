@@ -76,6 +76,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from cat_follow.bench.run import run_bench
 
     cfg = _config(args)
+    if args.soak is not None:
+        from cat_follow.bench.soak import run_soak
+        from cat_follow.sources import default_video
+
+        summary = run_soak(args.video or default_video(), cfg, _models(cfg), args.soak, args.mode)
+        if args.summary_json:
+            args.summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(summary, indent=2))
+        return 0
     summary = run_bench(args.video, cfg, _models(cfg), frames=args.frames, config_path=args.config,
                         summary_path=args.summary_json, rate=args.rate)
     print(json.dumps(summary, indent=2))
@@ -334,6 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--rate", type=float, help="camera rate in fps (default: the video's); a rate above what "
                    "the consumers sustain shows how each design copes with a backlog")
     b.add_argument("--summary-json", type=Path)
+    b.add_argument("--soak", type=int, nargs="?", const=10_000, metavar="N",
+                   help="instead: N frames (default 10000) unpaced, looping the video; RSS at start and end "
+                   "and frame-sized allocations")
+    b.add_argument("--mode", choices=["thread", "process"], help="--soak: detector mode (default: config)")
     b.set_defaults(func=cmd_bench)
 
     rn = sub.add_parser("run", help="run the service: camera, tracker, detector, commands, car")

@@ -1,4 +1,4 @@
-"""The bench runs both designs and reports every figure; the code stays mypy and ruff clean."""
+"""The bench runs the three designs and reports every figure; the code stays mypy and ruff clean."""
 
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ def test_bench_reports_pipeline_and_baseline_side_by_side(tmp_path: Path, kitten
     assert proc.returncode == 0, proc.stderr[-2000:]
     s = json.loads(out.read_text())
     for k in KEYS:
-        assert s[k] is not None and s[f"baseline_{k}"] is not None, k
+        assert s[k] is not None and s[f"process_{k}"] is not None and s[f"baseline_{k}"] is not None, k
+    assert s["process_detector_runs"] > 0 and s["process_cpu_detector_process_pct"] > 0
+    assert len(s["cpu_core_pct"]) == s["cores"]
+    assert 0 < s["glass_to_motor_ms_p50"] <= s["glass_to_motor_ms_p99"]
     # the baseline copies each frame once per consumer: two frames at least
     assert s["baseline_alloc_bytes_per_frame"] >= 2 * 640 * 360 * 3
     assert s["alloc_bytes_per_frame"] < 640 * 480 * 3
@@ -40,3 +43,15 @@ def test_static_checks(tool: str, args: list[str]) -> None:
     cmd = [str(exe)] if exe.exists() else [shutil.which(tool) or tool]
     proc = subprocess.run(cmd + args, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_soak_reports_rss_and_frame_sized_allocations(tmp_path: Path, kittens: Path,
+                                                      cli_env: dict[str, str]) -> None:
+    out = tmp_path / "soak.json"
+    proc = subprocess.run([sys.executable, "-m", "cat_follow", "bench", str(kittens), "--soak", "300",
+                           "--mode", "process", "--summary-json", str(out)],
+                          capture_output=True, text=True, env=cli_env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    s = json.loads(out.read_text())
+    assert s["mode"] == "process" and s["rss_start_mb"] > 0 and s["rss_end_mb"] > 0
+    assert s["windows"] > 0 and s["windows_with_frame_sized_alloc"] == 0, s

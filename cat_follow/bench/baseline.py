@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from cat_follow.bench.alloc import peak_alloc_bytes
+from cat_follow.bench.cpu import core_pct, core_times, process_cpu_s
 from cat_follow.config import Config
 from cat_follow.perception.model import ModelFiles, class_id, load_interpreter, parse_labels
 from cat_follow.stats import LatencyRecorder
@@ -85,7 +86,7 @@ def run_threaded(video: Path, config: Config, models: ModelFiles, frames: int,
     det = NaiveDetector(models, config)
     trk = NaiveTracker(config.tracker.max_target_px)
     latest: list[tuple[float, float, float, float] | None] = [None]
-    handoff, det_ms = LatencyRecorder(), LatencyRecorder()
+    handoff, det_ms, g2m = LatencyRecorder(), LatencyRecorder(), LatencyRecorder()
     counts = {"tracker": 0, "detector": 0, "max_queue": 0}
     errors: list[BaseException] = []
 
@@ -116,6 +117,7 @@ def run_threaded(video: Path, config: Config, models: ModelFiles, frames: int,
         while (item := q_trk.get()) is not None:
             handoff.add((time.monotonic_ns() - item[1]) / 1e6)
             trk.step(item[0], latest[0])
+            g2m.add((time.monotonic_ns() - item[1]) / 1e6)  # read -> tracker output: no control loop, no car
             counts["tracker"] += 1
 
     def guarded(fn: Any) -> Any:
@@ -127,6 +129,7 @@ def run_threaded(video: Path, config: Config, models: ModelFiles, frames: int,
         return run
 
     threads = [threading.Thread(target=guarded(f)) for f in (camera, detector, tracker)]
+    cores0, cpu0 = core_times(), process_cpu_s()
     t0 = time.monotonic()
     for th in threads:
         th.start()
@@ -138,7 +141,11 @@ def run_threaded(video: Path, config: Config, models: ModelFiles, frames: int,
         raise errors[0]
     return {"handoff_ms_p50": handoff.percentile(50), "handoff_ms_p99": handoff.percentile(99),
             "tracker_fps": round(counts["tracker"] / wall, 2), "detector_ms_p50": det_ms.percentile(50),
-            "detector_runs": counts["detector"], "max_queue_depth": counts["max_queue"], "wall_s": round(wall, 2)}
+            "detector_runs": counts["detector"], "detector_runs_per_s": round(counts["detector"] / wall, 2),
+            "glass_to_motor_ms_p50": g2m.percentile(50), "glass_to_motor_ms_p99": g2m.percentile(99),
+            "cpu_core_pct": core_pct(cores0, core_times()),
+            "cpu_main_pct": round(100 * (process_cpu_s() - cpu0) / wall, 1),
+            "max_queue_depth": counts["max_queue"], "wall_s": round(wall, 2)}
 
 
 def alloc_per_frame(video: Path, config: Config, models: ModelFiles, frames: int, warmup: int) -> float:

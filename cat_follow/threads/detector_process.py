@@ -138,6 +138,8 @@ class ProcessDetectorPort:
         self.reader = shared.register_reader("detector")
         self.latency = LatencyRecorder()
         self.recovery_ms = LatencyRecorder(1024)
+        self.turnaround_ms = LatencyRecorder()  # submit -> result published, as the tracker sees it
+        self._submit_ns = 0
         self.runs = 0
         self.restarts = 0
         self.wake = threading.Event()
@@ -187,6 +189,7 @@ class ProcessDetectorPort:
             self._ticket += 1
             self._job = job
             ticket = self._ticket
+            self._submit_ns = time.monotonic_ns()
         self.wake.set()
         return ticket
 
@@ -237,6 +240,7 @@ class ProcessDetectorPort:
                 if ok:
                     self._published[0] = self._ex.result[0]  # copy: the whole record, ours now
                     self._count(self._published[0], job.min_score)
+                    self.turnaround_ms.add((time.monotonic_ns() - self._submit_ns) / 1e6)
                 else:
                     self._taken = ticket
                 self._finished = ticket
