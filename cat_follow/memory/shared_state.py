@@ -41,7 +41,7 @@ copy, and is acquired with a timeout: a thread that cannot get it in ``LOCK_TIME
 gets ``ProtocolStalled`` (a bug or a dead holder, reported instead of a silent hang).
 ``lock`` may be a ``multiprocessing`` lock when the pool lives in shared memory and readers
 live in other processes (tests/test_shm_protocol.py runs the ring so across two processes);
-the detector process itself does not use this lock, see ``cat_follow.detector_proc``.
+the detector process itself never takes this lock (``cat_follow.threads.detector_child``).
 
 Box records: one writer each. The writer fills a private staging record and copies it
 whole under the lock; readers copy it whole under the lock. No retry loop, so no spin.

@@ -28,12 +28,14 @@ that dies wakes the child, which exits). Nothing polls.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 
 import numpy as np
 
@@ -44,6 +46,8 @@ from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.port import JOB, RESULT, DetectJob, DetectorWorker
 from cat_follow.perception.worker import make_worker
 
+START_TIMEOUT_S = 20.0  # first start: fork server + imports + model load
+CHILD_MODULE = "cat_follow.threads.detector_child"
 READY = (0).to_bytes(8, "little", signed=True)
 STOP = (-1).to_bytes(8, "little", signed=True)
 
@@ -136,3 +140,72 @@ def _serve(buf: memoryview, config: Config, models: ModelFiles, sizes: list[tupl
         rec["t_done_ns"] = time.monotonic_ns()  # CLOCK_MONOTONIC: one clock for both processes
         ex.result[0] = rec  # copy: the whole record, before the ticket hands it over
         res_w.send_bytes(msg)
+
+
+# ---- parent side -----------------------------------------------------------------------
+class ChildStartError(RuntimeError):
+    """The detector process died or said nothing before it was ready."""
+
+
+class ChildHandle:
+    """One detector process (forked by the fork server) and the parent's ends of its pipes."""
+
+    def __init__(self, segment: str, config: Config, models: ModelFiles, sizes: list[tuple[int, int]],
+                 factory: WorkerFactory) -> None:
+        ctx = multiprocessing.get_context("forkserver")
+        # The fork server is a clean single-threaded process started once (never a fork of
+        # this threaded one) that imports the detector's modules once; each child is forked
+        # from it, so a restart costs a fork and a model load, not an interpreter start.
+        ctx.set_forkserver_preload([CHILD_MODULE])
+        job_r, self.job_w = ctx.Pipe(duplex=False)
+        self.res_r, res_w = ctx.Pipe(duplex=False)
+        self.proc: BaseProcess = ctx.Process(
+            target=child_main, args=(segment, config, models, sizes, job_r, res_w, factory),
+            name="cat-follow-detector", daemon=True)
+        self.proc.start()
+        job_r.close()  # the child holds these ends now
+        res_w.close()
+        if not self._ready(START_TIMEOUT_S):
+            self.kill()
+            raise ChildStartError(f"detector process did not start (exit code {self.proc.exitcode})")
+
+    def _ready(self, timeout: float) -> bool:
+        if self.res_r not in wait([self.res_r, self.proc.sentinel], timeout):
+            return False
+        try:
+            return self.res_r.recv_bytes() == READY
+        except EOFError:
+            return False
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid
+
+    def run(self, ticket: int, timeout: float) -> str:
+        """Hand the exchange over with ``ticket``; "ok", "crashed" or "hung"."""
+        try:
+            self.job_w.send_bytes(ticket_bytes(ticket))
+        except OSError:
+            return "crashed"
+        ready = wait([self.res_r, self.proc.sentinel], timeout)
+        if self.res_r in ready:
+            try:
+                got = int.from_bytes(self.res_r.recv_bytes(), "little", signed=True)
+            except EOFError:
+                return "crashed"
+            return "ok" if got == ticket else "crashed"
+        return "crashed" if ready else "hung"
+
+    def kill(self) -> None:
+        """SIGKILL (if alive) and reap: after this no store of the child can land."""
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5.0)
+        self.job_w.close()
+        self.res_r.close()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        with contextlib.suppress(OSError):
+            self.job_w.send_bytes(STOP)
+        self.proc.join(timeout)
+        self.kill()

@@ -23,13 +23,9 @@ the segment. A fork-server child whose parent dies sees its parent sentinel clos
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import multiprocessing
 import threading
 import time
-from multiprocessing.connection import wait
-from multiprocessing.process import BaseProcess
 
 import numpy as np
 
@@ -41,89 +37,17 @@ from cat_follow.perception.port import KIND_CAT, RESULT, DetectJob, detections
 from cat_follow.perception.worker import make_worker
 from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.detector_child import (
-    READY,
-    STOP,
+    ChildHandle,
+    ChildStartError,
     WorkerFactory,
-    child_main,
     exchange_nbytes,
     exchange_views,
-    ticket_bytes,
 )
 from cat_follow.threads.supervised import Health, SupervisedThread
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_S = 20.0  # first start: fork server + imports + model load
-CHILD_MODULE = "cat_follow.threads.detector_child"
 RETRY_S = 1.0           # a child that failed to start is tried again after this
-
-
-class ChildStartError(RuntimeError):
-    """The detector process died or said nothing before it was ready."""
-
-
-class _Child:
-    """One detector process (forked by the fork server) and the parent's ends of its pipes."""
-
-    def __init__(self, segment: str, config: Config, models: ModelFiles, sizes: list[tuple[int, int]],
-                 factory: WorkerFactory) -> None:
-        ctx = multiprocessing.get_context("forkserver")
-        # The fork server is a clean single-threaded process started once (never a fork of
-        # this threaded one) that imports the detector's modules once; each child is forked
-        # from it, so a restart costs a fork and a model load, not an interpreter start.
-        ctx.set_forkserver_preload([CHILD_MODULE])
-        job_r, self.job_w = ctx.Pipe(duplex=False)
-        self.res_r, res_w = ctx.Pipe(duplex=False)
-        self.proc: BaseProcess = ctx.Process(
-            target=child_main, args=(segment, config, models, sizes, job_r, res_w, factory),
-            name="cat-follow-detector", daemon=True)
-        self.proc.start()
-        job_r.close()  # the child holds these ends now
-        res_w.close()
-        if not self._ready(START_TIMEOUT_S):
-            self.kill()
-            raise ChildStartError(f"detector process did not start (exit code {self.proc.exitcode})")
-
-    def _ready(self, timeout: float) -> bool:
-        if self.res_r not in wait([self.res_r, self.proc.sentinel], timeout):
-            return False
-        try:
-            return self.res_r.recv_bytes() == READY
-        except EOFError:
-            return False
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid
-
-    def run(self, ticket: int, timeout: float) -> str:
-        """Hand the exchange over with ``ticket``; "ok", "crashed" or "hung"."""
-        try:
-            self.job_w.send_bytes(ticket_bytes(ticket))
-        except OSError:
-            return "crashed"
-        ready = wait([self.res_r, self.proc.sentinel], timeout)
-        if self.res_r in ready:
-            try:
-                got = int.from_bytes(self.res_r.recv_bytes(), "little", signed=True)
-            except EOFError:
-                return "crashed"
-            return "ok" if got == ticket else "crashed"
-        return "crashed" if ready else "hung"
-
-    def kill(self) -> None:
-        """SIGKILL (if alive) and reap: after this no store of the child can land."""
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(5.0)
-        self.job_w.close()
-        self.res_r.close()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        with contextlib.suppress(OSError):
-            self.job_w.send_bytes(STOP)
-        self.proc.join(timeout)
-        self.kill()
 
 
 class ProcessDetectorPort:
@@ -153,14 +77,14 @@ class ProcessDetectorPort:
         self._segment = create_segment("detector", exchange_nbytes(config.camera.height, config.camera.width))
         assert self._segment.buf is not None
         self._ex = exchange_views(self._segment.buf, config.camera.height, config.camera.width)
-        self._child: _Child | None = None
+        self._child: ChildHandle | None = None
         self._last_attempt = 0.0
         self.thread = _ProxyThread(self, health)
 
     # ---- life cycle --------------------------------------------------------------------
     def start(self) -> None:
         """Start the first child (its start-up errors are raised here), then the proxy."""
-        self._child = _Child(self._segment.name, *self._args)
+        self._child = ChildHandle(self._segment.name, *self._args)
         self._state = "ok"
         self.thread.start()
 
@@ -267,7 +191,7 @@ class ProcessDetectorPort:
             self._child.kill()
             self._child = None
         try:
-            self._child = _Child(self._segment.name, *self._args)
+            self._child = ChildHandle(self._segment.name, *self._args)
         except ChildStartError as exc:
             self._state = f"down: {exc}"
             log.error("%s; trying again in %.0f s", exc, RETRY_S)
