@@ -15,7 +15,7 @@ the new child being ready, goes into ``recovery_ms``.
 
 The process is started with ``forkserver`` (never ``fork`` from this threaded parent): the
 fork server is a fresh single-threaded interpreter that has imported the detector's modules
-once, so a restart costs a fork plus a model load (0.4-0.8 s measured here under load; 1.7-
+once, so a restart costs a fork plus a model load (0.34-1.07 s measured here under load; 0.68-
 2.2 s with ``spawn``, which starts and imports a whole interpreter each time). It is a daemon
 so multiprocessing also ends it on a normal interpreter exit; ``close`` stops it and unlinks
 the segment. A fork-server child whose parent dies sees its parent sentinel close and exits.
