@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from multiprocessing.shared_memory import SharedMemory
 
 import numpy as np
 
@@ -39,6 +40,7 @@ from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.detector_child import (
     ChildHandle,
     ChildStartError,
+    Exchange,
     WorkerFactory,
     exchange_nbytes,
     exchange_views,
@@ -74,16 +76,20 @@ class ProcessDetectorPort:
         self._ticket = self._finished = self._taken = 0
         self._published = np.zeros(1, dtype=RESULT)  # the last finished result, copied whole
         self._state = "down: not started"
-        self._segment = create_segment("detector", exchange_nbytes(config.camera.height, config.camera.width))
-        assert self._segment.buf is not None
-        self._ex = exchange_views(self._segment.buf, config.camera.height, config.camera.width)
+        self._shape = (config.camera.height, config.camera.width)
+        self._segment: SharedMemory | None = None  # created by start, unlinked by close
+        self._ex: Exchange | None = None
         self._child: ChildHandle | None = None
         self._last_attempt = 0.0
         self.thread = _ProxyThread(self, health)
 
     # ---- life cycle --------------------------------------------------------------------
     def start(self) -> None:
-        """Start the first child (its start-up errors are raised here), then the proxy."""
+        """Create the segment, start the first child (its start-up errors are raised here),
+        then the proxy thread. ``close`` undoes it, also after a failed start."""
+        self._segment = create_segment("detector", exchange_nbytes(*self._shape))
+        assert self._segment.buf is not None
+        self._ex = exchange_views(self._segment.buf, *self._shape)
         self._child = ChildHandle(self._segment.name, *self._args)
         self._state = "ok"
         self.thread.start()
@@ -94,8 +100,14 @@ class ProcessDetectorPort:
             self._child.stop()
             self._child = None
         self._state = "down: closed"
-        del self._ex
-        unlink_segment(self._segment)
+        self._ex = None
+        if self._segment is not None:
+            unlink_segment(self._segment)
+            self._segment = None
+
+    def _segment_name(self) -> str:
+        assert self._segment is not None, "not started"
+        return self._segment.name
 
     @property
     def child_pid(self) -> int | None:
@@ -149,8 +161,9 @@ class ProcessDetectorPort:
         if job is None:
             return False
         ok = False
+        ex = self._ex
+        assert ex is not None, "run_pending before start"
         try:
-            ex = self._ex
             seq = self.shared.snapshot_for_detector(self.reader, out=ex.frame, out_meta=ex.meta)
             if seq == 0:  # no frame yet: finished with no detections, as in thread mode
                 ex.result[0] = np.zeros(1, dtype=RESULT)[0]
@@ -162,7 +175,7 @@ class ProcessDetectorPort:
         finally:  # a failed run still finishes its ticket, so no waiter hangs on it
             with self._done:
                 if ok:
-                    self._published[0] = self._ex.result[0]  # copy: the whole record, ours now
+                    self._published[0] = ex.result[0]  # copy: the whole record, ours now
                     self._count(self._published[0], job.min_score)
                     self.turnaround_ms.add((time.monotonic_ns() - self._submit_ns) / 1e6)
                 else:
@@ -191,7 +204,7 @@ class ProcessDetectorPort:
             self._child.kill()
             self._child = None
         try:
-            self._child = ChildHandle(self._segment.name, *self._args)
+            self._child = ChildHandle(self._segment_name(), *self._args)
         except ChildStartError as exc:
             self._state = f"down: {exc}"
             log.error("%s; trying again in %.0f s", exc, RETRY_S)
