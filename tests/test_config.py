@@ -33,6 +33,8 @@ def test_values_are_read() -> None:
     ({"logging": {"level": "LOUD"}}, "logging.level: must be one of"),
     ({"camera": 5}, "camera: must be a table"),
     ({"camera": {"width": 641}}, "must be even"),
+    ({"detector": {"mode": "fork"}}, "detector.mode: must be one of auto, thread, process"),
+    ({"detector": {"hang_timeout_s": 0.0}}, "detector.hang_timeout_s: must be >= 0.1"),
 ])
 def test_bad_values_name_the_key(data: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
@@ -50,3 +52,13 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         load_config(broken)
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_detector_mode_auto_is_decided_by_the_core_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    assert config_from_dict({"detector": {"mode": "thread"}}).detector.resolved_mode() == "thread"
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert config_from_dict({}).detector.resolved_mode() == "process"
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert config_from_dict({}).detector.resolved_mode() == "thread"

@@ -187,3 +187,46 @@ def test_box_records_are_read_whole(config: Config) -> None:
     t.join()
     assert reads > 1000
     assert mixed == 0
+
+
+def test_result_rows_are_copies_and_lapped_rows_are_counted(config: Config) -> None:
+    from cat_follow.memory.pool import RESULT, RESULT_CAPACITY
+
+    shared = SharedState(allocate_pool(config))
+
+    def produce(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            row = shared.push_result()
+            row["seq"] = i
+            shared.commit_result()
+
+    out = np.zeros(RESULT_CAPACITY, dtype=RESULT)
+    produce(10, 1)
+    first, end = shared.copy_results(0, out)
+    assert (first, end) == (0, 10) and list(out[:10]["seq"]) == list(range(1, 11))
+    produce(RESULT_CAPACITY, 11)  # the ring wraps over every row copied above
+    assert list(out[:10]["seq"]) == list(range(1, 11)), "a copy must not change under the consumer"
+    first, end = shared.copy_results(10, out)
+    assert end - first == RESULT_CAPACITY - 1  # the row being written next is never handed out
+    assert int(shared.counters["results_overrun"]) == 1
+    assert list(out[: end - first]["seq"]) == list(range(12, RESULT_CAPACITY + 11))
+
+
+def test_a_lock_never_released_is_reported_not_waited_on_forever(config: Config) -> None:
+    from cat_follow.memory.shared_state import ProtocolStalled
+
+    lock = threading.Lock()
+    shared = SharedState(allocate_pool(config), lock=lock)
+    rid = shared.register_reader("r")
+    lock.acquire()  # a holder that died inside the protocol
+    try:
+        t0 = time.monotonic()
+        try:
+            shared.acquire_latest(rid)
+        except ProtocolStalled:
+            pass
+        else:
+            raise AssertionError("acquire_latest must give up")
+        assert time.monotonic() - t0 < 5.0
+    finally:
+        lock.release()
