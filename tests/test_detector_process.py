@@ -230,3 +230,20 @@ def test_an_attaching_process_never_unlinks_the_segment(how: str) -> None:
             unlink_segment(shm)
         else:
             shm.close()
+
+
+@pytest.mark.slow
+def test_lock_step_replay_gives_the_same_boxes_in_both_modes(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    """The port's protocol is the same in both modes: in lock-step, the same frames give the
+    same detections, so the same boxes."""
+    logs = {}
+    for mode in ("thread", "process"):
+        cfg = tmp_path / f"{mode}.toml"
+        cfg.write_text(f'[detector]\nmode = "{mode}"\n', encoding="utf-8")
+        logs[mode] = tmp_path / f"{mode}.jsonl"
+        proc = subprocess.run([sys.executable, "-m", "cat_follow", "replay", "--fast", "--max-frames", "90",
+                               "--config", str(cfg), "--log", str(logs[mode])],
+                              capture_output=True, text=True, env=cli_env, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    thread, process = (logs[m].read_text().splitlines() for m in ("thread", "process"))
+    assert len(thread) == 90 and thread == process
