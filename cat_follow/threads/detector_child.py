@@ -98,7 +98,10 @@ def child_main(segment: str, config: Config, models: ModelFiles, sizes: list[tup
                job_r: Connection, res_w: Connection, factory: WorkerFactory = make_worker) -> None:
     """Entry of the detector process: attach, build the worker once, say READY,
     then serve jobs until STOP, a closed pipe or the parent's death."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Ctrl-C and systemd's SIGTERM to the whole group are the parent's to handle: it stops
+    # this process (STOP, then SIGKILL), or this process sees the parent's death and leaves.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     shm = attach_segment(segment)
     assert shm.buf is not None
     try:

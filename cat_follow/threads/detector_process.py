@@ -215,6 +215,8 @@ class ProcessDetectorPort:
 
     def check_child(self) -> None:
         """Between jobs: restart a child that died, or retry one that failed to start."""
+        if self.shared.closed.is_set():
+            return  # shutting down: nothing to restart
         if self._child is not None:
             if not self._child.proc.is_alive():
                 self.recover("exited")
