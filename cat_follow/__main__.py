@@ -60,9 +60,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
     det = make_detector(files.model, files.labels, cfg.detector)
     status = 0
     for image in args.images:
-        frame = cv2.imread(str(image), cv2.IMREAD_COLOR)
+        frame = cv2.imread(str(image), cv2.IMREAD_COLOR) if image.is_file() else None
         if frame is None:
-            print(json.dumps({"image": str(image), "error": "cannot read or decode the image"}))
+            error = "cannot read or decode the image" if image.is_file() else (
+                "is a directory, not an image" if image.is_dir() else "no such file")
+            print(json.dumps({"image": str(image), "error": error}))
             status = 1
             continue
         dets = det.detect(frame, all_classes=args.all_classes)
@@ -126,7 +128,7 @@ def _run_until_signal(robot, on_tick=None, duration: float | None = None) -> int
 
     status = int(robot.run(on_tick=tick))
     log.info("exit: %s", robot.exit_reason or "done")
-    return status
+    return 130 if status == 0 and robot.exit_reason == "SIGINT" else status  # Ctrl-C: the shell's 128+2
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -400,8 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     except ThreadFailed as exc:
         print(f"cat-follow: error: {exc} (traceback in the log above)", file=sys.stderr)
         return 3
-    except KeyboardInterrupt:
-        print("cat-follow: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C is a normal stop: one line, no traceback; motors were stopped on the way out
+        print("cat-follow: interrupted (Ctrl-C); stopped", file=sys.stderr)
         return 130
 
 

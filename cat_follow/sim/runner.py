@@ -41,6 +41,8 @@ from cat_follow.video_out import annotate, open_video_writer
 
 log = logging.getLogger(__name__)
 
+MAX_WRITES_PER_CALL = 3  # video frames written per overlay call at most (see _Overlay.show)
+
 
 class SimClock:
     """Scenario seconds, advanced by the lock-step loop."""
@@ -96,26 +98,51 @@ def cat_sprite(photo: str) -> Sprite:
 
 
 class _Overlay:
-    """Writes the camera view with the tracker's box and the robot's state, and a live window."""
+    """Writes the camera view with the tracker's box and the robot's state, and a live window.
+
+    The video plays at real speed: frame k of the file shows the newest camera frame at
+    scenario time k/fps, whatever the rate ``show`` is called at (one call per control tick
+    in real time, one per camera frame in lock-step)."""
 
     def __init__(self, path: Path | None, canvas: np.ndarray, fps: float, live: bool) -> None:
         self.canvas = canvas
+        self.fps = fps
         self.writer = None
         if path is not None:
             self.writer = open_video_writer(path, (canvas.shape[1], canvas.shape[0]), fps)
         self.live = live
+        self.frames_written = 0
+        self.last_t: float | None = None
 
-    def show(self, pixels: np.ndarray, box: Any, text: str) -> None:
+    def due(self, t: float) -> int:
+        """How many video frames are due by scenario time ``t`` and not yet written."""
+        if self.writer is None:
+            return 0
+        return int(t * self.fps + 1e-6) + 1 - self.frames_written
+
+    def show(self, pixels: np.ndarray, box: Any, text: str, t: float) -> None:
+        self.last_t = t
+        due = self.due(t)
+        if due <= 0 and not self.live:
+            return
         rect = (float(box["x"]), float(box["y"]), float(box["w"]), float(box["h"])) if box["valid"] else None
         annotate(self.canvas, pixels, rect, (0, 220, 0), text, text_color=(20, 20, 20))
         if self.writer is not None:
-            self.writer.write(self.canvas)
+            # the same picture again where the camera was slower than fps; a backlog (start-up)
+            # is caught up a few frames per call so that no tick of the control loop waits long
+            n = min(max(due, 0), MAX_WRITES_PER_CALL)
+            for _ in range(n):
+                self.writer.write(self.canvas)
+            self.frames_written += n
         if self.live:
             cv2.imshow("cat-follow simulate", self.canvas)
             cv2.waitKey(1)
 
     def close(self) -> None:
         if self.writer is not None:
+            if self.last_t is not None:  # a backlog left at the end: the last picture until then
+                for _ in range(max(self.due(self.last_t), 0)):
+                    self.writer.write(self.canvas)
             self.writer.release()
         if self.live:
             cv2.destroyAllWindows()
@@ -170,7 +197,7 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
         if overlay is not None:
             shared.read_bbox(BBOX_TRACKER, box)
             overlay.show(pixels, box[0], f"{sc.name} t={t:5.1f}s {robot.sm.state.label} "
-                                         f"speed={robot.last_cmd.speed:.0f} pan={robot.last_cmd.pan:.0f}")
+                                         f"speed={robot.last_cmd.speed:.0f} pan={robot.last_cmd.pan:.0f}", t)
 
     from tqdm import tqdm
 
@@ -252,6 +279,10 @@ def _run_lockstep(robot: Robot, pipeline: Pipeline, clock: SimClock, car: SimCar
             world_at(clock.t)
             shared.mark_done(rid, seen)
             bar.update(1)
+    except KeyboardInterrupt:
+        robot.request_exit("interrupted (Ctrl-C)")
+        raise
     finally:
-        robot.request_exit("scenario over")
+        if not robot.exit_reason:
+            robot.request_exit("scenario over")
         robot.shutdown()
