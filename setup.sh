@@ -161,6 +161,27 @@ install_coral_files() {
   done
 }
 
+# The libraries OpenCV's GUI wheel loads (libGL, glib, X11 session), and Xvfb for the test that
+# opens a real window. apt as root; otherwise say the command (Xvfb only warns: tests skip).
+dev_system_packages() {
+  local need=() missing=() p
+  need=(libgl1 libglib2.0-0 libsm6 libice6 libxext6 xvfb)
+  command -v dpkg-query >/dev/null || { echo "    (not Debian: make sure libGL and glib are installed)"; return 0; }
+  for p in "${need[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  step "system packages for OpenCV's window and the window test: ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    run apt-get update
+    run apt-get install -y --no-install-recommends "${missing[@]}"
+  elif [ "${missing[*]}" = xvfb ]; then
+    echo "    WARNING: xvfb is not installed: the window test will skip (sudo apt-get install xvfb)"
+  else
+    die "missing system packages: ${missing[*]}" "sudo apt-get install ${missing[*]}; then run setup.sh again"
+  fi
+}
+
 setup_dev() {
   step "Python 3.11+ ($PYTHON)"
   command -v "$PYTHON" >/dev/null || die "$PYTHON not found" "install Python 3.11+"
@@ -168,8 +189,13 @@ setup_dev() {
   install_assets  # first: a failed download (no network) is told in seconds, not after the installs
   step "Python virtual environment $VENV"
   [ -x "$VENV/bin/python" ] || run "$PYTHON" -m venv "$VENV"
+  dev_system_packages
   step "Python packages (requirements-dev.txt) and the package itself (editable)"
   run "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  if "$VENV/bin/python" -m pip show -q opencv-contrib-python-headless >/dev/null 2>&1; then
+    # the headless wheel (older set-ups) and the GUI one share the cv2 folder: remove both, reinstall one
+    run "$VENV/bin/python" -m pip uninstall --quiet -y opencv-contrib-python-headless opencv-contrib-python
+  fi
   run "$VENV/bin/python" -m pip install --quiet -r "$REPO/requirements-dev.txt"
   run "$VENV/bin/python" -m pip install --quiet --no-deps -e "$REPO"
   step "check"

@@ -167,20 +167,6 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 1 if answer.startswith("ERR") else 0
 
 
-def _display_available() -> bool:
-    import os
-
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        return False
-    try:
-        import cv2
-
-        cv2.namedWindow("cat-follow simulate")
-        return True
-    except Exception:
-        return False
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
     from cat_follow.sim.runner import SimOptions, run_scenario
     from cat_follow.sim.scenario import DEFAULT_SCENARIO, load_scenario, shipped_scenarios
@@ -205,11 +191,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario or DEFAULT_SCENARIO)
     out_video = args.out_video
     live = False
-    if not args.fast and out_video is None and args.scenario is None:  # the default demo
-        live = _display_available()
-        if not live:
+    if not args.fast:  # real time: show it in a window where one can open
+        from cat_follow.display import display_route
+
+        route = display_route()  # the one decision (a hook for the web view as the fallback)
+        live = route.window
+        if live:
+            log.info("showing the camera view in a window")
+        elif out_video is None and args.scenario is None:  # the default demo: keep something to watch
             out_video = Path(f"simulation_{scenario.name}.mp4")
-            log.info("no display: writing the camera view to %s", out_video)
+            log.warning("no window: %s. Writing the camera view to %s instead", route.reason, out_video)
+        else:
+            log.info("no window: %s", route.reason)
     out = run_scenario(scenario, cfg, models, SimOptions(fast=args.fast, out_video=out_video,
                                                          summary_path=args.summary_json, plot_path=args.plot,
                                                          progress=progress, live_view=live))
