@@ -7,6 +7,7 @@ out by measured text width below the room.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ DASH_PX, GAP_PX = 9, 6
 def _dashed(img: np.ndarray, pts: Sequence[tuple[int, int]], color: tuple[int, int, int], width: int) -> None:
     """A dashed polyline: dashes of DASH_PX every DASH_PX + GAP_PX pixels of path length."""
     period, pos = DASH_PX + GAP_PX, 0.0
-    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(pts):
         seg = math.hypot(x1 - x0, y1 - y0)
         s = 0.0
         while s < seg:
