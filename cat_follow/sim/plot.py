@@ -83,10 +83,10 @@ def plot_paths(path: Path, sc: Scenario, samples: Sequence[Sample]) -> None:
         cv2.line(img, px(x0, y0), px(x1, y1), WALL, 3)
     paths = {key: [px(*getattr(s, key)[:2]) for s in samples if getattr(s, key) is not None]
              for key in ("cat", "robot", "odom")}
+    if len(paths["robot"]) > 1:  # wide first: the thin lines on top leave it visible
+        cv2.polylines(img, [np.array(paths["robot"], np.int32)], False, TRUE, 7, cv2.LINE_AA)
     if len(paths["cat"]) > 1:
         cv2.polylines(img, [np.array(paths["cat"], np.int32)], False, CAT, 2, cv2.LINE_AA)
-    if len(paths["robot"]) > 1:
-        cv2.polylines(img, [np.array(paths["robot"], np.int32)], False, TRUE, 7, cv2.LINE_AA)
     if len(paths["odom"]) > 1:
         _dashed(img, paths["odom"], ODOM, 2)
     for key, color in (("robot", (40, 140, 40)), ("cat", CAT)):
