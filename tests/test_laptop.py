@@ -178,7 +178,7 @@ def test_the_simulation_video_plays_at_real_speed(fast: bool, cli_env: dict[str,
     assert p.returncode in (0, 1), p.stderr[-3000:]
     n, fps = _video_seconds(video)
     assert fps == load_scenario(str(scenario)).fps
-    assert abs(n / fps - duration) <= 2 / fps, (n, fps)
+    assert abs(n / fps - duration) <= 1.01 / fps, (n, fps)
 
 
 def test_the_display_route_says_the_real_reason() -> None:

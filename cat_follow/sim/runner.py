@@ -212,6 +212,7 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
                 _run_lockstep(robot, pipeline, clock, car, steps, sc.fps, world_at, commands_due, sample, draw, bar)
             else:
                 last_s = [0]
+                video_end = sc.duration_s - 0.5 / sc.fps  # the last tick may overshoot: the video does not
 
                 def on_tick(now: float) -> None:
                     commands_due(now)
@@ -220,7 +221,7 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
                     if overlay is not None:
                         with shared.latest_frame(rid) as ref:
                             if ref is not None:
-                                draw(ref.pixels, now)
+                                draw(ref.pixels, min(now, video_end))
                     if int(now) > last_s[0]:
                         bar.update(int(now) - last_s[0])
                         last_s[0] = int(now)
