@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 
-PROBE_TIMEOUT_S = 10.0
+PROBE_TIMEOUT_S = 20.0  # a loaded machine imports cv2 slowly
 # Run in a child process: OpenCV's Qt back-end aborts the whole process (SIGABRT, no
 # exception) when it cannot reach the display, so the question is asked where that is harmless.
 _PROBE = "import cv2; cv2.namedWindow('cat-follow probe'); cv2.waitKey(1); cv2.destroyAllWindows()"

@@ -215,13 +215,13 @@ def test_simulate_opens_a_window_on_a_desktop(cli_env: dict[str, str], tmp_path:
             time.sleep(0.1)
         blank = _xwd_pixels(screen).copy()
         scenario = tmp_path / "s.toml"
-        scenario.write_text(SHORT.format(duration=30.0))
+        scenario.write_text(SHORT.format(duration=90.0))
         env = dict(cli_env, DISPLAY=f":{display}")
         proc = subprocess.Popen([sys.executable, "-m", "cat_follow", "simulate", "--scenario", str(scenario)],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         shots = []
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 90  # generous: a loaded CI machine starts slowly
             while time.monotonic() < deadline and proc.poll() is None:
                 time.sleep(1.0)
                 shots.append(_xwd_pixels(screen).copy())
@@ -231,9 +231,9 @@ def test_simulate_opens_a_window_on_a_desktop(cli_env: dict[str, str], tmp_path:
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=30)
         assert "showing the camera view in a window" in err, err[-3000:]
-        best = max(shots, key=lambda s: len(np.unique(s.reshape(-1, 3), axis=0)))
+        colours = [len(np.unique(s.reshape(-1, 3), axis=0)) for s in shots]
         assert len(np.unique(blank.reshape(-1, 3), axis=0)) < 10
-        assert len(np.unique(best.reshape(-1, 3), axis=0)) > 1000  # a rendered room and cat, not a blank
+        assert max(colours, default=0) > 1000, (colours, err[-3000:])  # a rendered room and cat, not a blank
     finally:
         xvfb.terminate()
         xvfb.wait(10)
