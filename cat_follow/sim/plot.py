@@ -1,4 +1,5 @@
-"""A top view of a run: the room, the robot's true path, its odometry, and the cat's path."""
+"""A top view of a run: the room, the robot's true path, its odometry, the cat's path and the
+decoys' paths."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from cat_follow.sim.scenario import Scenario
 
 PX_PER_M = 120
 MARGIN = 40
-TRUE, ODOM, CAT, WALL = (40, 160, 40), (200, 90, 30), (0, 140, 255), (60, 60, 60)
+TRUE, ODOM, CAT, WALL, DECOY = (40, 160, 40), (200, 90, 30), (0, 140, 255), (60, 60, 60), (40, 40, 200)
 
 
 def plot_paths(path: Path, sc: Scenario, samples: Sequence[Sample]) -> None:
@@ -32,10 +33,15 @@ def plot_paths(path: Path, sc: Scenario, samples: Sequence[Sample]) -> None:
         pts = [px(*getattr(s, key)[:2]) for s in samples if getattr(s, key) is not None]
         if len(pts) > 1:
             cv2.polylines(img, [np.array(pts, np.int32)], False, color, 2, cv2.LINE_AA)
+    for d in sc.decoys:  # each decoy's whole path, and where it starts
+        pts = [px(x, y) for x, y in d.path]
+        cv2.polylines(img, [np.array(pts, np.int32)], False, DECOY, 1, cv2.LINE_AA)
+        cv2.circle(img, pts[0], max(2, int(d.radius_m * PX_PER_M)), DECOY, 1, cv2.LINE_AA)
     if samples:
         cv2.circle(img, px(*samples[0].robot[:2]), 6, TRUE, -1)
         cv2.circle(img, px(*samples[-1].robot[:2]), 6, TRUE, 2)
-    for i, (label, color) in enumerate((("robot (true)", TRUE), ("robot (odometry)", ODOM), ("cat", CAT))):
+    legend = (("robot (true)", TRUE), ("robot (odometry)", ODOM), ("cat", CAT), ("decoys", DECOY))
+    for i, (label, color) in enumerate(legend):
         x = MARGIN + i * 170
         cv2.line(img, (x, h - 20), (x + 30, h - 20), color, 3)
         cv2.putText(img, label, (x + 36, h - 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
