@@ -146,6 +146,22 @@ def test_score_log_reads_a_reference_file(tmp_path: Path) -> None:
         load_reference(tmp_path / "bad.json")
 
 
+def test_the_cli_scores_one_log(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    """A log whose boxes are the reference's own cat boxes scores present = on_cat = 1."""
+    frames = load_reference(default_labels_dir() / "cat_on_carpet.json").frames
+    log = tmp_path / "cat_on_carpet.jsonl"
+    log.write_text("".join(json.dumps({"frame": i, "bbox": next(([*b] for label, b in f if label != "person"), None)})
+                           + "\n" for i, f in enumerate(frames)))
+    p = subprocess.run([sys.executable, "-m", "cat_follow", "evaluate", str(log)], capture_output=True, text=True,
+                       env=cli_env, timeout=60, check=False)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert (out["score_as"], out["frames"], out["present"], out["on_cat"]) == ("animal", len(frames), 1.0, 1.0)
+    p = subprocess.run([sys.executable, "-m", "cat_follow", "evaluate", str(log), "--video", "holiday.mp4"],
+                       capture_output=True, text=True, env=cli_env, timeout=60, check=False)
+    assert p.returncode == 2 and "'holiday.mp4' has no scoring mode" in p.stderr
+
+
 # Issue 9's goals, in one place: (figure, at most / at least, bound) per kind of video.
 GOALS: dict[str, list[tuple[str, str, float]]] = {
     "negative": [("false", "<=", 0.01)],                                          # dog-only: a box in <= 1%
