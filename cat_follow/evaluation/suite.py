@@ -126,10 +126,14 @@ def run_suite(opts: SuiteOptions) -> dict[str, Any]:
     with tqdm(total=sum(len(r.frames) for r in refs.values()), unit="frame", disable=not opts.progress,
               file=sys.stderr, desc="evaluate") as bar, ThreadPoolExecutor(max(1, opts.jobs)) as pool:
         futures = {pool.submit(_replay, v, logs, opts): v for v in order}
-        for fut in as_completed(futures):
-            v = futures[fut]
-            summaries[v.name] = fut.result()
-            bar.update(len(refs[v.name].frames))
+        try:
+            for fut in as_completed(futures):
+                v = futures[fut]
+                summaries[v.name] = fut.result()
+                bar.update(len(refs[v.name].frames))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # a failed replay: start no more
+            raise
     wall = time.monotonic() - t0
     rows = []
     for v in videos:

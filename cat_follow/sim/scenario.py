@@ -89,7 +89,7 @@ def _hidden(spans: tuple[tuple[float, float], ...], t: float) -> bool:
 
 @dataclass(frozen=True)
 class SuccessCriteria:
-    must_acquire: bool = _f(True, "The cat must be tracked at some point.")
+    must_acquire: bool = _f(True, "The cat must be tracked at some point (with no cat: nothing may ever be).")
     max_time_to_acquire_s: float = _f(1e9, "Latest acceptable first TRACK (s).", lo=0.0)
     min_centered_fraction: float = _f(0.5, "Share of tracked time with the cat within +-10% of the centre.",
                                       lo=0.0, hi=1.0)
