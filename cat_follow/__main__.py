@@ -1,4 +1,4 @@
-"""The ``cat-follow`` command line: replay, detect, bench, config."""
+"""The ``cat-follow`` command line: replay, detect, bench, evaluate, config."""
 
 from __future__ import annotations
 
@@ -181,7 +181,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             rows.append(out)
             print(f"{name:24s} {'PASS' if out['success'] else 'FAIL'}  acquire={out['time_to_acquire_s']}s "
                   f"centred={out['centered_fraction']} dist_err={out['mean_distance_error_m']}m "
-                  f"collisions={out['collisions']} lost={out['lost_episodes']} odo_err={out['odometry_error_m']}m"
+                  f"collisions={out['collisions']} lost={out['lost_episodes']} odo_err={out['odometry_error_m']}m "
+                  f"decoy={out['decoy_fraction']}"
                   + (f"  ({'; '.join(out['reasons'])})" if out["reasons"] else ""), flush=True)
         if args.summary_json:
             args.summary_json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
@@ -210,6 +211,25 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if out_video:
         print(f"camera view: {out_video}", file=sys.stderr)
     return 0 if out["success"] else 1
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from cat_follow.evaluation.suite import SuiteOptions, default_labels_dir, render_markdown, run_suite, score_log
+
+    _setup_logging(load_config(args.config).logging.level if not args.verbose else "DEBUG")
+    labels = args.labels or default_labels_dir()
+    if args.suite:
+        result = run_suite(SuiteOptions(out_dir=args.out, videos_dir=args.videos, labels_dir=labels, jobs=args.jobs,
+                                        config_path=args.config, model_path=args.model,
+                                        progress=sys.stderr.isatty(), only=tuple(args.only or ())))
+        print(render_markdown(result))
+        print(f"written: {args.out / 'evaluate.json'}, {args.out / 'evaluate.md'}", file=sys.stderr)
+        return 0
+    if args.log is None:
+        raise CatFollowError("evaluate: pass a replay log (LOG --video NAME) or --suite")
+    video = args.video or f"{args.log.name.split('.')[0]}.mp4"
+    print(json.dumps(score_log(args.log, video, labels, args.mode).as_dict(), indent=2))
+    return 0
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -363,6 +383,22 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--summary-json", type=Path)
     sm.add_argument("--plot", type=Path, help="top-view PNG: true path, odometry, cat")
     sm.set_defaults(func=cmd_simulate)
+
+    ev = sub.add_parser("evaluate", help="score replay logs against the reference boxes (../shared/labels)")
+    ev.add_argument("log", type=Path, nargs="?", help="a `replay --fast --log` JSONL file to score")
+    common(ev)
+    ev.add_argument("--video", help="the video the log is of (default: the log's name + .mp4)")
+    ev.add_argument("--mode", choices=["animal", "cat+decoys", "negative", "by-eye"],
+                    help="scoring mode (default: from cat_follow/evaluation/videos.toml)")
+    ev.add_argument("--labels", type=Path,
+                    help="reference boxes folder (default: $CAT_FOLLOW_LABELS, ../shared/labels)")
+    ev.add_argument("--suite", action="store_true", help="replay every video in the assets' video/ and video/dev/")
+    ev.add_argument("--videos", type=Path, help="video folder for --suite (default: the assets' video/)")
+    ev.add_argument("--only", nargs="+", metavar="NAME", help="--suite on these video file names only")
+    ev.add_argument("--jobs", type=int, default=2, help="replays at once (--suite)")
+    ev.add_argument("--out", type=Path, default=Path("evaluation"),
+                    help="--suite writes evaluate.json, evaluate.md and logs/ here")
+    ev.set_defaults(func=cmd_evaluate)
 
     cb = sub.add_parser("calibrate", help="calibration procedures (on the car), and a check")
     cb.add_argument("what", choices=["steering", "camera-servos", "speed", "camera", "check", "chessboard"])

@@ -1,4 +1,5 @@
-"""A top view of a run: the room, the robot's true path, its odometry, and the cat's path.
+"""A top view of a run: the room, the robot's true path, its odometry, the cat's path and the
+decoys' paths.
 
 The true path is drawn wide and pale, the odometry thin and dashed on top of it, so both show
 where they agree; start (filled dot) and end (ring) markers are in the legend, which is laid
@@ -23,6 +24,7 @@ PX_PER_M = 120
 MARGIN = 40
 LEGEND_H = 56
 TRUE, ODOM, CAT, WALL, INK = (120, 200, 120), (200, 90, 30), (0, 140, 255), (60, 60, 60), (0, 0, 0)
+DECOY = (40, 40, 200)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 DASH_PX, GAP_PX = 9, 6
 
@@ -49,7 +51,7 @@ def _legend(img: np.ndarray, top: int) -> None:
     x, y = MARGIN, top + 20
     entries: list[tuple[str, str, tuple[int, int, int]]] = [
         ("robot, true path", "wide", TRUE), ("robot, odometry", "dashed", ODOM), ("cat", "line", CAT),
-        ("start", "dot", INK), ("end", "ring", INK)]
+        ("decoys", "line", DECOY), ("start", "dot", INK), ("end", "ring", INK)]
     for label, kind, color in entries:
         (tw, _), _ = cv2.getTextSize(label, FONT, 0.5, 1)
         need = (36 if kind in ("wide", "dashed", "line") else 20) + tw + 24
@@ -89,6 +91,10 @@ def plot_paths(path: Path, sc: Scenario, samples: Sequence[Sample]) -> None:
         cv2.polylines(img, [np.array(paths["cat"], np.int32)], False, CAT, 2, cv2.LINE_AA)
     if len(paths["odom"]) > 1:
         _dashed(img, paths["odom"], ODOM, 2)
+    for d in sc.decoys:  # each decoy's whole path, and its size where it starts
+        pts = [px(x, y) for x, y in d.path]
+        cv2.polylines(img, [np.array(pts, np.int32)], False, DECOY, 2, cv2.LINE_AA)
+        cv2.circle(img, pts[0], max(2, int(d.radius_m * PX_PER_M)), DECOY, 1, cv2.LINE_AA)
     for key, color in (("robot", (40, 140, 40)), ("cat", CAT)):
         if paths[key]:
             cv2.circle(img, paths[key][0], 6, color, -1, cv2.LINE_AA)

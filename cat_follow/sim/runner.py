@@ -36,7 +36,7 @@ from cat_follow.sim.metrics import Metrics, Sample
 from cat_follow.sim.plot import plot_paths
 from cat_follow.sim.render import Renderer
 from cat_follow.sim.scenario import Scenario
-from cat_follow.sim.sprites import SEG_SUBPATH, CatSegmenter, Sprite, load_sprites
+from cat_follow.sim.sprites import SEG_SUBPATH, Segmenter, Sprite, load_sprite
 from cat_follow.video_out import annotate, open_video_writer
 
 log = logging.getLogger(__name__)
@@ -83,18 +83,18 @@ def sim_assets() -> Path:
                          "./setup.sh --dev (or set CAT_FOLLOW_ASSETS)")
 
 
-_SPRITES: dict[str, Sprite] = {}
+_SPRITES: dict[tuple[str, str], Sprite] = {}
 
 
-def cat_sprite(photo: str) -> Sprite:
-    """The cut-out cat of ``photo`` (cut once per process)."""
-    if photo not in _SPRITES:
+def cat_sprite(photo: str, kind: str = "cat") -> Sprite:
+    """The ``kind`` (cat, dog, person) cut out of ``photo`` (cut once per process)."""
+    if (photo, kind) not in _SPRITES:
         assets = sim_assets()
         path = assets / "images" / photo
         if not path.is_file():
-            raise CatFollowError(f"cat photo {path}: no such file")
-        _SPRITES[photo] = load_sprites([path], CatSegmenter(assets / SEG_SUBPATH))[0]
-    return _SPRITES[photo]
+            raise CatFollowError(f"{kind} photo {path}: no such file")
+        _SPRITES[photo, kind] = load_sprite(path, Segmenter(assets / SEG_SUBPATH), kind)
+    return _SPRITES[photo, kind]
 
 
 class _Overlay:
@@ -157,7 +157,8 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
     car = SimCar(cal, start=sc.robot.start, world=world, clock=clock,
                  sleep=(lambda s: None) if opts.fast else time.sleep, seed=0)
     renderer = Renderer(config.camera.width, config.camera.height, cal.camera_hfov_deg, sc.room, sc.walls)
-    source = SimCameraSource(sc, renderer, car, cal, cat_sprite(sc.cat.photo), clock)
+    source = SimCameraSource(sc, renderer, car, cal, cat_sprite(sc.cat.photo) if sc.cat else None, clock,
+                             tuple(cat_sprite(d.photo, d.kind) for d in sc.decoys))
     pipeline = Pipeline(config, source, models, fast=opts.fast)
     robot = Robot(config, cal, pipeline, lambda: car, lockstep=opts.fast, clock=clock)
     metrics = Metrics(sc, config.motion.follow_distance_m, config.camera.width, cal.wheelbase_m)
@@ -168,9 +169,10 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
     sx, sy, sth = sc.robot.start[0], sc.robot.start[1], math.radians(sc.robot.start[2])
     shared, rid = pipeline.shared, pipeline.main_reader
 
-    def world_at(t: float) -> None:
-        cat = None if sc.cat_hidden(t) else sc.cat_position(t)
-        world.obstacles[:] = [] if cat is None else [(cat[0], cat[1], sc.cat.radius_m)]
+    def world_at(t: float) -> None:  # what the range sensor sees (hidden bodies are elsewhere)
+        cat = sc.cat_in_sight(t)
+        world.obstacles[:] = [] if cat is None or sc.cat is None else [(cat[0], cat[1], sc.cat.radius_m)]
+        world.obstacles += [(x, y, d.radius_m) for d, (x, y, _) in sc.decoys_in_sight(t)]
 
     def commands_due(t: float) -> None:
         while pending and pending[0].at <= t + 1e-9:
@@ -185,13 +187,22 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
         ox, oy, oth = robot.odom.as_tuple()
         odom_w = (sx + ox * math.cos(sth) - oy * math.sin(sth), sy + ox * math.sin(sth) + oy * math.cos(sth),
                   sth + oth)
-        cat = None if sc.cat_hidden(t) else sc.cat_position(t)[:2]
-        col = None
-        if cat is not None:
+        pose = sc.cat_in_sight(t)
+        cat = None if pose is None else pose[:2]
+        col = cat_box = None
+        if cat is not None and sc.cat is not None:
             p = renderer.project(cam, (cat[0], cat[1], sc.cat.height_m / 2))
             if p is not None and 0 <= p[0] < renderer.w:
                 col = p[0]
-        metrics.add(Sample(t, robot.sm.state, (x, y, th), odom_w, (cam.x, cam.y), cat, col))
+            cat_box = _seen_box(renderer, cam, cat, source.sprite, sc.cat.height_m)
+        decoys = [(dx, dy, d.radius_m) for d, (dx, dy, _) in sc.decoys_in_sight(t)]
+        decoy_boxes = [b for d, (dx, dy, _) in sc.decoys_in_sight(t)
+                       if (b := _seen_box(renderer, cam, (dx, dy), cat_sprite(d.photo, d.kind), d.height_m))]
+        shared.read_bbox(BBOX_TRACKER, box)
+        b = box[0]
+        target = (float(b["x"]), float(b["y"]), float(b["w"]), float(b["h"])) if b["valid"] else None
+        metrics.add(Sample(t, robot.sm.state, (x, y, th), odom_w, (cam.x, cam.y), cat, col,
+                           target=target, cat_box=cat_box, decoys=decoys, decoy_boxes=decoy_boxes))
 
     def draw(pixels: np.ndarray, t: float) -> None:
         if overlay is not None:
@@ -247,6 +258,19 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
 
         opts.summary_path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return out
+
+
+def _seen_box(renderer: Renderer, cam: Any, pos: tuple[float, float], sprite: Sprite | None,
+              height: float) -> tuple[float, float, float, float] | None:
+    """The projected box of a sprite standing at ``pos``, clipped to the image; None if out of view."""
+    if sprite is None:
+        return None
+    b = renderer.cat_box(cam, pos, sprite, height)
+    if b is None:
+        return None
+    x0, y0 = max(b[0], 0.0), max(b[1], 0.0)
+    x1, y1 = min(b[0] + b[2], float(renderer.w)), min(b[1] + b[3], float(renderer.h))
+    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
 
 
 def _run_lockstep(robot: Robot, pipeline: Pipeline, clock: SimClock, car: SimCar, steps: int, fps: float,
