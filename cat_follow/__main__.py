@@ -39,10 +39,14 @@ def _models(cfg: Config):  # type: ignore[no-untyped-def]
 def cmd_replay(args: argparse.Namespace) -> int:
     from cat_follow.replay import ReplayOptions, run_replay
 
-    cfg = _config(args)
+    cfg, web = _web(args, _config(args))
     opts = ReplayOptions(fast=args.fast, log_path=args.log, out_video=args.out_video,
                          summary_path=args.summary_json, progress=sys.stderr.isatty(),
                          max_frames=args.max_frames)
+    if web is not None:
+        from cat_follow.web.attach import for_pipeline
+
+        opts.attach = lambda pipe: for_pipeline(pipe, web)
     from cat_follow.sources import default_video
 
     summary = run_replay(args.video or default_video(), cfg, _models(cfg), opts)
@@ -129,9 +133,28 @@ def _run_until_signal(robot, on_tick=None, duration: float | None = None) -> int
     return status
 
 
+def _web(args: argparse.Namespace, cfg: Config):  # type: ignore[no-untyped-def]
+    """(config, web config or None) for ``--web [HOST:]PORT``: one more camera slot if on."""
+    if getattr(args, "web", None) is None:
+        return cfg, None
+    from cat_follow.web.view import parse_web_spec, with_web_slot
+
+    return with_web_slot(cfg), parse_web_spec(args.web, cfg.web)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    cfg = _config(args)
-    return _run_until_signal(_service(args, cfg))
+    cfg, web = _web(args, _config(args))
+    robot = _service(args, cfg)
+    if web is None:
+        return _run_until_signal(robot)
+    from cat_follow.web.attach import for_robot
+
+    view = for_robot(robot, web, pool_canvas=True)
+    view.start()
+    try:
+        return _run_until_signal(robot)
+    finally:
+        view.stop()
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -183,9 +206,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from cat_follow.sim.runner import SimOptions, run_scenario
     from cat_follow.sim.scenario import DEFAULT_SCENARIO, load_scenario, shipped_scenarios
 
-    cfg = _config(args)
+    cfg, web = _web(args, _config(args))
     models = _models(cfg)
     progress = sys.stderr.isatty()
+    attach = None
+    if web is not None:
+        from cat_follow.web.attach import for_robot
+
+        attach = lambda robot: for_robot(robot, web)  # noqa: E731
     if args.suite:
         rows = []
         for name in shipped_scenarios():
@@ -210,7 +238,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             log.info("no display: writing the camera view to %s", out_video)
     out = run_scenario(scenario, cfg, models, SimOptions(fast=args.fast, out_video=out_video,
                                                          summary_path=args.summary_json, plot_path=args.plot,
-                                                         progress=progress, live_view=live))
+                                                         progress=progress, live_view=live, attach=attach))
     print(json.dumps(out, indent=2))
     if out_video:
         print(f"camera view: {out_video}", file=sys.stderr)
@@ -319,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out-video", type=Path, help="write the annotated video here (.mp4)")
     r.add_argument("--summary-json", type=Path, help="write the summary here")
     r.add_argument("--max-frames", type=int, help="stop after this many source frames")
+    r.add_argument("--web", metavar="[HOST:]PORT", help="serve the live view (config [web])")
     r.set_defaults(func=cmd_replay)
 
     d = sub.add_parser("detect", help="run the detector on images, one JSON line each")
@@ -341,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--socket", help="command socket path (default: robot.socket in the config)")
     rn.add_argument("--sim", action="store_true", help="simulated car; frames from --source (default: sample video)")
     rn.add_argument("--source", help="video file or image directory instead of the Pi camera")
+    rn.add_argument("--web", metavar="[HOST:]PORT", help="serve the live view: camera, status, Stop, go-to "
+                    "(127.0.0.1 unless HOST is given; other hosts need web.token)")
     rn.set_defaults(func=cmd_run)
 
     rc = sub.add_parser("record", help="run the service and record camera frames and telemetry for replay")
@@ -367,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--out-video", type=Path, help="write the camera view with the tracker's box here")
     sm.add_argument("--summary-json", type=Path)
     sm.add_argument("--plot", type=Path, help="top-view PNG: true path, odometry, cat")
+    sm.add_argument("--web", metavar="[HOST:]PORT", help="serve the live view (config [web])")
     sm.set_defaults(func=cmd_simulate)
 
     cb = sub.add_parser("calibrate", help="calibration procedures (on the car), and a check")
