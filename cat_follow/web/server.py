@@ -92,13 +92,18 @@ class Hub:
                 "oversize": self.ring.oversize}
 
 
+HUB = web.AppKey("hub", Hub)
+ENDPOINTS = web.AppKey("endpoints", Endpoints)
+TRAIL = web.AppKey("trail", Trail)
+
+
 def _asset(name: str) -> str:
     return resources.files("cat_follow.web").joinpath("static", name).read_text(encoding="utf-8")
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
     """multipart/x-mixed-replace: the newest JPEG each time one is published."""
-    hub: Hub = request.app["hub"]
+    hub: Hub = request.app[HUB]
     if hub.viewers >= hub.max_clients:
         hub.refused += 1
         raise web.HTTPServiceUnavailable(text=f"at most {hub.max_clients} viewers (web.max_clients)\n")
@@ -144,24 +149,24 @@ async def script(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    ep: Endpoints = request.app["endpoints"]
+    ep: Endpoints = request.app[ENDPOINTS]
     return web.Response(text=ep.status(), content_type="application/json")
 
 
 async def path(request: web.Request) -> web.Response:
     """The odometry trail, and the cat's position as the robot estimates it."""
-    ep: Endpoints = request.app["endpoints"]
-    trail: Trail = request.app["trail"]
+    ep: Endpoints = request.app[ENDPOINTS]
+    trail: Trail = request.app[TRAIL]
     st = json.loads(ep.status())
     cat = ep.cat_estimate(st) if ep.cat_estimate is not None else None
     return web.json_response({"trail": trail.as_list(), "pose": st.get("pose"), "target": st.get("target"),
                               "cat": None if cat is None else [round(cat[0], 3), round(cat[1], 3)],
-                              "stream": request.app["hub"].counters()})
+                              "stream": request.app[HUB].counters()})
 
 
 async def command(request: web.Request) -> web.Response:
     """POST {"line": "cat_location 1.5 0.3"} -> 200 {"answer": "OK"} | 4xx {"error": reason}."""
-    ep: Endpoints = request.app["endpoints"]
+    ep: Endpoints = request.app[ENDPOINTS]
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(text="commands are POSTed as application/json\n")
     if ep.submit is None:
@@ -191,8 +196,8 @@ def _error(code: int, reason: str) -> web.Response:
 
 async def sample_trail(app: web.Application) -> None:
     """Keep the path while nobody watches too (cheap: one status read every 0.2 s)."""
-    ep: Endpoints = app["endpoints"]
-    trail: Trail = app["trail"]
+    ep: Endpoints = app[ENDPOINTS]
+    trail: Trail = app[TRAIL]
     while True:
         with contextlib.suppress(ValueError, TypeError, KeyError):
             trail.add_from_status(json.loads(ep.status()))
@@ -201,7 +206,7 @@ async def sample_trail(app: web.Application) -> None:
 
 def make_app(hub: Hub, endpoints: Endpoints, trail: Trail, guard: Guard) -> web.Application:
     app = web.Application(middlewares=[guard.middleware], client_max_size=MAX_BODY)
-    app["hub"], app["endpoints"], app["trail"], app["guard"] = hub, endpoints, trail, guard
+    app[HUB], app[ENDPOINTS], app[TRAIL] = hub, endpoints, trail
     app.router.add_get("/", page)
     app.router.add_get("/app.js", script)
     app.router.add_get("/stream.mjpg", stream)

@@ -106,7 +106,7 @@ class WebView:
         while not self.server.bound.wait(0.05):
             if not self.server.is_alive():
                 err = self.server.error
-                raise CatFollowError(f"web view: cannot listen on {self.config.host}:{self.config.port}: "
+                raise CatFollowError(f"web view: cannot listen on {self.config.host}:{self.server.port}: "
                                      f"{getattr(err, 'strerror', None) or err}")
         self.encoder.start()
         exposed = "" if is_loopback_host(self.config.host) else " (token required)"
