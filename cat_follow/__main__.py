@@ -86,6 +86,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_web(args: argparse.Namespace) -> int:
+    from cat_follow.sources import default_video
+    from cat_follow.web.bench import run_web_bench
+
+    cfg = _config(args)
+    clients = tuple(int(v) for v in args.clients.split(","))
+    summary = run_web_bench(args.video or default_video(), cfg, _models(cfg), seconds=args.seconds,
+                            clients=clients, rate=args.rate, summary_path=args.summary_json)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def _service(args: argparse.Namespace, cfg: Config):  # type: ignore[no-untyped-def]
     """The robot service (pipeline, car, command socket) that `run` and `record` start."""
     from cat_follow.calibration import load_calibration
@@ -364,6 +376,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "the consumers sustain shows how each design copes with a backlog")
     b.add_argument("--summary-json", type=Path)
     b.set_defaults(func=cmd_bench)
+
+    bw = sub.add_parser("bench-web", help="the web view's cost to the vision loop with 0/10/20 viewers, "
+                        "side by side in one run")
+    bw.add_argument("video", type=Path, nargs="?", help="default: kittens_floor.mp4 from the assets")
+    common(bw)
+    bw.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
+    bw.add_argument("--clients", default="0,10,20,0", help="viewers in each phase, in order")
+    bw.add_argument("--rate", type=float, default=60.0, help="camera rate in fps (above the tracker's, so "
+                    "the tracker's fps shows what the web view takes from it)")
+    bw.add_argument("--summary-json", type=Path)
+    bw.set_defaults(func=cmd_bench_web)
 
     rn = sub.add_parser("run", help="run the service: camera, tracker, detector, commands, car")
     common(rn)
