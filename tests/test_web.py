@@ -329,3 +329,17 @@ def test_fuzz_unauthenticated_or_malformed_requests_change_no_state(rig_factory:
     one()
     assert {401, 403} <= seen
     assert rig.request("GET", "/status.json", headers={"X-Cat-Follow-Token": TOKEN})[0] == 200
+
+
+@pytest.mark.slow
+def test_bench_web_counts_one_encode_per_served_frame(kittens: Any, models: Any) -> None:
+    from cat_follow.web.bench import run_web_bench
+
+    out = run_web_bench(kittens, Config(), models, seconds=1.5, clients=(0, 3))
+    idle, watched = out["phases"]
+    assert idle["encodes"] == 0 and idle["jpegs_served"] == 0  # no viewer: no encoding
+    assert watched["encodes"] >= 10 and watched["viewer_parts_received"] >= 2 * watched["encodes"]
+    assert watched["jpegs_served"] >= 2.5 * watched["distinct_jpegs_served"]  # each JPEG to ~every viewer
+    assert watched["encodes_per_distinct_jpeg_served"] <= 1.15
+    assert idle["tracker_fps"] > 5 and watched["tracker_fps"] > 5
+    assert watched["frame_to_jpeg_ms_p50"] is not None and watched["frame_to_jpeg_ms_p50"] > 0

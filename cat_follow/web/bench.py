@@ -34,6 +34,7 @@ def _phase(pipe: Pipeline, view: WebView, clients: int, seconds: float, cursor: 
     """Run one phase; returns its figures and the results cursor."""
     handoff = LatencyRecorder()
     view.hub.latency_ms = LatencyRecorder()
+    view.encoder.encode_ms = LatencyRecorder(4096)
     c = pipe.pool.counters[0]
     proc = None
     if clients:
@@ -60,6 +61,7 @@ def _phase(pipe: Pipeline, view: WebView, clients: int, seconds: float, cursor: 
         "encodes": view.encoder.encodes - e0,
         "jpegs_served": view.hub.frames_sent - s0,
         "distinct_jpegs_served": view.hub.distinct_sent - d0,
+        "frame_to_encoded_ms_p99": view.encoder.encode_ms.percentile(99),
         "frame_to_jpeg_ms_p50": view.hub.latency_ms.percentile(50),
         "frame_to_jpeg_ms_p99": view.hub.latency_ms.percentile(99),
     }

@@ -58,6 +58,9 @@ class FrameEncoder(SupervisedThread):
             delay = next_t - time.monotonic()
             if delay > 0 and self.stopping.wait(delay):
                 break
+            # wait for the NEXT frame, not one published while we slept: the JPEG is then as
+            # fresh as the camera allows (its age is the encode time, not up to a frame more)
+            self.shared.wait_frame(self.reader, 0.0)
             if not self.shared.wait_frame(self.reader, 0.2) and self.shared.published_seq <= self._seen:
                 continue
             if self.shared.closed.is_set():
