@@ -172,7 +172,9 @@ def test_one_encoder_feeds_every_viewer_and_runs_only_while_watched(rig_factory:
     assert min(got) >= 15, got  # ~20 per second each
     assert enc <= max(got) + 2  # one encode per frame served, however many viewers
     c = rig.view.counters()
-    assert c["frames_sent"] >= sum(got) and c["distinct_sent"] <= c["encodes"]
+    # a viewer that closes while the server waits for its socket to drain has its last JPEG but
+    # the server does not count that send as served
+    assert c["frames_sent"] >= sum(got) - len(viewers) and c["distinct_sent"] <= c["encodes"]
     img = cv2.imdecode(np.frombuffer(viewers[0].jpegs[-1], np.uint8), cv2.IMREAD_COLOR)
     assert img.shape == (480, 640, 3) and float(img.std()) > 5
     time.sleep(0.5)
