@@ -345,3 +345,29 @@ def test_bench_web_counts_one_encode_per_served_frame(kittens: Any, models: Any)
     assert watched["encodes_per_distinct_jpeg_served"] <= 1.15
     assert idle["tracker_fps"] > 5 and watched["tracker_fps"] > 5
     assert watched["frame_to_jpeg_ms_p50"] is not None and watched["frame_to_jpeg_ms_p50"] > 0
+
+
+def test_overlay_draws_on_its_canvas_only_with_label_score_source_and_reasons() -> None:
+    from cat_follow.memory.pool import BBOX, SOURCE_DETECTOR
+    from cat_follow.perception.target import TargetState
+    from cat_follow.web.overlay import draw_overlay, status_lines
+
+    pixels = np.full((480, 640, 3), 90, np.uint8)
+    before = pixels.copy()
+    canvas = np.zeros_like(pixels)
+    box = np.zeros(1, dtype=BBOX)[0]
+    box["x"], box["y"], box["w"], box["h"], box["score"], box["valid"] = 100, 120, 200, 150, 0.87, 1
+    box["source"], box["target_state"] = SOURCE_DETECTOR, TargetState.TRACKING
+    status = json.loads(STATUS)
+    trail = np.array([[0.0, 0.0], [0.1, -0.1], [0.1, -0.2]])
+    draw_overlay(canvas, pixels, box, "cat", status, trail)
+    assert np.array_equal(pixels, before)  # the shared frame is only read
+    assert tuple(canvas[200, 100]) == (0, 165, 255)  # the box's left edge, detector orange
+    assert tuple(canvas[300, 400]) == (90, 90, 90)  # the picture elsewhere, copied
+    lines = status_lines(status)
+    assert lines[0] == "IDLE: start-up" and "pan 0 " in lines[2] and "-0" not in lines[2]
+    assert status_lines({"state": "track", "motors": {"limited_by": "obstacle 15 cm"}})[0] == \
+        "TRACK: obstacle 15 cm"
+    thin = np.zeros_like(pixels)
+    draw_overlay(thin, pixels, box, "cat", status, trail, held_s=0.3)
+    assert tuple(thin[200, 100]) == (0, 165, 255) and tuple(thin[200, 102]) == (90, 90, 90)

@@ -25,6 +25,7 @@ from cat_follow.threads.supervised import Health, SupervisedThread
 from cat_follow.web.overlay import draw_overlay
 from cat_follow.web.trail import Trail
 
+HOLD_S = 0.6  # as long as the robot coasts on a box the tracker dropped (robot.runner.COAST_S)
 Publish = Callable[[np.ndarray, int, int], None]
 
 
@@ -43,6 +44,7 @@ class FrameEncoder(SupervisedThread):
         self.watching = threading.Event()  # set by the server while at least one viewer is connected
         self.publish: Publish | None = None
         self._box = shared.new_bbox_buffer()
+        self._last_box = shared.new_bbox_buffer()  # the last valid box, shown for HOLD_S
         self.encodes = 0
         self.failures = 0
         self.cpu_s = 0.0  # thread CPU time spent drawing and encoding
@@ -76,9 +78,9 @@ class FrameEncoder(SupervisedThread):
             return False
         try:
             t_capture_ns, seq = int(ref.meta["t_capture_ns"]), ref.seq
-            self.shared.read_bbox(BBOX_TRACKER, self._box)
+            box, held_s = self._box_to_draw()
             status = self._status()
-            draw_overlay(self.canvas, ref.pixels, self._box[0], self.label, status, self.trail.points())
+            draw_overlay(self.canvas, ref.pixels, box, self.label, status, self.trail.points(), held_s=held_s)
         finally:
             self.shared.release(self.reader)  # the frame is in our canvas: unpin at once
         self._seen = seq
@@ -92,6 +94,19 @@ class FrameEncoder(SupervisedThread):
         if self.publish is not None:
             self.publish(jpeg, t_capture_ns, seq)
         return True
+
+    def _box_to_draw(self) -> tuple[Any, float]:
+        """(box record, 0) when the tracker has a box now; else its last one and its age in
+        seconds while younger than HOLD_S (the robot still steers on it: it coasts); else (None, 0)."""
+        self.shared.read_bbox(BBOX_TRACKER, self._box)
+        if self._box[0]["valid"]:
+            np.copyto(self._last_box, self._box)
+            return self._box[0], 0.0
+        last = self._last_box[0]
+        age = (time.monotonic_ns() - int(last["t_ns"])) / 1e9
+        if last["valid"] and age < HOLD_S:
+            return last, max(age, 1e-3)
+        return None, 0.0
 
     def _status(self) -> dict[str, Any]:
         try:

@@ -78,16 +78,18 @@ def _path_inset(canvas: np.ndarray, trail: np.ndarray, pose: tuple[float, float,
 
 
 def draw_overlay(canvas: np.ndarray, pixels: np.ndarray, box: Any, label: str, status: dict[str, Any],
-                 trail: np.ndarray) -> None:
-    """Copy ``pixels`` into ``canvas`` and draw the box record ``box`` (pool.BBOX), ``status``
-    (the robot's status dict) and ``trail`` (N x 2 odometry points) on it."""
+                 trail: np.ndarray, held_s: float = 0.0) -> None:
+    """Copy ``pixels`` into ``canvas`` and draw the box record ``box`` (pool.BBOX; ``held_s`` > 0:
+    the last box, that old, drawn thin), ``status`` (the robot's status dict) and ``trail``
+    (N x 2 odometry points) on it."""
     np.copyto(canvas, pixels)  # copy: the one copy of the web view's drawing
-    if box is not None and box["valid"] and int(box["target_state"]) != TargetState.NONE:
+    if box is not None and box["valid"]:
         x, y, w, h = (round(float(box[k])) for k in ("x", "y", "w", "h"))
         color = COLOR_DETECTOR if int(box["source"]) == SOURCE_DETECTOR else COLOR_TRACKER
-        cv2.rectangle(canvas, (x, y), (x + w, y + h), color, 2)
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), color, 1 if held_s else 2)
         state = TargetState(int(box["target_state"])).label
-        _text(canvas, f"{box_label(box, label)} {state}", (x, max(y - 6, 12)))
+        text = f"{box_label(box, label)} {state}" + (f" (last seen {held_s:.1f} s ago)" if held_s else "")
+        _text(canvas, text, (x, max(y - 6, 12)))
     for i, line in enumerate(status_lines(status)):
         _text(canvas, line, (8, 20 + 20 * i))
     pose = status.get("pose")
