@@ -19,7 +19,8 @@ COLOR_DETECTOR = (0, 165, 255)  # BGR orange
 COLOR_TRACKER = (0, 220, 0)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 INSET_PX = 110  # side of the path inset, bottom right
-INSET_M = 2.0  # metres shown either side of the car in the inset
+INSET_M = 2.0
+STATUS_ROWS = ("state", "fps", "motors")  # the lines status_lines writes, top left  # metres shown either side of the car in the inset
 
 
 def whole(value: float) -> str:
@@ -89,7 +90,8 @@ def draw_overlay(canvas: np.ndarray, pixels: np.ndarray, box: Any, label: str, s
         cv2.rectangle(canvas, (x, y), (x + w, y + h), color, 1 if held_s else 2)
         state = TargetState(int(box["target_state"])).label
         text = f"{box_label(box, label)} {state}" + (f" (last seen {held_s:.1f} s ago)" if held_s else "")
-        _text(canvas, text, (x, max(y - 6, 12)))
+        top = 20 * len(STATUS_ROWS) + 8  # below the status lines: else inside the box
+        _text(canvas, text, (x + 2, y - 6 if y - 6 >= top else y + 18))
     for i, line in enumerate(status_lines(status)):
         _text(canvas, line, (8, 20 + 20 * i))
     pose = status.get("pose")
