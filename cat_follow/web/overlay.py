@@ -19,8 +19,8 @@ COLOR_DETECTOR = (0, 165, 255)  # BGR orange
 COLOR_TRACKER = (0, 220, 0)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 INSET_PX = 110  # side of the path inset, bottom right
-INSET_M = 2.0
-STATUS_ROWS = ("state", "fps", "motors")  # the lines status_lines writes, top left  # metres shown either side of the car in the inset
+INSET_M = 2.0  # metres shown either side of the car in the inset
+STATUS_ROWS = ("state", "fps", "motors")  # the lines status_lines writes, top left
 
 
 def whole(value: float) -> str:
