@@ -39,7 +39,7 @@ from cat_follow.sim.render import Renderer
 from cat_follow.sim.scenario import Scenario
 from cat_follow.sim.sprites import SEG_SUBPATH, CatSegmenter, Sprite, load_sprites
 from cat_follow.video_out import annotate, open_video_writer
-from cat_follow.web.overlay import whole
+from cat_follow.web.overlay import box_label, whole
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +172,9 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
     def draw(pixels: np.ndarray, t: float) -> None:
         if overlay is not None:
             shared.read_bbox(BBOX_TRACKER, box)
+            seen = f" | {box_label(box[0], config.detector.label)}" if box[0]["valid"] else ""
             overlay.show(pixels, box[0], f"{sc.name} t={t:5.1f}s {robot.sm.state.label} "
-                                         f"speed={whole(robot.last_cmd.speed)} pan={whole(robot.last_cmd.pan)}")
+                                         f"speed={whole(robot.last_cmd.speed)} pan={whole(robot.last_cmd.pan)}{seen}")
 
     from tqdm import tqdm
 
