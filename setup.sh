@@ -12,7 +12,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="$REPO/.venv"
 ASSETS="$REPO/assets"
 SSD_DIR="$ASSETS/models/ssd_mobilenet_v1_coco_quant"
-SSD_ZIP_URL="https://storage.googleapis.com/download.tensorflow.org/models/tflite/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.zip"
+# CAT_FOLLOW_SSD_URL: for the test that checks what a failed download says; not for normal use
+SSD_ZIP_URL="${CAT_FOLLOW_SSD_URL:-https://storage.googleapis.com/download.tensorflow.org/models/tflite/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.zip}"
 SSD_SHA256="e4b118e5e4531945de2e659742c7c590f7536f8d0ed26d135abcfe83b4779d13"
 VILIB_MODEL="/opt/vilib/detect.tflite"
 # Cat photos and the segmentation model the simulator cuts cats out with: google-coral/test_data
@@ -45,8 +46,8 @@ mode=""
 assets_src=""
 dry_run=0
 
-usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+usage() {  # the comment block at the top of this file, without the '#'
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 }
 
 die() {
@@ -78,6 +79,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+# arguments are checked before anything is installed
+if [ -n "$assets_src" ] && [ ! -d "$assets_src" ]; then
+  die "--assets $assets_src is not a directory" "give the folder that holds models/ (e.g. --assets ../shared/assets)"
+fi
 
 if [ -z "$mode" ]; then
   if grep -qs "Raspberry Pi" /proc/device-tree/model; then mode=pi; else mode=dev; fi
@@ -110,8 +115,7 @@ install_assets() {
   else
     tmp="$(mktemp -d)"
     step "downloading the detector model (TensorFlow's coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.zip)"
-    run "$PYTHON" -c "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])" \
-      "$SSD_ZIP_URL" "$tmp/ssd.zip"
+    fetch "$SSD_ZIP_URL" "$tmp/ssd.zip"
     run "$PYTHON" -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
       "$tmp/ssd.zip" "$tmp/x"
     run mkdir -p "$SSD_DIR"
@@ -126,6 +130,21 @@ install_assets() {
   [ -n "$assets_src" ] || install_coral_files
 }
 
+# fetch URL DEST: download (30 s timeout), or stop with one line on why and how to work offline.
+fetch() {
+  echo "    \$ download $1 -> $2"
+  [ "$dry_run" -eq 0 ] || return 0
+  "$PYTHON" - "$1" "$2" <<'PY' || die "could not download $1" \
+"no network? copy the assets (models/, images/, video/) from a machine that has them and run ./setup.sh --dev --assets DIR"
+import shutil, sys, urllib.request
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=30) as r, open(sys.argv[2], "wb") as f:
+        shutil.copyfileobj(r, f)
+except (OSError, ValueError) as exc:
+    sys.exit(f"    download failed: {exc}")
+PY
+}
+
 # The simulator's cat photos and segmentation model, downloaded where missing or wrong.
 install_coral_files() {
   echo "$CORAL_FILES" | while read -r dest src sum; do
@@ -134,8 +153,7 @@ install_coral_files() {
       continue
     fi
     run mkdir -p "$(dirname "$ASSETS/$dest")"
-    run "$PYTHON" -c "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])" \
-      "$CORAL_BASE/$src" "$ASSETS/$dest"
+    fetch "$CORAL_BASE/$src" "$ASSETS/$dest"
     if [ "$dry_run" -eq 0 ] && [ "$(sha_of "$ASSETS/$dest")" != "$sum" ]; then
       rm -f "$ASSETS/$dest"
       die "$dest: sha256 mismatch after download" "run setup.sh again, or pass --assets DIR"
@@ -160,17 +178,44 @@ install_browser() {
   fi
 }
 
+# The libraries OpenCV's GUI wheel loads (libGL, glib, X11 session), and Xvfb for the test that
+# opens a real window. apt as root; otherwise say the command (Xvfb only warns: tests skip).
+dev_system_packages() {
+  local need=() missing=() p
+  need=(libgl1 libglib2.0-0 libsm6 libice6 libxext6 xvfb)
+  command -v dpkg-query >/dev/null || { echo "    (not Debian: make sure libGL and glib are installed)"; return 0; }
+  for p in "${need[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  step "system packages for OpenCV's window and the window test: ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    run apt-get update
+    run apt-get install -y --no-install-recommends "${missing[@]}"
+  elif [ "${missing[*]}" = xvfb ]; then
+    echo "    WARNING: xvfb is not installed: the window test will skip (sudo apt-get install xvfb)"
+  else
+    die "missing system packages: ${missing[*]}" "sudo apt-get install ${missing[*]}; then run setup.sh again"
+  fi
+}
+
 setup_dev() {
-  step "Python virtual environment $VENV"
+  step "Python 3.11+ ($PYTHON)"
   command -v "$PYTHON" >/dev/null || die "$PYTHON not found" "install Python 3.11+"
   run "$PYTHON" -c "import sys; assert sys.version_info >= (3, 11), 'Python 3.11+ needed'"
+  install_assets  # first: a failed download (no network) is told in seconds, not after the installs
+  step "Python virtual environment $VENV"
   [ -x "$VENV/bin/python" ] || run "$PYTHON" -m venv "$VENV"
+  dev_system_packages
   step "Python packages (requirements-dev.txt) and the package itself (editable)"
   run "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  if "$VENV/bin/python" -m pip show -q opencv-contrib-python-headless >/dev/null 2>&1; then
+    # the headless wheel (older set-ups) and the GUI one share the cv2 folder: remove both, reinstall one
+    run "$VENV/bin/python" -m pip uninstall --quiet -y opencv-contrib-python-headless opencv-contrib-python
+  fi
   run "$VENV/bin/python" -m pip install --quiet -r "$REPO/requirements-dev.txt"
   run "$VENV/bin/python" -m pip install --quiet --no-deps -e "$REPO"
   install_browser
-  install_assets
   step "check"
   run "$VENV/bin/cat-follow" config --check /dev/null
   echo "ready: $VENV/bin/cat-follow"

@@ -1,4 +1,4 @@
-"""The ``cat-follow`` command line: replay, detect, bench, config."""
+"""The ``cat-follow`` command line: replay, detect, bench, evaluate, config."""
 
 from __future__ import annotations
 
@@ -64,9 +64,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
     det = make_detector(files.model, files.labels, cfg.detector)
     status = 0
     for image in args.images:
-        frame = cv2.imread(str(image), cv2.IMREAD_COLOR)
+        frame = cv2.imread(str(image), cv2.IMREAD_COLOR) if image.is_file() else None
         if frame is None:
-            print(json.dumps({"image": str(image), "error": "cannot read or decode the image"}))
+            error = "cannot read or decode the image" if image.is_file() else (
+                "is a directory, not an image" if image.is_dir() else "no such file")
+            print(json.dumps({"image": str(image), "error": error}))
             status = 1
             continue
         dets = det.detect(frame, all_classes=args.all_classes)
@@ -142,7 +144,7 @@ def _run_until_signal(robot, on_tick=None, duration: float | None = None) -> int
 
     status = int(robot.run(on_tick=tick))
     log.info("exit: %s", robot.exit_reason or "done")
-    return status
+    return 130 if status == 0 and robot.exit_reason == "SIGINT" else status  # Ctrl-C: the shell's 128+2
 
 
 def _web(args: argparse.Namespace, cfg: Config):  # type: ignore[no-untyped-def]
@@ -200,20 +202,6 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 1 if answer.startswith("ERR") else 0
 
 
-def _display_available() -> bool:
-    import os
-
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        return False
-    try:
-        import cv2
-
-        cv2.namedWindow("cat-follow simulate")
-        return True
-    except Exception:
-        return False
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
     from cat_follow.sim.runner import SimOptions, run_scenario
     from cat_follow.sim.scenario import DEFAULT_SCENARIO, load_scenario, shipped_scenarios
@@ -233,7 +221,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             rows.append(out)
             print(f"{name:24s} {'PASS' if out['success'] else 'FAIL'}  acquire={out['time_to_acquire_s']}s "
                   f"centred={out['centered_fraction']} dist_err={out['mean_distance_error_m']}m "
-                  f"collisions={out['collisions']} lost={out['lost_episodes']} odo_err={out['odometry_error_m']}m"
+                  f"collisions={out['collisions']} lost={out['lost_episodes']} odo_err={out['odometry_error_m']}m "
+                  f"decoy={out['decoy_fraction']}"
                   + (f"  ({'; '.join(out['reasons'])})" if out["reasons"] else ""), flush=True)
         if args.summary_json:
             args.summary_json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
@@ -243,11 +232,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario or DEFAULT_SCENARIO)
     out_video = args.out_video
     live = False
-    if not args.fast and out_video is None and args.scenario is None:  # the default demo
-        live = _display_available()
-        if not live:
+    if not args.fast:  # real time: show it in a window where one can open
+        from cat_follow.display import display_route
+
+        route = display_route()  # the one decision (a hook for the web view as the fallback)
+        live = route.window
+        if live:
+            log.info("showing the camera view in a window")
+        elif out_video is None and args.scenario is None:  # the default demo: keep something to watch
             out_video = Path(f"simulation_{scenario.name}.mp4")
-            log.info("no display: writing the camera view to %s", out_video)
+            log.warning("no window: %s. Writing the camera view to %s instead", route.reason, out_video)
+        else:
+            log.info("no window: %s", route.reason)
     out = run_scenario(scenario, cfg, models, SimOptions(fast=args.fast, out_video=out_video,
                                                          summary_path=args.summary_json, plot_path=args.plot,
                                                          progress=progress, live_view=live, attach=attach))
@@ -255,6 +251,25 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if out_video:
         print(f"camera view: {out_video}", file=sys.stderr)
     return 0 if out["success"] else 1
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from cat_follow.evaluation.suite import SuiteOptions, default_labels_dir, render_markdown, run_suite, score_log
+
+    _setup_logging(load_config(args.config).logging.level if not args.verbose else "DEBUG")
+    labels = args.labels or default_labels_dir()
+    if args.suite:
+        result = run_suite(SuiteOptions(out_dir=args.out, videos_dir=args.videos, labels_dir=labels, jobs=args.jobs,
+                                        config_path=args.config, model_path=args.model,
+                                        progress=sys.stderr.isatty(), only=tuple(args.only or ())))
+        print(render_markdown(result))
+        print(f"written: {args.out / 'evaluate.json'}, {args.out / 'evaluate.md'}", file=sys.stderr)
+        return 0
+    if args.log is None:
+        raise CatFollowError("evaluate: pass a replay log (LOG --video NAME) or --suite")
+    video = args.video or f"{args.log.name.split('.')[0]}.mp4"
+    print(json.dumps(score_log(args.log, video, labels, args.mode).as_dict(), indent=2))
+    return 0
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -424,6 +439,22 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--web", metavar="[HOST:]PORT", help="serve the live view (config [web])")
     sm.set_defaults(func=cmd_simulate)
 
+    ev = sub.add_parser("evaluate", help="score replay logs against the reference boxes (../shared/labels)")
+    ev.add_argument("log", type=Path, nargs="?", help="a `replay --fast --log` JSONL file to score")
+    common(ev)
+    ev.add_argument("--video", help="the video the log is of (default: the log's name + .mp4)")
+    ev.add_argument("--mode", choices=["animal", "cat+decoys", "negative", "by-eye"],
+                    help="scoring mode (default: from cat_follow/evaluation/videos.toml)")
+    ev.add_argument("--labels", type=Path,
+                    help="reference boxes folder (default: $CAT_FOLLOW_LABELS, ../shared/labels)")
+    ev.add_argument("--suite", action="store_true", help="replay every video in the assets' video/ and video/dev/")
+    ev.add_argument("--videos", type=Path, help="video folder for --suite (default: the assets' video/)")
+    ev.add_argument("--only", nargs="+", metavar="NAME", help="--suite on these video file names only")
+    ev.add_argument("--jobs", type=int, default=2, help="replays at once (--suite)")
+    ev.add_argument("--out", type=Path, default=Path("evaluation"),
+                    help="--suite writes evaluate.json, evaluate.md and logs/ here")
+    ev.set_defaults(func=cmd_evaluate)
+
     cb = sub.add_parser("calibrate", help="calibration procedures (on the car), and a check")
     cb.add_argument("what", choices=["steering", "camera-servos", "speed", "camera", "check", "chessboard"])
     cb.add_argument("--config", type=Path)
@@ -455,8 +486,8 @@ def main(argv: list[str] | None = None) -> int:
     except ThreadFailed as exc:
         print(f"cat-follow: error: {exc} (traceback in the log above)", file=sys.stderr)
         return 3
-    except KeyboardInterrupt:
-        print("cat-follow: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C is a normal stop: one line, no traceback; motors were stopped on the way out
+        print("cat-follow: interrupted (Ctrl-C); stopped", file=sys.stderr)
         return 130
 
 

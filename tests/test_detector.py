@@ -65,12 +65,21 @@ def test_label_maps_in_both_formats() -> None:
 
 
 def test_missing_model_names_the_paths_and_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ModelError, match=r"nope\.tflite.*setup\.sh"):
+    # a model asked for by name is missing: say so (set-up would not help)
+    with pytest.raises(ModelError, match=r"nope\.tflite: no such file") as exc:
         find_model(str(tmp_path / "nope.tflite"))
+    assert "setup.sh" not in str(exc.value)
+    with pytest.raises(ModelError, match="no such file"):
+        resolve_model(str(tmp_path / "x.tflite"), None)
+    # no model found where set-up puts it: name the places tried and the fix
+    import cat_follow.perception.model as model_mod
+
     monkeypatch.setenv("CAT_FOLLOW_ASSETS", str(tmp_path))
     monkeypatch.delenv("CAT_FOLLOW_MODEL", raising=False)
-    with pytest.raises(ModelError, match="not found"):
-        resolve_model(str(tmp_path / "x.tflite"), None)
+    monkeypatch.setattr(model_mod, "REPO_ROOT", tmp_path / "repo")
+    monkeypatch.setattr(model_mod, "VILIB_MODEL", tmp_path / "vilib.tflite")
+    with pytest.raises(ModelError, match=r"not found \(tried .*tmp.*\).*setup\.sh"):
+        find_model(None)
 
 
 def test_corrupt_model_is_one_clear_error(models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

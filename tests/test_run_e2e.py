@@ -46,15 +46,17 @@ def test_run_sim_end_to_end(cli_env: dict[str, str], kittens: Path, sig: signal.
         s = json.loads(send(sock, "status", env=cli_env).stdout)
         assert s["target"] == [1.5, 0.3] or s["state"] == "track"  # a cat in view takes over
         assert s["state"] in ("navigate", "track", "search")
+        assert s["motors"]["speed"] != 0 or s["reason"], s  # not moving: the status says why
 
         assert send(sock, "stop", env=cli_env).stdout.strip() == "OK"
         time.sleep(0.3)
         s = json.loads(send(sock, "status", env=cli_env).stdout)
         assert s["state"] == "idle" and s["stop_reason"] == "stop command" and s["motors"]["speed"] == 0
+        assert s["reason"] == "idle: stop command"
 
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=20)
-        assert proc.returncode == 0, err[-3000:]
+        assert proc.returncode == (130 if sig is signal.SIGINT else 0), err[-3000:]  # Ctrl-C: 128 + 2
         assert "car thread ending: motors stopped (speed 0)" in err
         assert f"exit: {sig.name}" in err
         assert not sock.exists()  # the socket file is removed on the way out

@@ -48,6 +48,12 @@ def model_candidates(explicit: str | None) -> list[Path]:
 
 def find_model(explicit: str | None) -> Path:
     """The first existing candidate, or ModelError naming every path tried and the fix."""
+    if explicit:  # asked for by name (--model or detector.model): say so, not how to set up
+        path = Path(explicit)
+        if path.is_file():
+            return path
+        what = "is a directory, not a .tflite file" if path.is_dir() else "no such file"
+        raise ModelError(f"detector model {path}: {what} (given by --model or detector.model)")
     candidates = model_candidates(explicit)
     for path in candidates:
         if path.is_file():

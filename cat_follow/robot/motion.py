@@ -35,7 +35,7 @@ class DriveCommand:
     steer: float = 0.0
     pan: float = 0.0
     tilt: float = 0.0
-    reason: str = ""  # why speed was limited (obstacle, unknown range), for status
+    reason: str = ""  # why the speed is 0 or limited (stop band, no box, obstacle, ...), for status
 
 
 class MotionController:
@@ -75,7 +75,7 @@ class MotionController:
         """
         c, last = self.cfg, self.last
         if box is None:  # unseen: hold still, keep looking where it was
-            return DriveCommand(0.0, last.steer, last.pan, last.tilt)
+            return DriveCommand(0.0, last.steer, last.pan, last.tilt, "no box of the cat: holding still")
         if stale:
             pan, tilt = last.pan, last.tilt
         else:
@@ -85,15 +85,22 @@ class MotionController:
             pan = slew(last.pan, clamp(last.pan + c.pan_gain * right, -PAN_LIMIT, PAN_LIMIT), rate, dt)
             tilt = slew(last.tilt, clamp(last.tilt - c.pan_gain * down, TILT_MIN, TILT_MAX), c.tilt_rate_dps, dt)
         steer = slew(last.steer, clamp(c.steer_per_pan * pan, -STEER_LIMIT, STEER_LIMIT), c.steer_rate_dps, dt)
-        error = self.cat_distance_m(box) - c.follow_distance_m
-        if self.cat_distance_m(box) < c.too_close_m:
+        dist = self.cat_distance_m(box)
+        error = dist - c.follow_distance_m
+        reason = ""
+        if dist < c.too_close_m:
             speed = -c.reverse_speed
-        elif abs(error) <= c.stop_band_m or error < 0:
+            reason = f"cat too close ({dist:.2f} m < {c.too_close_m:g} m): backing away"
+        elif abs(error) <= c.stop_band_m:
             speed = 0.0
+            reason = f"cat at the following distance ({dist:.2f} m, {c.follow_distance_m:g} ± {c.stop_band_m:g} m)"
+        elif error < 0:
+            speed = 0.0
+            reason = f"cat closer than the following distance ({dist:.2f} m < {c.follow_distance_m:g} m)"
         else:
             # turn before running: full speed only when the cat is ahead of the body
             speed = min(c.max_speed, c.speed_gain * error) * max(0.3, math.cos(math.radians(pan)))
-        return DriveCommand(speed, steer, pan, tilt)
+        return DriveCommand(speed, steer, pan, tilt, reason)
 
     def goto(self, pose: tuple[float, float, float], goal: tuple[float, float], dt: float) -> DriveCommand:
         """Steer toward ``goal`` (pure pursuit on the bearing), camera looking ahead."""
@@ -116,7 +123,7 @@ class MotionController:
         return DriveCommand(c.search_speed, steer, pan, tilt)
 
     def stopped(self) -> DriveCommand:
-        return DriveCommand(0.0, self.last.steer, self.last.pan, self.last.tilt)
+        return DriveCommand(0.0, self.last.steer, self.last.pan, self.last.tilt, "stopped")
 
     # ---- safety ------------------------------------------------------------------------
     def limit_for_range(self, cmd: DriveCommand, distance_cm: float | None) -> DriveCommand:
@@ -155,7 +162,8 @@ class MotionController:
             cmd = self.center_cat_control(box, dt, box_stale)
         elif intent.mode is Mode.LOOK:
             looked = self.center_cat_control(box, dt, box_stale)
-            cmd = DriveCommand(0.0, self.last.steer, looked.pan, looked.tilt)
+            cmd = DriveCommand(0.0, self.last.steer, looked.pan, looked.tilt,
+                               "a possible cat, not yet confirmed: looking, not driving")
         elif intent.mode is Mode.GOTO and intent.goal is not None:
             cmd = self.goto(pose, intent.goal, dt)
         elif intent.mode is Mode.SEARCH:

@@ -180,6 +180,9 @@ class Robot:
             self.exit_reason = str(exc)
             log.error("%s: stopping", exc)
             return 3
+        except KeyboardInterrupt:  # Ctrl-C: a normal stop, not a failure (the caller says so in one line)
+            self.exit_reason = "interrupted (Ctrl-C)"
+            raise
         except BaseException as exc:
             self.exit_reason = f"main loop: {exc!r}"
             log.exception("main loop failed: stopping the motors")
@@ -304,6 +307,7 @@ class Robot:
             "last_bbox": last_box,
             "fps": dict(self._fps),
             "stop_reason": self.sm.stop_reason,
+            "reason": self._motion_reason(out),
             "motors": {"speed": round(out.speed, 1), "steer": round(out.steer, 1), "pan": round(out.pan, 1),
                        "tilt": round(out.tilt, 1), "limited_by": out.reason or None},
             "range_cm": range_cm,
@@ -313,6 +317,12 @@ class Robot:
             "threads_failed": [t.name for t in self.health.failed],
             "queued_commands": len(self.queue),
         }
+
+    def _motion_reason(self, out: DriveCommand) -> str | None:
+        """Why the robot is not moving (or moves slower than its behaviour asks), for status."""
+        if self.sm.state is RobotState.IDLE:
+            return f"idle: {self.sm.stop_reason or 'waiting for a cat_location command'}"
+        return out.reason or None
 
     def status_json(self) -> str:
         """One JSON line (called from the server thread)."""

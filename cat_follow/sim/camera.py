@@ -1,6 +1,6 @@
-"""The simulated camera: renders the world from the SimCar's true pose and ACTUAL servo
-angles (not the commanded ones: the servos slew) into its own buffer, then hands the frame
-to the pool like any other source."""
+"""The simulated camera: renders the world (the cat and the decoys) from the SimCar's true pose
+and ACTUAL servo angles (not the commanded ones: the servos slew) into its own buffer, then
+hands the frame to the pool like any other source."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from cat_follow.calibration import Calibration
 from cat_follow.car.sim import SimCar
-from cat_follow.sim.render import CameraPose, Renderer, camera_pose
+from cat_follow.sim.render import Billboard, CameraPose, Renderer, camera_pose
 from cat_follow.sim.scenario import Scenario
 from cat_follow.sim.sprites import Sprite
 from cat_follow.sources.base import FrameSource, PoolWriter, ReadStatus
@@ -18,13 +18,15 @@ from cat_follow.sources.base import FrameSource, PoolWriter, ReadStatus
 class SimCameraSource(FrameSource):
     name = "simulated camera"
 
-    def __init__(self, scenario: Scenario, renderer: Renderer, car: SimCar, cal: Calibration, sprite: Sprite,
-                 clock: Callable[[], float]) -> None:
+    def __init__(self, scenario: Scenario, renderer: Renderer, car: SimCar, cal: Calibration, sprite: Sprite | None,
+                 clock: Callable[[], float], decoy_sprites: tuple[Sprite, ...] = ()) -> None:
+        """``sprite`` is the cat's (None with no cat); ``decoy_sprites`` one per scenario decoy."""
         self.scenario = scenario
         self.renderer = renderer
         self.car = car
         self.cal = cal
         self.sprite = sprite
+        self.decoy_sprites = dict(zip(scenario.decoys, decoy_sprites, strict=True))
         self.clock = clock  # scenario seconds
         self.fps = scenario.fps
         self.frame_count = None
@@ -41,9 +43,12 @@ class SimCameraSource(FrameSource):
         t = self.clock()
         cam = self.camera()
         self.last_cam = cam
-        cat = None if self.scenario.cat_hidden(t) else self.scenario.cat_position(t)
+        cat = self.scenario.cat_in_sight(t)
         mirror = cat is not None and math.cos(cat[2] - cam.yaw) > 0  # walking away from us: flip
-        img = self.renderer.render(cam, cat[:2] if cat else None, self.sprite, self.scenario.cat.height_m, mirror)
+        others = [Billboard((x, y), self.decoy_sprites[d], d.height_m, d.speed > 0 and math.cos(h - cam.yaw) > 0)
+                  for d, (x, y, h) in self.scenario.decoys_in_sight(t)]
+        height = self.scenario.cat.height_m if self.scenario.cat else 0.0
+        img = self.renderer.render(cam, cat[:2] if cat else None, self.sprite, height, mirror, others)
         index = self._index
         self._index += 1
         return writer.write(img, frame_index=index, t_media_ns=round(t * 1e9))

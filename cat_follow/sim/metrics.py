@@ -1,4 +1,9 @@
-"""What a scenario run measured, from the simulator's ground truth, and whether it passed."""
+"""What a scenario run measured, from the simulator's ground truth, and whether it passed.
+
+``decoy_fraction``: share of the samples (of the run's time) in which the target box lies on a
+decoy: a decoy's projected box covers at least half of it and more of it than the cat's box
+does (a dog passing in front of the cat covers both alike and does not count).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from cat_follow.geometry import Box
 from cat_follow.robot.state_machine import RobotState
 from cat_follow.sim.scenario import Scenario
 
 ROBOT_RADIUS_M = 0.11  # the PiCar-X body as a circle around the middle of its wheelbase
 CENTRED_SHARE = 0.10   # "centred": within +-10% of the image width from the centre
 SETTLE_S = 3.0         # distance error counts once tracking has lasted this long
+ON_SHARE = 0.5         # a box lies on what covers at least this share of it
 
 
 @dataclass
@@ -23,6 +30,27 @@ class Sample:
     camera: tuple[float, float]                # camera position (world)
     cat: tuple[float, float] | None            # None while hidden
     cat_column: float | None                   # the cat's centre column in the image, if in view
+    target: Box | None = None                  # the tracker's box (image pixels), if any
+    cat_box: Box | None = None                 # the cat's projected box, clipped to the image
+    decoys: list[tuple[float, float, float]] = field(default_factory=list)  # x, y, radius in sight
+    decoy_boxes: list[Box] = field(default_factory=list)                     # their projected boxes
+
+
+def covered(box: Box, by: Box | None) -> float:
+    """Share of ``box``'s area inside ``by`` (0 when either is missing or empty)."""
+    if by is None or box[2] <= 0 or box[3] <= 0:
+        return 0.0
+    ix = max(0.0, min(box[0] + box[2], by[0] + by[2]) - max(box[0], by[0]))
+    iy = max(0.0, min(box[1] + box[3], by[1] + by[3]) - max(box[1], by[1]))
+    return ix * iy / (box[2] * box[3])
+
+
+def on_decoy(s: Sample) -> bool:
+    """The target box lies on a decoy: one covers at least half of it, and more than the cat's box."""
+    if s.target is None or not s.decoy_boxes:
+        return False
+    best = max(covered(s.target, d) for d in s.decoy_boxes)
+    return best >= ON_SHARE and best > covered(s.target, s.cat_box)
 
 
 def _segment_distance(px: float, py: float, w: tuple[float, float, float, float]) -> float:
@@ -53,8 +81,26 @@ class Metrics:
             return True
         if any(_segment_distance(cx, cy, w) < ROBOT_RADIUS_M for w in self.scenario.walls):
             return True
-        return s.cat is not None and math.hypot(cx - s.cat[0], cy - s.cat[1]) < ROBOT_RADIUS_M + \
-            self.scenario.cat.radius_m
+        bodies = list(s.decoys)
+        if s.cat is not None and self.scenario.cat is not None:
+            bodies.append((s.cat[0], s.cat[1], self.scenario.cat.radius_m))
+        return any(math.hypot(cx - bx, cy - by) < ROBOT_RADIUS_M + r for bx, by, r in bodies)
+
+    def _decoys(self, out: dict[str, Any], acquired: float | None) -> list[str]:
+        """Adds the decoy figures to ``out``; returns the reasons they fail (none with no decoy
+        and a cat)."""
+        n = len(self.samples)
+        fraction = sum(on_decoy(s) for s in self.samples) / n if n else 0.0
+        dists = [math.hypot(s.camera[0] - x, s.camera[1] - y) for s in self.samples for x, y, _ in s.decoys]
+        out["decoy_fraction"] = round(fraction, 4)
+        out["min_decoy_distance_m"] = round(min(dists), 3) if dists else None
+        reasons = []
+        if fraction > self.scenario.success.max_decoy_fraction:
+            reasons.append(f"decoy_fraction {fraction:.3f} > {self.scenario.success.max_decoy_fraction:g} "
+                           "(the target box lay on a decoy)")
+        if self.scenario.cat is None and acquired is not None:
+            reasons.append(f"there is no cat, yet something was tracked (TRACK at {acquired:.1f} s)")
+        return reasons
 
     def summary(self) -> dict[str, Any]:
         sc, ok = self.scenario, self.scenario.success
@@ -103,8 +149,8 @@ class Metrics:
             "final_state": last.state.label if last else None,
             "command_answers": [{"t": t, "command": c, "answer": a} for t, c, a in self.answers],
         }
-        reasons = []
-        if ok.must_acquire and acquired is None:
+        reasons = self._decoys(out, acquired)
+        if sc.cat is not None and ok.must_acquire and acquired is None:
             reasons.append("the cat was never acquired (no TRACK)")
         if acquired is not None and acquired > ok.max_time_to_acquire_s:
             reasons.append(f"acquired after {acquired:.1f} s > {ok.max_time_to_acquire_s:g} s")

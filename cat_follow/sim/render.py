@@ -3,7 +3,8 @@
 Per pixel, a ray from the camera is cut with the floor (z = 0), the room's four walls and
 any interior wall segments; the nearest hit gives the colour (a plank floor, plaster walls
 with a skirting board) and a depth. The cat is a billboard of a real cat photo's cut-out,
-scaled by distance and drawn only where it is nearer than the scene (so walls hide it).
+scaled by distance and drawn only where it is nearer than the scene (so walls hide it); decoys
+(dogs, people) are billboards too, all drawn far to near so the nearer one hides the other.
 
 World frame: x, y on the floor, z up, heading counter-clockwise from +x. Pan is positive to
 the right and tilt positive up, as on the PiCar-X. Owns its ray and colour buffers (made
@@ -13,6 +14,7 @@ once); ``render`` writes into ``self.image``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -23,6 +25,16 @@ from cat_follow.sim.sprites import Sprite
 WALL_HEIGHT = 0.6
 SKIRTING = 0.06
 PLANK = 0.14
+
+
+@dataclass(frozen=True)
+class Billboard:
+    """A sprite standing upright on the floor at ``pos``, ``height`` metres tall."""
+
+    pos: tuple[float, float]
+    sprite: Sprite
+    height: float
+    mirror: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,8 +117,9 @@ class Renderer:
             out += f[k]
 
     def render(self, cam: CameraPose, cat: tuple[float, float] | None, sprite: Sprite | None,
-               cat_height: float, mirror: bool = False) -> np.ndarray:
-        """Draw the scene seen from ``cam`` into ``self.image`` and return it."""
+               cat_height: float, mirror: bool = False, others: Sequence[Billboard] = ()) -> np.ndarray:
+        """Draw the scene seen from ``cam`` (the cat, if given, and ``others``) into ``self.image``
+        and return it."""
         self._rays(cam)
         dx, dy, dz = self.dx, self.dy, self.dz
         rx, ry = self.room
@@ -150,8 +163,13 @@ class Renderer:
             wy += np.where(x_face, self._wall_rows, 0).astype(np.float32)
             wall_rgb = cv2.remap(self._wall_tex, wx, wy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             np.copyto(img, wall_rgb, where=wall[..., None])
+        boards = list(others)
         if cat is not None and sprite is not None:
-            self._draw_cat(cam, cat, sprite, cat_height, mirror)
+            boards.append(Billboard(cat, sprite, cat_height, mirror))
+        f, _, _ = basis(cam)
+        boards.sort(key=lambda b: -((b.pos[0] - cam.x) * f[0] + (b.pos[1] - cam.y) * f[1]))  # far first
+        for b in boards:
+            self._draw_billboard(cam, b)
         return img
 
     def project(self, cam: CameraPose, point: tuple[float, float, float]) -> tuple[float, float, float] | None:
@@ -165,7 +183,8 @@ class Renderer:
 
     def cat_box(self, cam: CameraPose, cat: tuple[float, float], sprite: Sprite,
                 cat_height: float) -> tuple[float, float, float, float, float] | None:
-        """(x, y, w, h, depth) of the cat's sprite in the image, or None if behind."""
+        """(x, y, w, h, depth) of a sprite (the cat's or a decoy's) standing at ``cat``, in the
+        image, or None if behind."""
         foot = self.project(cam, (cat[0], cat[1], 0.0))
         head = self.project(cam, (cat[0], cat[1], cat_height))
         if foot is None or head is None:
@@ -176,9 +195,9 @@ class Renderer:
         w = h * sprite.aspect
         return foot[0] - w / 2, head[1], w, h, foot[2]
 
-    def _draw_cat(self, cam: CameraPose, cat: tuple[float, float], sprite: Sprite, cat_height: float,
-                  mirror: bool) -> None:
-        box = self.cat_box(cam, cat, sprite, cat_height)
+    def _draw_billboard(self, cam: CameraPose, board: Billboard) -> None:
+        cat, sprite, mirror = board.pos, board.sprite, board.mirror
+        box = self.cat_box(cam, cat, sprite, board.height)
         if box is None:
             return
         x, y, w, h, _depth = box

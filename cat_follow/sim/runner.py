@@ -37,11 +37,13 @@ from cat_follow.sim.metrics import Metrics, Sample
 from cat_follow.sim.plot import plot_paths
 from cat_follow.sim.render import Renderer
 from cat_follow.sim.scenario import Scenario
-from cat_follow.sim.sprites import SEG_SUBPATH, CatSegmenter, Sprite, load_sprites
+from cat_follow.sim.sprites import SEG_SUBPATH, Segmenter, Sprite, load_sprite
 from cat_follow.video_out import annotate, open_video_writer
 from cat_follow.web.overlay import box_label, whole
 
 log = logging.getLogger(__name__)
+
+MAX_WRITES_PER_CALL = 3  # video frames written per overlay call at most (see _Overlay.show)
 
 
 class SimClock:
@@ -84,41 +86,66 @@ def sim_assets() -> Path:
                          "./setup.sh --dev (or set CAT_FOLLOW_ASSETS)")
 
 
-_SPRITES: dict[str, Sprite] = {}
+_SPRITES: dict[tuple[str, str], Sprite] = {}
 
 
-def cat_sprite(photo: str) -> Sprite:
-    """The cut-out cat of ``photo`` (cut once per process)."""
-    if photo not in _SPRITES:
+def cat_sprite(photo: str, kind: str = "cat") -> Sprite:
+    """The ``kind`` (cat, dog, person) cut out of ``photo`` (cut once per process)."""
+    if (photo, kind) not in _SPRITES:
         assets = sim_assets()
         path = assets / "images" / photo
         if not path.is_file():
-            raise CatFollowError(f"cat photo {path}: no such file")
-        _SPRITES[photo] = load_sprites([path], CatSegmenter(assets / SEG_SUBPATH))[0]
-    return _SPRITES[photo]
+            raise CatFollowError(f"{kind} photo {path}: no such file")
+        _SPRITES[photo, kind] = load_sprite(path, Segmenter(assets / SEG_SUBPATH), kind)
+    return _SPRITES[photo, kind]
 
 
 class _Overlay:
-    """Writes the camera view with the tracker's box and the robot's state, and a live window."""
+    """Writes the camera view with the tracker's box and the robot's state, and a live window.
+
+    The video plays at real speed: frame k of the file shows the newest camera frame at
+    scenario time k/fps, whatever the rate ``show`` is called at (one call per control tick
+    in real time, one per camera frame in lock-step)."""
 
     def __init__(self, path: Path | None, canvas: np.ndarray, fps: float, live: bool) -> None:
         self.canvas = canvas
+        self.fps = fps
         self.writer = None
         if path is not None:
             self.writer = open_video_writer(path, (canvas.shape[1], canvas.shape[0]), fps)
         self.live = live
+        self.frames_written = 0
+        self.last_t: float | None = None
 
-    def show(self, pixels: np.ndarray, box: Any, text: str) -> None:
+    def due(self, t: float) -> int:
+        """How many video frames are due by scenario time ``t`` and not yet written."""
+        if self.writer is None:
+            return 0
+        return int(t * self.fps + 1e-6) + 1 - self.frames_written
+
+    def show(self, pixels: np.ndarray, box: Any, text: str, t: float) -> None:
+        self.last_t = t
+        due = self.due(t)
+        if due <= 0 and not self.live:
+            return
         rect = (float(box["x"]), float(box["y"]), float(box["w"]), float(box["h"])) if box["valid"] else None
         annotate(self.canvas, pixels, rect, (0, 220, 0), text, text_color=(20, 20, 20))
         if self.writer is not None:
-            self.writer.write(self.canvas)
+            # the same picture again where the camera was slower than fps; a backlog (start-up)
+            # is caught up a few frames per call so that no tick of the control loop waits long
+            n = min(max(due, 0), MAX_WRITES_PER_CALL)
+            for _ in range(n):
+                self.writer.write(self.canvas)
+            self.frames_written += n
         if self.live:
             cv2.imshow("cat-follow simulate", self.canvas)
             cv2.waitKey(1)
 
     def close(self) -> None:
         if self.writer is not None:
+            if self.last_t is not None:  # a backlog left at the end: the last picture until then
+                for _ in range(max(self.due(self.last_t), 0)):
+                    self.writer.write(self.canvas)
             self.writer.release()
         if self.live:
             cv2.destroyAllWindows()
@@ -133,7 +160,8 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
     car = SimCar(cal, start=sc.robot.start, world=world, clock=clock,
                  sleep=(lambda s: None) if opts.fast else time.sleep, seed=0)
     renderer = Renderer(config.camera.width, config.camera.height, cal.camera_hfov_deg, sc.room, sc.walls)
-    source = SimCameraSource(sc, renderer, car, cal, cat_sprite(sc.cat.photo), clock)
+    source = SimCameraSource(sc, renderer, car, cal, cat_sprite(sc.cat.photo) if sc.cat else None, clock,
+                             tuple(cat_sprite(d.photo, d.kind) for d in sc.decoys))
     pipeline = Pipeline(config, source, models, fast=opts.fast)
     robot = Robot(config, cal, pipeline, lambda: car, lockstep=opts.fast, clock=clock)
     metrics = Metrics(sc, config.motion.follow_distance_m, config.camera.width, cal.wheelbase_m)
@@ -144,9 +172,10 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
     sx, sy, sth = sc.robot.start[0], sc.robot.start[1], math.radians(sc.robot.start[2])
     shared, rid = pipeline.shared, pipeline.main_reader
 
-    def world_at(t: float) -> None:
-        cat = None if sc.cat_hidden(t) else sc.cat_position(t)
-        world.obstacles[:] = [] if cat is None else [(cat[0], cat[1], sc.cat.radius_m)]
+    def world_at(t: float) -> None:  # what the range sensor sees (hidden bodies are elsewhere)
+        cat = sc.cat_in_sight(t)
+        world.obstacles[:] = [] if cat is None or sc.cat is None else [(cat[0], cat[1], sc.cat.radius_m)]
+        world.obstacles += [(x, y, d.radius_m) for d, (x, y, _) in sc.decoys_in_sight(t)]
 
     def commands_due(t: float) -> None:
         while pending and pending[0].at <= t + 1e-9:
@@ -161,20 +190,29 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
         ox, oy, oth = robot.odom.as_tuple()
         odom_w = (sx + ox * math.cos(sth) - oy * math.sin(sth), sy + ox * math.sin(sth) + oy * math.cos(sth),
                   sth + oth)
-        cat = None if sc.cat_hidden(t) else sc.cat_position(t)[:2]
-        col = None
-        if cat is not None:
+        pose = sc.cat_in_sight(t)
+        cat = None if pose is None else pose[:2]
+        col = cat_box = None
+        if cat is not None and sc.cat is not None:
             p = renderer.project(cam, (cat[0], cat[1], sc.cat.height_m / 2))
             if p is not None and 0 <= p[0] < renderer.w:
                 col = p[0]
-        metrics.add(Sample(t, robot.sm.state, (x, y, th), odom_w, (cam.x, cam.y), cat, col))
+            cat_box = _seen_box(renderer, cam, cat, source.sprite, sc.cat.height_m)
+        decoys = [(dx, dy, d.radius_m) for d, (dx, dy, _) in sc.decoys_in_sight(t)]
+        decoy_boxes = [b for d, (dx, dy, _) in sc.decoys_in_sight(t)
+                       if (b := _seen_box(renderer, cam, (dx, dy), cat_sprite(d.photo, d.kind), d.height_m))]
+        shared.read_bbox(BBOX_TRACKER, box)
+        b = box[0]
+        target = (float(b["x"]), float(b["y"]), float(b["w"]), float(b["h"])) if b["valid"] else None
+        metrics.add(Sample(t, robot.sm.state, (x, y, th), odom_w, (cam.x, cam.y), cat, col,
+                           target=target, cat_box=cat_box, decoys=decoys, decoy_boxes=decoy_boxes))
 
     def draw(pixels: np.ndarray, t: float) -> None:
         if overlay is not None:
             shared.read_bbox(BBOX_TRACKER, box)
             seen = f" | {box_label(box[0], config.detector.label)}" if box[0]["valid"] else ""
             overlay.show(pixels, box[0], f"{sc.name} t={t:5.1f}s {robot.sm.state.label} "
-                                         f"speed={whole(robot.last_cmd.speed)} pan={whole(robot.last_cmd.pan)}{seen}")
+                                         f"speed={whole(robot.last_cmd.speed)} pan={whole(robot.last_cmd.pan)}{seen}", t)
 
     from tqdm import tqdm
 
@@ -190,6 +228,7 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
                 _run_lockstep(robot, pipeline, clock, car, steps, sc.fps, world_at, commands_due, sample, draw, bar)
             else:
                 last_s = [0]
+                video_end = sc.duration_s - 0.5 / sc.fps  # the last tick may overshoot: the video does not
 
                 def on_tick(now: float) -> None:
                     commands_due(now)
@@ -198,7 +237,7 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
                     if overlay is not None:
                         with shared.latest_frame(rid) as ref:
                             if ref is not None:
-                                draw(ref.pixels, now)
+                                draw(ref.pixels, min(now, video_end))
                     if int(now) > last_s[0]:
                         bar.update(int(now) - last_s[0])
                         last_s[0] = int(now)
@@ -224,6 +263,19 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
 
         opts.summary_path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return out
+
+
+def _seen_box(renderer: Renderer, cam: Any, pos: tuple[float, float], sprite: Sprite | None,
+              height: float) -> tuple[float, float, float, float] | None:
+    """The projected box of a sprite standing at ``pos``, clipped to the image; None if out of view."""
+    if sprite is None:
+        return None
+    b = renderer.cat_box(cam, pos, sprite, height)
+    if b is None:
+        return None
+    x0, y0 = max(b[0], 0.0), max(b[1], 0.0)
+    x1, y1 = min(b[0] + b[2], float(renderer.w)), min(b[1] + b[3], float(renderer.h))
+    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
 
 
 def _run_lockstep(robot: Robot, pipeline: Pipeline, clock: SimClock, car: SimCar, steps: int, fps: float,
@@ -257,6 +309,10 @@ def _run_lockstep(robot: Robot, pipeline: Pipeline, clock: SimClock, car: SimCar
             world_at(clock.t)
             shared.mark_done(rid, seen)
             bar.update(1)
+    except KeyboardInterrupt:
+        robot.request_exit("interrupted (Ctrl-C)")
+        raise
     finally:
-        robot.request_exit("scenario over")
+        if not robot.exit_reason:
+            robot.request_exit("scenario over")
         robot.shutdown()

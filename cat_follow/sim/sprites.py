@@ -1,6 +1,7 @@
-"""Cats cut out of real photos with the PASCAL VOC segmentation model (class 8 = cat).
+"""Cats, dogs and people cut out of real photos with the PASCAL VOC segmentation model
+(class 8 = cat, 12 = dog, 15 = person).
 
-The largest connected cat region of the photo becomes an RGBA sprite, its edge feathered
+The largest connected region of the wanted class of the photo becomes an RGBA sprite, its edge feathered
 by a pixel or two so the paste does not leave a hard halo for the detector to latch onto.
 """
 
@@ -19,6 +20,7 @@ from cat_follow.perception.model import load_interpreter
 log = logging.getLogger(__name__)
 
 PASCAL_CAT = 8
+PASCAL_CLASSES = {"cat": PASCAL_CAT, "dog": 12, "person": 15}
 TALL_SHARE = 0.35
 SEG_SUBPATH = Path("models/deeplabv3_mnv2_pascal_quant/deeplabv3_mnv2_pascal_quant.tflite")
 
@@ -28,13 +30,14 @@ class Sprite:
     name: str
     bgr: np.ndarray    # (h, w, 3) uint8
     alpha: np.ndarray  # (h, w) float32 in 0..1
+    origin: tuple[int, int] = (0, 0)  # x, y of the sprite's top-left corner in its photo
 
     @property
     def aspect(self) -> float:
         return self.bgr.shape[1] / self.bgr.shape[0]
 
 
-class CatSegmenter:
+class Segmenter:
     """One DeepLab v3 interpreter (513 x 513 uint8 in, a class per pixel out)."""
 
     def __init__(self, model: Path, num_threads: int = 2) -> None:
@@ -45,8 +48,10 @@ class CatSegmenter:
         self.index, self.size = d["index"], int(d["shape"][1])
         self.out_index = self.interp.get_output_details()[0]["index"]
 
-    def cat_mask(self, bgr: np.ndarray) -> np.ndarray:
-        """Boolean mask of cat pixels, same size as ``bgr``."""
+    def mask(self, bgr: np.ndarray, kind: str = "cat") -> np.ndarray:
+        """Boolean mask of the pixels of ``kind`` (cat, dog or person), same size as ``bgr``."""
+        if kind not in PASCAL_CLASSES:
+            raise ValueError(f"kind {kind!r}: must be one of {', '.join(PASCAL_CLASSES)}")
         h, w = bgr.shape[:2]
         s = self.size / max(h, w)
         nh, nw = max(1, round(h * s)), max(1, round(w * s))
@@ -55,16 +60,16 @@ class CatSegmenter:
         self.interp.set_tensor(self.index, inp)
         self.interp.invoke()
         classes = self.interp.get_tensor(self.out_index)[0][:nh, :nw]
-        small = (classes == PASCAL_CAT).astype(np.uint8)
+        small = (classes == PASCAL_CLASSES[kind]).astype(np.uint8)
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
-def cut_out(name: str, bgr: np.ndarray, mask: np.ndarray, feather_px: int = 2) -> Sprite:
+def cut_out(name: str, bgr: np.ndarray, mask: np.ndarray, feather_px: int = 2, kind: str = "cat") -> Sprite:
     """The largest connected region of ``mask``, trimmed to where it stands tall, as a tight
     RGBA sprite."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n < 2:
-        raise ValueError(f"{name}: no cat found to cut out")
+        raise ValueError(f"{name}: no {kind} found to cut out")
     best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     x, y, w, h = (int(v) for v in stats[best, :4])
     region = (labels[y:y + h, x:x + w] == best).astype(np.float32)
@@ -85,15 +90,17 @@ def cut_out(name: str, bgr: np.ndarray, mask: np.ndarray, feather_px: int = 2) -
     x, y, w, h = x + left, y + top, right - left + 1, bottom - top + 1
     k = 2 * feather_px + 1
     alpha = cv2.GaussianBlur(region, (k, k), 0) * region  # soft inside edge, nothing outside
-    return Sprite(name, np.ascontiguousarray(bgr[y:y + h, x:x + w]), alpha)
+    return Sprite(name, np.ascontiguousarray(bgr[y:y + h, x:x + w]), alpha, (x, y))
 
 
-def load_sprites(images: list[Path], segmenter: CatSegmenter) -> list[Sprite]:
-    sprites = []
-    for path in images:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ModelError(f"cat photo {path}: cannot read it; run ./setup.sh --dev")
-        sprites.append(cut_out(path.name, bgr, segmenter.cat_mask(bgr)))
-        log.debug("cat sprite %s: %dx%d", path.name, sprites[-1].bgr.shape[1], sprites[-1].bgr.shape[0])
-    return sprites
+def load_sprite(path: Path, segmenter: Segmenter, kind: str = "cat") -> Sprite:
+    """The ``kind`` (cat, dog or person) cut out of the photo at ``path``."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ModelError(f"{kind} photo {path}: cannot read it; run ./setup.sh --dev")
+    try:
+        sprite = cut_out(path.name, bgr, segmenter.mask(bgr, kind), kind=kind)
+    except ValueError as exc:
+        raise ModelError(f"{kind} photo {path}: the segmentation model finds no {kind} in it") from exc
+    log.debug("%s sprite %s: %dx%d", kind, path.name, sprite.bgr.shape[1], sprite.bgr.shape[0])
+    return sprite

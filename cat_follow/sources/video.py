@@ -50,8 +50,9 @@ class VideoFileSource(FrameSource):
         self._buf = first  # decode buffer from here on: cap.read(self._buf) reuses it
         self._pending = first
         self._index = 0
-        log.info("video %s: %dx%d, %.2f fps, %s frames", self.path, first.shape[1], first.shape[0],
-                 self.fps, self.frame_count)
+        length = f"{self._file_frames} frames" if self._file_frames is not None else "length unknown"
+        log.info("video %s: %dx%d, %.2f fps, %s%s", self.path, first.shape[1], first.shape[0],
+                 self.fps, length, ", looping" if self.loop else "")
 
     def close(self) -> None:
         if self._cap is not None:

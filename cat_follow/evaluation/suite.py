@@ -1,0 +1,165 @@
+"""``cat-follow evaluate --suite``: replay every sample and dev video and score each.
+
+Each video is replayed by a ``cat-follow replay --fast`` subprocess (lock-step, so the log
+does not depend on the machine's speed): separate processes use separate cores without
+sharing a GIL, and a crash in one replay is reported with its stderr instead of taking the
+suite down. ``jobs`` replays run at once, longest first. The suite owns ``out_dir``: the
+logs and replay summaries (``logs/``), ``evaluate.json`` and ``evaluate.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cat_follow.evaluation.scoring import (
+    EvaluationError,
+    VideoScore,
+    load_log,
+    load_reference,
+    load_video_table,
+    markdown_table,
+    score_video,
+    video_info,
+)
+from cat_follow.perception.model import REPO_ROOT, assets_dirs
+
+ENV_LABELS = "CAT_FOLLOW_LABELS"
+
+
+@dataclass
+class SuiteOptions:
+    out_dir: Path
+    videos_dir: Path | None = None
+    labels_dir: Path | None = None
+    jobs: int = 2
+    config_path: Path | None = None
+    model_path: Path | None = None
+    progress: bool = False
+    only: tuple[str, ...] = ()  # video file names; empty = all
+
+
+def default_videos_dir() -> Path:
+    for d in assets_dirs():
+        if (d / "video").is_dir():
+            return d / "video"
+    raise EvaluationError("no video folder: run ./setup.sh --dev (--assets ../shared/assets) or pass --videos")
+
+
+def default_labels_dir() -> Path:
+    """$CAT_FOLLOW_LABELS, else ``labels/`` beside an assets folder, else ../shared/labels."""
+    candidates = [Path(os.environ[ENV_LABELS])] if os.environ.get(ENV_LABELS) else []
+    candidates += [d.parent / "labels" for d in assets_dirs()] + [REPO_ROOT.parent / "shared" / "labels"]
+    for c in candidates:
+        if c.is_dir():
+            return c
+    raise EvaluationError(f"no reference labels in {', '.join(map(str, candidates))}: pass --labels DIR")
+
+
+def suite_videos(videos_dir: Path) -> list[Path]:
+    """Every .mp4 in ``videos_dir`` and ``videos_dir/dev``."""
+    found = sorted(videos_dir.glob("*.mp4")) + sorted((videos_dir / "dev").glob("*.mp4"))
+    if not found:
+        raise EvaluationError(f"no .mp4 videos in {videos_dir} or {videos_dir / 'dev'}")
+    return found
+
+
+def score_log(log: Path, video: str, labels_dir: Path, mode: str | None = None) -> VideoScore:
+    """Score one replay log of ``video`` (its mode from videos.toml unless given)."""
+    if mode is None:
+        mode = video_info(video, load_video_table()).score_as
+    ref = labels_dir / f"{Path(video).stem}.json"
+    if not ref.is_file():
+        raise EvaluationError(f"no reference boxes for {Path(video).name}: {ref} does not exist")
+    return score_video(load_log(log), load_reference(ref), mode)
+
+
+def _replay(video: Path, logs: Path, opts: SuiteOptions) -> dict[str, Any]:
+    """One ``replay --fast`` subprocess; returns its summary. Owns ``logs/<stem>.*``."""
+    stem = video.stem
+    cmd = [sys.executable, "-m", "cat_follow", "replay", str(video), "--fast",
+           "--log", str(logs / f"{stem}.jsonl"), "--summary-json", str(logs / f"{stem}.summary.json")]
+    if opts.config_path:
+        cmd += ["--config", str(opts.config_path)]
+    if opts.model_path:
+        cmd += ["--model", str(opts.model_path)]
+    with (logs / f"{stem}.stderr").open("w", encoding="utf-8") as err:
+        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=err, check=False)
+    if p.returncode != 0:
+        tail = (logs / f"{stem}.stderr").read_text(encoding="utf-8")[-1500:]
+        raise EvaluationError(f"replay of {video.name} failed with status {p.returncode}:\n{tail}")
+    summary: dict[str, Any] = json.loads((logs / f"{stem}.summary.json").read_text(encoding="utf-8"))
+    return summary
+
+
+def run_suite(opts: SuiteOptions) -> dict[str, Any]:
+    """Replay and score every video; writes ``evaluate.json`` and ``evaluate.md`` in ``out_dir``
+    and returns what the JSON holds."""
+    from tqdm import tqdm
+
+    videos_dir = opts.videos_dir or default_videos_dir()
+    labels_dir = opts.labels_dir or default_labels_dir()
+    table = load_video_table()
+    videos = [v for v in suite_videos(videos_dir) if not opts.only or v.name in opts.only]
+    if opts.only and len(videos) != len(set(opts.only)):
+        missing = set(opts.only) - {v.name for v in videos}
+        raise EvaluationError(f"not in {videos_dir}: {', '.join(sorted(missing))}")
+    refs = {}
+    for v in videos:  # every video known and labelled before anything runs
+        video_info(v.name, table)
+        ref_path = labels_dir / f"{v.stem}.json"
+        if not ref_path.is_file():
+            raise EvaluationError(f"no reference boxes for {v.name}: {ref_path} does not exist")
+        refs[v.name] = load_reference(ref_path)
+    logs = opts.out_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    order = sorted(videos, key=lambda v: -len(refs[v.name].frames))  # longest first: the pool ends together
+    summaries: dict[str, dict[str, Any]] = {}
+    t0 = time.monotonic()
+    with tqdm(total=sum(len(r.frames) for r in refs.values()), unit="frame", disable=not opts.progress,
+              file=sys.stderr, desc="evaluate") as bar, ThreadPoolExecutor(max(1, opts.jobs)) as pool:
+        futures = {pool.submit(_replay, v, logs, opts): v for v in order}
+        try:
+            for fut in as_completed(futures):
+                v = futures[fut]
+                summaries[v.name] = fut.result()
+                bar.update(len(refs[v.name].frames))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # a failed replay: start no more
+            raise
+    wall = time.monotonic() - t0
+    rows = []
+    for v in videos:
+        info = table[v.name]
+        score = score_video(load_log(logs / f"{v.stem}.jsonl"), refs[v.name], info.score_as)
+        s = summaries[v.name]
+        rows.append({**score.as_dict(), "set": info.set, "what": info.what,
+                     "replay_fps": s.get("fps"), "detector_ms_p50": s.get("detector_ms_p50")})
+    result = {"videos": rows, "wall_s": round(wall, 1), "jobs": opts.jobs,
+              "model": next(iter(summaries.values()), {}).get("model")}
+    write_outputs(opts.out_dir, result)
+    return result
+
+
+def write_outputs(out_dir: Path, result: dict[str, Any]) -> tuple[Path, Path]:
+    """``evaluate.json`` (everything) and ``evaluate.md`` (the table) in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    js, md = out_dir / "evaluate.json", out_dir / "evaluate.md"
+    js.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    md.write_text(render_markdown(result), encoding="utf-8")
+    return js, md
+
+
+def render_markdown(result: dict[str, Any]) -> str:
+    scores = [VideoScore(**{k: r[k] for k in VideoScore.__dataclass_fields__}) for r in result["videos"]]
+    note = ("\n`by-eye` videos: the reference finds nothing useful there; judge them by eye "
+            "(replay --out-video).\n" if any(s.score_as == "by-eye" for s in scores) else "")
+    return (f"model: {result.get('model')}; {len(scores)} videos replayed with --fast in "
+            f"{result.get('wall_s')} s ({result.get('jobs')} at once)\n\n" + markdown_table(scores) + note)
