@@ -211,8 +211,8 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
         if overlay is not None:
             shared.read_bbox(BBOX_TRACKER, box)
             seen = f" | {box_label(box[0], config.detector.label)}" if box[0]["valid"] else ""
-            overlay.show(pixels, box[0], f"{sc.name} t={t:5.1f}s {robot.sm.state.label} "
-                                         f"speed={whole(robot.last_cmd.speed)} pan={whole(robot.last_cmd.pan)}{seen}", t)
+            motors = f"speed={whole(robot.last_cmd.speed)} pan={whole(robot.last_cmd.pan)}"
+            overlay.show(pixels, box[0], f"{sc.name} t={t:5.1f}s {robot.sm.state.label} {motors}{seen}", t)
 
     from tqdm import tqdm
 
