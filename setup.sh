@@ -161,6 +161,23 @@ install_coral_files() {
   done
 }
 
+# Debian's chromium and chromium-driver: the web view's real-browser tests drive them. Quick
+# when they are there; installed with apt when root; otherwise says how (the tests then skip).
+install_browser() {
+  step "chromium and chromium-driver (browser tests of the web view)"
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    echo "    already installed"
+  elif ! command -v apt-get >/dev/null; then
+    echo "    NOTE: no apt-get here: install chromium and its chromedriver yourself, or the browser tests skip"
+  elif [ "$(id -u)" -ne 0 ]; then
+    echo "    NOTE: not root, so not installing them: sudo apt-get install chromium chromium-driver"
+    echo "          (until then the web view's browser tests skip, saying so)"
+  else
+    run apt-get update -q
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver
+  fi
+}
+
 # The libraries OpenCV's GUI wheel loads (libGL, glib, X11 session), and Xvfb for the test that
 # opens a real window. apt as root; otherwise say the command (Xvfb only warns: tests skip).
 dev_system_packages() {
@@ -198,6 +215,7 @@ setup_dev() {
   fi
   run "$VENV/bin/python" -m pip install --quiet -r "$REPO/requirements-dev.txt"
   run "$VENV/bin/python" -m pip install --quiet --no-deps -e "$REPO"
+  install_browser
   step "check"
   run "$VENV/bin/cat-follow" config --check /dev/null
   echo "ready: $VENV/bin/cat-follow"

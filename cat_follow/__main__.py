@@ -39,10 +39,14 @@ def _models(cfg: Config):  # type: ignore[no-untyped-def]
 def cmd_replay(args: argparse.Namespace) -> int:
     from cat_follow.replay import ReplayOptions, run_replay
 
-    cfg = _config(args)
+    cfg, web = _web(args, _config(args))
     opts = ReplayOptions(fast=args.fast, log_path=args.log, out_video=args.out_video,
                          summary_path=args.summary_json, progress=sys.stderr.isatty(),
                          max_frames=args.max_frames)
+    if web is not None:
+        from cat_follow.web.attach import for_pipeline
+
+        opts.attach = lambda pipe: for_pipeline(pipe, web)
     from cat_follow.sources import default_video
 
     summary = run_replay(args.video or default_video(), cfg, _models(cfg), opts)
@@ -89,6 +93,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     summary = run_bench(args.video, cfg, _models(cfg), frames=args.frames, config_path=args.config,
                         summary_path=args.summary_json, rate=args.rate)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_bench_web(args: argparse.Namespace) -> int:
+    from cat_follow.sources import default_video
+    from cat_follow.web.bench import run_web_bench
+
+    cfg = _config(args)
+    clients = tuple(int(v) for v in args.clients.split(","))
+    summary = run_web_bench(args.video or default_video(), cfg, _models(cfg), seconds=args.seconds,
+                            clients=clients, rate=args.rate, summary_path=args.summary_json)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -140,9 +156,28 @@ def _run_until_signal(robot, on_tick=None, duration: float | None = None) -> int
     return 130 if status == 0 and robot.exit_reason == "SIGINT" else status  # Ctrl-C: the shell's 128+2
 
 
+def _web(args: argparse.Namespace, cfg: Config):  # type: ignore[no-untyped-def]
+    """(config, web config or None) for ``--web [HOST:]PORT``: one more camera slot if on."""
+    if getattr(args, "web", None) is None:
+        return cfg, None
+    from cat_follow.web.view import parse_web_spec, with_web_slot
+
+    return with_web_slot(cfg), parse_web_spec(args.web, cfg.web)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    cfg = _config(args)
-    return _run_until_signal(_service(args, cfg))
+    cfg, web = _web(args, _config(args))
+    robot = _service(args, cfg)
+    if web is None:
+        return _run_until_signal(robot)
+    from cat_follow.web.attach import for_robot
+
+    view = for_robot(robot, web, pool_canvas=True)
+    view.start()
+    try:
+        return _run_until_signal(robot)
+    finally:
+        view.stop()
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -180,9 +215,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from cat_follow.sim.runner import SimOptions, run_scenario
     from cat_follow.sim.scenario import DEFAULT_SCENARIO, load_scenario, shipped_scenarios
 
-    cfg = _config(args)
+    cfg, web = _web(args, _config(args))
     models = _models(cfg)
     progress = sys.stderr.isatty()
+    attach = None
+    if web is not None:
+        from cat_follow.web.attach import for_robot
+
+        attach = lambda robot: for_robot(robot, web)  # noqa: E731
     if args.suite:
         rows = []
         for name in shipped_scenarios():
@@ -215,7 +255,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             log.info("no window: %s", route.reason)
     out = run_scenario(scenario, cfg, models, SimOptions(fast=args.fast, out_video=out_video,
                                                          summary_path=args.summary_json, plot_path=args.plot,
-                                                         progress=progress, live_view=live))
+                                                         progress=progress, live_view=live, attach=attach))
     print(json.dumps(out, indent=2))
     if out_video:
         print(f"camera view: {out_video}", file=sys.stderr)
@@ -343,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out-video", type=Path, help="write the annotated video here (.mp4)")
     r.add_argument("--summary-json", type=Path, help="write the summary here")
     r.add_argument("--max-frames", type=int, help="stop after this many source frames")
+    r.add_argument("--web", metavar="[HOST:]PORT", help="serve the live view (config [web])")
     r.set_defaults(func=cmd_replay)
 
     d = sub.add_parser("detect", help="run the detector on images, one JSON line each")
@@ -364,11 +405,24 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--mode", choices=["thread", "process"], help="--soak: detector mode (default: config)")
     b.set_defaults(func=cmd_bench)
 
+    bw = sub.add_parser("bench-web", help="the web view's cost to the vision loop with 0/10/20 viewers, "
+                        "side by side in one run")
+    bw.add_argument("video", type=Path, nargs="?", help="default: kittens_floor.mp4 from the assets")
+    common(bw)
+    bw.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
+    bw.add_argument("--clients", default="0,10,20,0", help="viewers in each phase, in order")
+    bw.add_argument("--rate", type=float, default=60.0, help="camera rate in fps (above the tracker's, so "
+                    "the tracker's fps shows what the web view takes from it)")
+    bw.add_argument("--summary-json", type=Path)
+    bw.set_defaults(func=cmd_bench_web)
+
     rn = sub.add_parser("run", help="run the service: camera, tracker, detector, commands, car")
     common(rn)
     rn.add_argument("--socket", help="command socket path (default: robot.socket in the config)")
     rn.add_argument("--sim", action="store_true", help="simulated car; frames from --source (default: sample video)")
     rn.add_argument("--source", help="video file or image directory instead of the Pi camera")
+    rn.add_argument("--web", metavar="[HOST:]PORT", help="serve the live view: camera, status, Stop, go-to "
+                    "(127.0.0.1 unless HOST is given; other hosts need web.token)")
     rn.set_defaults(func=cmd_run)
 
     rc = sub.add_parser("record", help="run the service and record camera frames and telemetry for replay")
@@ -395,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--out-video", type=Path, help="write the camera view with the tracker's box here")
     sm.add_argument("--summary-json", type=Path)
     sm.add_argument("--plot", type=Path, help="top-view PNG: true path, odometry, cat")
+    sm.add_argument("--web", metavar="[HOST:]PORT", help="serve the live view (config [web])")
     sm.set_defaults(func=cmd_simulate)
 
     ev = sub.add_parser("evaluate", help="score replay logs against the reference boxes (../shared/labels)")

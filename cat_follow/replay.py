@@ -12,6 +12,8 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -43,6 +45,7 @@ class ReplayOptions:
     summary_path: Path | None = None
     progress: bool = False
     max_frames: int | None = None
+    attach: Callable[[Pipeline], AbstractContextManager[Any]] | None = None  # e.g. the web view
 
 
 def _row_json(row: Any) -> dict[str, Any]:
@@ -147,7 +150,7 @@ def run_replay(video: str | Path, config: Config, models: ModelFiles, opts: Repl
                 annot.write(pinned.pixels, row)
 
     t0 = time.monotonic()
-    with _progress(None, opts.progress) as bar, pipe:
+    with opts.attach(pipe) if opts.attach else nullcontext(), _progress(None, opts.progress) as bar, pipe:
         bar.reset(total=source.frame_count)
         try:
             if opts.log_path:

@@ -16,6 +16,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from cat_follow.sim.render import Renderer
 from cat_follow.sim.scenario import Scenario
 from cat_follow.sim.sprites import SEG_SUBPATH, Segmenter, Sprite, load_sprite
 from cat_follow.video_out import annotate, open_video_writer
+from cat_follow.web.overlay import box_label, whole
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ class SimOptions:
     plot_path: Path | None = None
     progress: bool = False
     live_view: bool = False
+    attach: Callable[[Robot], AbstractContextManager[Any]] | None = None  # e.g. the web view, around the run
 
 
 def sim_assets() -> Path:
@@ -207,8 +210,9 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
     def draw(pixels: np.ndarray, t: float) -> None:
         if overlay is not None:
             shared.read_bbox(BBOX_TRACKER, box)
-            overlay.show(pixels, box[0], f"{sc.name} t={t:5.1f}s {robot.sm.state.label} "
-                                         f"speed={robot.last_cmd.speed:.0f} pan={robot.last_cmd.pan:.0f}", t)
+            seen = f" | {box_label(box[0], config.detector.label)}" if box[0]["valid"] else ""
+            motors = f"speed={whole(robot.last_cmd.speed)} pan={whole(robot.last_cmd.pan)}"
+            overlay.show(pixels, box[0], f"{sc.name} t={t:5.1f}s {robot.sm.state.label} {motors}{seen}", t)
 
     from tqdm import tqdm
 
@@ -216,8 +220,9 @@ def run_scenario(sc: Scenario, config: Config, models: ModelFiles, opts: SimOpti
     t_wall = time.monotonic()
     world_at(0.0)
     try:
-        with tqdm(total=steps if opts.fast else round(sc.duration_s), unit="frame" if opts.fast else "s",
-                  disable=not opts.progress, file=sys.stderr, leave=False, desc=sc.name) as bar:
+        with opts.attach(robot) if opts.attach else nullcontext(), \
+                tqdm(total=steps if opts.fast else round(sc.duration_s), unit="frame" if opts.fast else "s",
+                     disable=not opts.progress, file=sys.stderr, leave=False, desc=sc.name) as bar:
             if opts.fast:
                 assert isinstance(clock, SimClock)
                 _run_lockstep(robot, pipeline, clock, car, steps, sc.fps, world_at, commands_due, sample, draw, bar)
