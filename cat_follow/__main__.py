@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from cat_follow.config import Config, defaults_as_toml, load_config
 from cat_follow.errors import CatFollowError
@@ -218,7 +221,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     cfg, web = _web(args, _config(args))
     models = _models(cfg)
     progress = sys.stderr.isatty()
-    attach = None
+    attach: Callable[[Any], AbstractContextManager[Any]] | None = None
     if web is not None:
         from cat_follow.web.attach import for_robot
 
@@ -244,13 +247,31 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if not args.fast:  # real time: show it in a window where one can open
         from cat_follow.display import display_route
 
-        route = display_route()  # the one decision (a hook for the web view as the fallback)
+        route = display_route()  # the one decision: a window, else the web view in the browser
         live = route.window
         if live:
             log.info("showing the camera view in a window")
+        elif web is None and _desktop():  # a desktop OpenCV cannot draw on: its browser shows the web view
+            from cat_follow.web.attach import for_robot
+            from cat_follow.web.view import open_in_browser, parse_web_spec, with_web_slot
+
+            cfg, web = with_web_slot(cfg), parse_web_spec(f"127.0.0.1:{cfg.web.port}", cfg.web)
+            log.warning("no window: %s. Showing the web view in the browser instead", route.reason)
+            web_cfg = web
+
+            @contextmanager
+            def attach_and_open(robot: Any) -> Iterator[Any]:
+                with for_robot(robot, web_cfg) as view:
+                    log.info("web view at %s", view.url)
+                    if not open_in_browser(view.url):
+                        log.warning("no browser could be opened: open %s yourself", view.url)
+                    yield view
+
+            attach = attach_and_open
         elif out_video is None and args.scenario is None:  # the default demo: keep something to watch
             out_video = Path(f"simulation_{scenario.name}.mp4")
-            log.warning("no window: %s. Writing the camera view to %s instead", route.reason, out_video)
+            log.warning("no window: %s. Writing the camera view to %s instead (or watch it live with "
+                        "--web PORT in a browser)", route.reason, out_video)
         else:
             log.info("no window: %s", route.reason)
     out = run_scenario(scenario, cfg, models, SimOptions(fast=args.fast, out_video=out_video,
@@ -260,6 +281,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if out_video:
         print(f"camera view: {out_video}", file=sys.stderr)
     return 0 if out["success"] else 1
+
+
+def _desktop() -> bool:
+    """A graphical session exists (whether or not OpenCV can draw on it)."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
