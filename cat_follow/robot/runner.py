@@ -101,9 +101,13 @@ class Robot:
 
     def start(self) -> None:
         self.actor.start()
-        if not self.actor.ready.wait(CAR_READY_TIMEOUT_S):
+        deadline = time.monotonic() + CAR_READY_TIMEOUT_S
+        while not self.actor.ready.wait(0.05):  # fail at once (with the cause) if the factory raised
             self.health.raise_if_failed()
-            raise CatFollowError(f"the car did not come up within {CAR_READY_TIMEOUT_S:.0f} s")
+            if not self.actor.is_alive():
+                raise CatFollowError("the car thread ended before the car came up")
+            if time.monotonic() > deadline:
+                raise CatFollowError(f"the car did not come up within {CAR_READY_TIMEOUT_S:.0f} s")
         if not self.lockstep:
             self.sonar.start()
         self.pipeline.start()
@@ -217,12 +221,12 @@ class Robot:
         self.ticks += 1
         # dead reckoning over the interval that just ended, on the command that was in force
         prev = self.last_cmd
-        self.odom.update(0.0 if self.actor.watchdog_tripped else prev.speed, prev.steer, dt)
+        latch = self.actor.latched  # a stop the car thread latched (watchdog): resumed by this tick's send
+        self.odom.update(0.0 if latch is not None else prev.speed, prev.steer, dt)
         self.health.raise_if_failed()
         now_ns = time.monotonic_ns()
-        if self.actor.watchdog_tripped:
-            self.sm.stop(now, self.actor.last_reason)
-            self.actor.clear_watchdog()
+        if latch is not None:
+            self.sm.stop(now, latch.reason)
         stall_s = (now_ns - self.pipeline.camera.last_frame_ns) / 1e9
         if stall_s > self.config.camera.stall_timeout_s:
             if not self.camera_stalled:
@@ -249,7 +253,9 @@ class Robot:
         range_cm = self.sonar.latest(self.config.robot.ultrasonic_max_age_s)
         self.last_range_cm = range_cm
         out = self.motion.command(intent, t=now, dt=dt, pose=pose, box=box, distance_cm=range_cm, box_stale=stale)
-        seq = self.actor.send(out.speed, out.steer, out.pan, out.tilt)
+        # resume=latch: the stop is lifted in the same locked step that posts this order, which
+        # was computed after the state machine saw the stop (so it cannot be an older order)
+        seq = self.actor.send(out.speed, out.steer, out.pan, out.tilt, resume=latch)
         if self.lockstep:
             self.actor.wait_applied(seq, self._exit)
         self.last_cmd = out
