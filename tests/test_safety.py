@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import emulated_hat
 import numpy as np
 import pytest
 
@@ -131,8 +132,32 @@ def fail_sim(rec: RecordingCar) -> None:
     rec.inner.fail_next = OSError(121, "Remote I/O error")
 
 
-CARS: dict[str, Callable[[], Any]] = {"sim": sim_car}
-FAULTS: dict[str, Callable[[RecordingCar], None]] = {"sim": fail_sim}
+def picarx_car() -> Any:
+    """SunFounder's real picarx on the emulated HAT (built on the car thread, as on the car)."""
+    from cat_follow.car.picarx_car import PicarxCar
+
+    hat = emulated_hat.load()
+    hat.HAT.distance_cm = 150.0
+    return PicarxCar(config_path=tempfile.mkdtemp(prefix="pxconf") + "/picar-x.conf")
+
+
+def fail_picarx(rec: RecordingCar) -> None:
+    """The next write to a motor direction pin raises (lgpio.error, which robot_hat passes on),
+    and a new target makes the car steer, so picar-x writes them."""
+    hat = emulated_hat.load()
+    hat.HAT.fail_gpio = {23, 24}
+
+
+CARS: dict[str, Callable[[], Any]] = {"sim": sim_car, "picarx": picarx_car}
+FAULTS: dict[str, Callable[[RecordingCar], None]] = {"sim": fail_sim, "picarx": fail_picarx}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _hat_motors_at_zero_after_each_module() -> Iterator[None]:
+    yield
+    if emulated_hat._loaded:
+        hat = emulated_hat.load().HAT
+        assert hat.pulse[12] == hat.pulse[13] == 0, "the emulated HAT's motor PWM is not 0"
 
 
 @pytest.fixture(params=list(CARS))
@@ -240,6 +265,7 @@ def test_car_thread_failure(harness: Callable[..., Harness]) -> None:
     h.drive_off()
     t = time.monotonic()
     FAULTS[h.backend](h.car)  # the next motor call raises, as a HAT that went away
+    h.robot.queue.put_location(2.0, 1.5)  # a turn: new motor calls
     h.thread.join(10)
     assert h.result["status"] == 3 and "car thread died" in h.robot.exit_reason
     assert any(not c.ok for c in h.car.snapshot())
@@ -353,7 +379,7 @@ def test_a_latched_stop_holds_until_resumed_by_number() -> None:
         time.sleep(0.1)
         assert rec.applied.speed == 0 and actor.latched is not None and actor.latched.reason == "third"
         calls = rec.snapshot()
-        assert [c.args[0] for c in calls if c.name == "drive" and c.t > t and c.args[0] != 0] == [30]
+        assert {c.args[0] for c in calls if c.name == "drive" and c.t > t and c.args[0] != 0} == {30}
     finally:
         actor.stop()
         actor.join(5)

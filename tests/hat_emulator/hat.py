@@ -14,7 +14,9 @@ device.py): what the MCU does with each I2C transaction, and what the GPIO lines
 - Ultrasonic (trig GPIO 27, echo GPIO 22): after the trigger's falling edge the echo goes
   high 0.2 ms later for 2 * distance / 343.3 m/s; no obstacle = the echo never rises.
 - ``fail_i2c``: that many next transactions raise OSError 121, as a HAT that went away.
-- ``fail_gpio``: the next GPIO write raises lgpio.error, as a line claimed elsewhere.
+- ``fail_gpio``: the next write to one of these GPIO lines raises lgpio.error (a line that
+  went bad); robot-hat does not catch it, unlike an I2C OSError, which it retries 5 times
+  and then drops without a word (i2c.py's _retry_wrapper).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class Hat:
         self.resets = 0
         self.transactions = 0
         self.fail_i2c = 0
-        self.fail_gpio = False
+        self.fail_gpio: set[int] = set()
         self.distance_cm: float | None = 100.0
         self.adc = [0] * 8
         self.clear()
@@ -106,9 +108,9 @@ class Hat:
     # ---- GPIO --------------------------------------------------------------------------
     def gpio_write(self, pin: int, level: int) -> None:
         with self.lock:
-            if self.fail_gpio:
-                self.fail_gpio = False
-                raise RuntimeError("GPIO busy")
+            if pin in self.fail_gpio:
+                self.fail_gpio.clear()
+                raise RuntimeError(f"GPIO {pin}: bad write")
             if pin == TRIG and self.levels.get(pin, 0) == 1 and level == 0:
                 self._trig_fall = time.time()
             self.levels[pin] = level
