@@ -383,3 +383,24 @@ def test_a_latched_stop_holds_until_resumed_by_number() -> None:
     finally:
         actor.stop()
         actor.join(5)
+
+
+@pytest.mark.parametrize("harness", ["picarx"], indirect=True)
+def test_the_emulated_ultrasonic_reaches_the_range_guard(harness: Callable[..., Harness]) -> None:
+    """An echo timed for 10 cm on the HAT's GPIO, read by robot_hat's Ultrasonic on the sensor
+    thread, stops the car through the motion controller's obstacle guard."""
+    hat = emulated_hat.load().HAT
+    h = harness().start()
+    h.drive_off()
+    t = time.monotonic()
+    hat.distance_cm = 10.0
+    assert wait_for(lambda: h.car.motors_stopped, 1.0)
+    assert wait_for(lambda: "obstacle at 10 cm" in h.robot.status_json(), 1.0)
+    assert hat.pulse[12] == hat.pulse[13] == 0
+    assert wait_for(lambda: h.car.stopped_at(t) is not None or any(
+        c.name == "drive" and c.args[0] == 0 and c.t > t for c in h.car.snapshot()), 0.1)
+    hat.distance_cm = None  # no echo at all (-1): unknown, never "clear": a slow cap
+    from cat_follow.robot.motion import UNKNOWN_RANGE_SPEED
+    assert wait_for(lambda: "range unknown" in h.robot.status_json(), 1.0)
+    assert wait_for(lambda: 0 < h.car.applied.speed <= UNKNOWN_RANGE_SPEED, 1.0), h.car.applied
+    h.finish()
