@@ -227,7 +227,8 @@ class Robot:
         now_ns = time.monotonic_ns()
         if latch is not None:
             self.sm.stop(now, latch.reason)
-        stall_s = (now_ns - self.pipeline.camera.last_frame_ns) / 1e9
+        last_frame_ns = self.pipeline.camera.last_frame_ns  # 0: the camera thread has not started
+        stall_s = (now_ns - last_frame_ns) / 1e9 if last_frame_ns else 0.0
         if stall_s > self.config.camera.stall_timeout_s:
             if not self.camera_stalled:
                 log.error("camera stalled: no frame for %.1f s; motors stopped", stall_s)
