@@ -40,9 +40,7 @@ class CameraThread(SupervisedThread):
         if status is not ReadStatus.END:
             self.frames_read += 1
         if status is ReadStatus.FRAME:
-            # The stall clock: 0 until the thread runs (the car may take 15 s to come up before
-        # that), then the thread's start, then each delivered frame's time.
-        self.last_frame_ns = 0
+            self.last_frame_ns = time.monotonic_ns()
         return status
 
     def loop(self) -> None:
