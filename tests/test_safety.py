@@ -404,3 +404,27 @@ def test_the_emulated_ultrasonic_reaches_the_range_guard(harness: Callable[..., 
     assert wait_for(lambda: "range unknown" in h.robot.status_json(), 1.0)
     assert wait_for(lambda: 0 < h.car.applied.speed <= UNKNOWN_RANGE_SPEED, 1.0), h.car.applied
     h.finish()
+
+
+@pytest.mark.parametrize("harness", ["sim"], indirect=True)
+def test_the_stall_clock_starts_with_the_camera_not_at_construction(harness: Callable[..., Harness],
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    h = harness()
+    time.sleep(0.8)  # the car's start-up (up to 15 s on the car) outlasts stall_timeout_s = 0.5
+    h.start()
+    h.drive_off()
+    h.finish()
+    assert not [r for r in caplog.records if "camera stalled" in r.getMessage()]
+
+
+def test_robot_start_fails_at_once_with_the_factorys_error(config: Config, models: ModelFiles,
+                                                           detector: SsdDetector) -> None:
+    def broken() -> SimCar:
+        raise OSError(121, "Remote I/O error")
+
+    robot = Robot(config, Calibration(), Pipeline(config, ArraySource([GREY] * 10, fps=30.0), models,
+                                                  detector=detector), broken)
+    t = time.monotonic()
+    status = robot.run()
+    assert status == 3 and time.monotonic() - t < 2.0
+    assert "car thread died" in robot.exit_reason and "Remote I/O error" in robot.exit_reason
