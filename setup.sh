@@ -4,6 +4,8 @@
 #   ./setup.sh --dev                      laptop / CI: .venv/ with the package and test tools,
 #                                         model downloaded and sha256-checked
 #   ./setup.sh --dev --assets DIR         same, copying models and media from DIR instead
+#                                         (--dev also installs SunFounder's robot-hat and picar-x
+#                                         for the emulated-HAT tests from ../shared/vendor or --vendor DIR)
 #   sudo ./setup.sh [--pi]                the car (default on a Raspberry Pi)
 #   ./setup.sh ... --dry-run              print every step, do nothing
 set -euo pipefail
@@ -44,6 +46,7 @@ PICARX_REF="08a852ef7f15c8d566279c81f6d482d079c83a3c"     # picar-x has no relea
 
 mode=""
 assets_src=""
+vendor_dir=""
 dry_run=0
 
 usage() {  # the comment block at the top of this file, without the '#'
@@ -73,6 +76,9 @@ while [ $# -gt 0 ]; do
     --assets)
       [ $# -ge 2 ] || die "--assets needs a directory" "./setup.sh --dev --assets ../shared/assets"
       assets_src="$2"; shift ;;
+    --vendor)
+      [ $# -ge 2 ] || die "--vendor needs a directory" "./setup.sh --dev --vendor ../shared/vendor"
+      vendor_dir="$2"; shift ;;
     --dry-run) dry_run=1 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option $1" "see ./setup.sh --help" ;;
@@ -216,9 +222,28 @@ setup_dev() {
   run "$VENV/bin/python" -m pip install --quiet -r "$REPO/requirements-dev.txt"
   run "$VENV/bin/python" -m pip install --quiet --no-deps -e "$REPO"
   install_browser
+  install_vendor
   step "check"
   run "$VENV/bin/cat-follow" config --check /dev/null
   echo "ready: $VENV/bin/cat-follow"
+}
+
+# SunFounder's robot-hat and picar-x from a local folder (../shared/vendor, or --vendor DIR), so
+# the tests can run their real code against the emulated HAT (tests/hat_emulator). Installed with
+# pip, never copied into the repository. picar-x's setup.py reads a DESCRIPTION.rst that the
+# vendored copy leaves out (git has it): it is built from a scratch copy with an empty one.
+install_vendor() {
+  [ -n "$vendor_dir" ] || { [ -d "$REPO/../shared/vendor" ] && vendor_dir="$REPO/../shared/vendor"; } || return 0
+  [ -d "$vendor_dir/robot-hat" ] && [ -d "$vendor_dir/picar-x" ] \
+    || die "$vendor_dir has no robot-hat/ and picar-x/" "give the folder that holds both (--vendor DIR)"
+  step "SunFounder robot-hat and picar-x from $vendor_dir (for the emulated-HAT tests)"
+  run "$VENV/bin/python" -m pip install --quiet "$vendor_dir/robot-hat"
+  scratch="$(mktemp -d)"
+  run cp -R "$vendor_dir/picar-x" "$scratch/picar-x"
+  run chmod -R u+w "$scratch/picar-x"
+  [ -f "$scratch/picar-x/DESCRIPTION.rst" ] || run touch "$scratch/picar-x/DESCRIPTION.rst"
+  run "$VENV/bin/python" -m pip install --quiet "$scratch/picar-x"
+  rm -rf "$scratch"
 }
 
 # write_file PATH MODE: write standard input to PATH (or show it, in a dry run).
@@ -235,8 +260,12 @@ write_file() {
 setup_pi() {
   [ "$dry_run" -eq 1 ] || [ "$(id -u)" -eq 0 ] || die "the car set-up needs root" "sudo ./setup.sh --pi"
   step "1. apt packages (picamera2 and numpy come from Raspberry Pi OS, not pip)"
+  # robot_hat 2.5.3 imports smbus2 and lgpio (i2c.py, pin.py) and pyaudio (music.py) at import
+  # time: without these three, `import picarx` fails. Raspberry Pi OS ships all three (lgpio
+  # only in its own archive, not Debian's); the venv sees them through --system-site-packages.
   run apt-get update
-  run apt-get install -y python3-venv python3-picamera2 python3-libcamera python3-numpy i2c-tools git
+  run apt-get install -y python3-venv python3-picamera2 python3-libcamera python3-numpy i2c-tools git \
+    python3-smbus2 python3-lgpio python3-pyaudio
   step "2. I2C on (the Robot HAT's motors and servos)"
   if command -v raspi-config >/dev/null || [ "$dry_run" -eq 1 ]; then
     run raspi-config nonint do_i2c 0
@@ -272,6 +301,10 @@ setup_pi() {
     "picarx @ git+https://github.com/sunfounder/picar-x.git@$PICARX_REF"
   run "$VENV/bin/python" -m pip install --quiet --no-deps -e "$REPO"
   rm -f "$constraint"
+  if [ "$dry_run" -eq 0 ]; then
+    "$VENV/bin/python" -c "import smbus2, lgpio, pyaudio, robot_hat.pwm" \
+      || die "the venv cannot import what robot_hat needs" "sudo apt-get install python3-smbus2 python3-lgpio python3-pyaudio"
+  fi
   step "7. detector model (sha256-checked, or vilib's identical copy)"
   install_assets
   step "8. picar-x's own calibration file $PICARX_CONF, owned by $SERVICE_USER"

@@ -281,7 +281,24 @@ def config_from_dict(data: dict[str, Any]) -> Config:
     cfg = Config(**kwargs)
     if cfg.camera.width % 2 or cfg.camera.height % 2:
         raise ConfigError("camera.width/camera.height: must be even")
+    check_cross_fields(cfg)
     return cfg
+
+
+FRAME_READERS = 3  # readers that may pin a frame slot at once: tracker, detector, main loop
+
+
+def check_cross_fields(cfg: Config) -> None:
+    """Rules between keys; each error names both sides."""
+    if cfg.camera.slots < FRAME_READERS + 2:
+        raise ConfigError(f"camera.slots: {cfg.camera.slots} is too few for the {FRAME_READERS} frame readers "
+                          f"(tracker, detector, main): camera.slots must be at least readers + 2 = "
+                          f"{FRAME_READERS + 2} (one slot being written, one latest)")
+    period = 1.0 / cfg.robot.control_hz
+    if cfg.robot.watchdog_s <= 2 * period:
+        raise ConfigError(f"robot.watchdog_s: {cfg.robot.watchdog_s:g} s must exceed two control periods "
+                          f"(2 / robot.control_hz = {2 * period:g} s at {cfg.robot.control_hz:g} Hz), "
+                          "or the motor watchdog trips between ticks and the robot never moves")
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -85,7 +85,9 @@ class Pipeline:
         self._started = True
 
     def stop(self) -> None:
-        """Stop every thread and close the source; logs a thread that would not stop."""
+        """Stop every thread, join them, then close the source. The source is closed only once
+        the camera thread has left ``read()``: a capture closed under a reader can crash in C.
+        A camera still stuck in ``read()`` keeps its source (logged; the process is ending)."""
         self.shared.close()
         for t in self.threads:
             t.stop()
@@ -96,6 +98,9 @@ class Pipeline:
                     log.error("%s thread did not stop within %.1f s", t.name, JOIN_TIMEOUT_S)
         if isinstance(self.detector, ProcessDetectorPort):
             self.detector.close()  # the child stops, the segment is unlinked
+        if self.camera.is_alive():
+            log.critical("camera thread still inside the source's read(): the source is left open")
+            return
         self.source.close()
 
     def finished(self) -> bool:

@@ -20,5 +20,9 @@ class LatencyRecorder:
         return self._buf[: min(self.count, self._buf.shape[0])]
 
     def percentile(self, q: float) -> float | None:
-        s = self.samples()
-        return round(float(np.percentile(s, q)), 3) if s.size else None
+        return percentile(self.samples(), q)
+
+
+def percentile(samples: np.ndarray, q: float) -> float | None:
+    """The q-th percentile of ``samples`` (ms, rounded to µs), or None when there are none."""
+    return round(float(np.percentile(samples, q)), 3) if samples.size else None

@@ -115,16 +115,14 @@ def _sim_car(clock: SimClock):  # type: ignore[no-untyped-def]
 
 def test_speed_procedure_recovers_the_sim_cars_true_speeds() -> None:
     from cat_follow.calib.procedures import measure_speeds
-    from cat_follow.calibration import Calibration
-    from cat_follow.robot.odometry import wheel_speed_mps
-
     clock = SimClock()
     car = _sim_car(clock)
     said: list[str] = []
     measured = measure_speeds(car, [20, 40, 60], lambda q: "", said.append, clock=clock, sleep=clock.sleep)
-    cal = Calibration()
     for cmd, v in measured.items():
-        truth = car.params.speed_scale * wheel_speed_mps(cal, cmd, 0.0)  # the sim is 7% slower than calibrated
+        probe = _sim_car(SimClock())
+        probe.drive(cmd, 0.0)
+        truth = probe.ground_speed_mps()  # the sim car's own speed for that command (7% below calibration)
         assert v == pytest.approx(truth, rel=0.05), (cmd, v, truth)
     assert car.motors_stopped
     assert abs(car.pose_in_start_frame()[0]) < 0.15  # it backed up to about where it started

@@ -62,3 +62,18 @@ def test_detector_mode_auto_is_decided_by_the_core_count(monkeypatch: pytest.Mon
     assert config_from_dict({}).detector.resolved_mode() == "process"
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert config_from_dict({}).detector.resolved_mode() == "thread"
+
+
+@pytest.mark.parametrize(("doc", "names"), [
+    ("[camera]\nslots = 3\n", ["camera.slots", "readers"]),
+    ("[robot]\ncontrol_hz = 2.0\nwatchdog_s = 0.3\n", ["robot.watchdog_s", "robot.control_hz"]),
+    ("[robot]\ncontrol_hz = 10.0\nwatchdog_s = 0.2\n", ["robot.watchdog_s", "robot.control_hz"]),
+])
+def test_cross_field_rules_name_both_keys(tmp_path: Path, doc: str, names: list[str]) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text(doc)
+    with pytest.raises(ConfigError) as info:
+        load_config(p)
+    assert all(n in str(info.value) for n in names), str(info.value)
+    p.write_text("[camera]\nslots = 5\n[robot]\ncontrol_hz = 10.0\nwatchdog_s = 0.25\n")
+    load_config(p)  # the limits themselves are fine

@@ -19,11 +19,11 @@ def test_every_array_is_a_view_of_one_backing_buffer(config: Config) -> None:
 
 
 def test_sizes_follow_the_config() -> None:
-    cfg = config_from_dict({"camera": {"width": 320, "height": 240, "slots": 4}})
+    cfg = config_from_dict({"camera": {"width": 320, "height": 240, "slots": 6}})
     pool = allocate_pool(cfg)
-    assert pool.frame_latest.shape == (4, 240, 320, 3)
+    assert pool.frame_latest.shape == (6, 240, 320, 3)
     assert pool.frame_for_detector.shape == (240, 320, 3)
-    assert pool.readers == 2
+    assert pool.readers == 4
     assert pool.commands.shape == (COMMAND_CAPACITY,)
     assert pool.frame_ctl[0] == -1 and (pool.reader_pin == -1).all()
     assert (pool.frame_meta["width"] == 320).all() and (pool.frame_meta["height"] == 240).all()

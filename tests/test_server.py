@@ -3,6 +3,7 @@ while a control loop keeps ticking."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -81,7 +82,13 @@ def test_many_clients_at_once(server: CommandServer) -> None:
 
 def test_socket_file_is_group_only_and_removed_on_close(sock_dir: Path, config: Config) -> None:
     q = CommandQueue(allocate_pool(config))
-    (sock_dir / "x.sock").write_text("stale")  # left over from a crash
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(sock_dir / "x.sock"))  # left over from a crash: a socket nobody listens on
+    stale.close()
+    (sock_dir / "file.sock").write_text("not a socket")
+    with pytest.raises(CatFollowError, match="not a socket"):
+        CommandServer(sock_dir / "file.sock", q, lambda: STATUS, (-1, 1, -1, 1), Health())
+    assert (sock_dir / "file.sock").read_text() == "not a socket"  # refused, and kept
     srv = CommandServer(sock_dir / "x.sock", q, lambda: STATUS, (-1, 1, -1, 1), Health())
     assert stat.S_IMODE(os.stat(srv.path).st_mode) == 0o660
     with pytest.raises(CatFollowError, match="already listening"):
@@ -197,3 +204,80 @@ def test_a_flood_neither_blocks_other_clients_nor_the_control_loop(server: Comma
 def test_client_reports_no_service(sock_dir: Path) -> None:
     with pytest.raises(NoService, match="no cat-follow service is listening"):
         send_line([sock_dir / "none.sock"], "status")
+
+
+def test_the_tmp_fallback_directory_is_0700_and_checked(tmp_path: Path) -> None:
+    from cat_follow.robot.server import secure_dir
+
+    d = tmp_path / "cf"
+    secure_dir(d)
+    assert stat.S_IMODE(d.stat().st_mode) == 0o700
+    d.chmod(0o755)  # e.g. made by someone else's umask: refused
+    with pytest.raises(CatFollowError, match="0755"):
+        secure_dir(d)
+    d.chmod(0o700)
+    secure_dir(d)
+    link = tmp_path / "link"
+    link.symlink_to(d)
+    with pytest.raises(CatFollowError, match="not a directory"):
+        secure_dir(link)
+    if os.geteuid() == 0:  # root can make a directory owned by another user
+        other = tmp_path / "other"
+        other.mkdir(mode=0o700)
+        os.chown(other, 12345, 12345)
+        with pytest.raises(CatFollowError, match="belongs to uid 12345"):
+            secure_dir(other)
+
+
+def test_accept_errors_are_survived_and_counted(server: CommandServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = server.listener
+    fails = {"n": 3}
+
+    class Flaky:
+        def accept(self) -> tuple[socket.socket, object]:
+            if fails["n"] > 0:
+                fails["n"] -= 1
+                raise OSError(24, "Too many open files")
+            return real.accept()
+
+    monkeypatch.setattr(server, "listener", Flaky())
+    c = connect(server)
+    assert ask(c, "status").startswith("{")
+    assert server.counts["accept_errors"] == 3 and server.is_alive()
+    c.close()
+
+
+def test_input_is_bounded_under_a_flood_of_short_valid_lines(server: CommandServer) -> None:
+    """A client that writes short valid lines as fast as it can and reads its answers: the
+    server's unprocessed input for it never grows past a bound."""
+    from cat_follow.robot.server import INBUF_HIGH
+
+    c = connect(server)
+    stop = threading.Event()
+    peak = {"n": 0}
+
+    def reader() -> None:
+        with contextlib.suppress(OSError):
+            while not stop.is_set() and c.recv(65536):
+                pass
+
+    def watch() -> None:
+        while not stop.is_set():
+            for cl in list(server.clients.values()):
+                peak["n"] = max(peak["n"], len(cl.inbuf))
+            time.sleep(0.001)
+
+    threads = [threading.Thread(target=reader), threading.Thread(target=watch)]
+    for t in threads:
+        t.start()
+    line = b"stop\n" * 2000
+    deadline = time.monotonic() + 1.5
+    with contextlib.suppress(OSError):
+        while time.monotonic() < deadline:
+            c.sendall(line)
+    stop.set()
+    c.close()
+    for t in threads:
+        t.join(5)
+    assert server.counts["lines"] > 1000
+    assert peak["n"] < INBUF_HIGH + 65536  # at most one recv past the mark

@@ -48,3 +48,19 @@ def test_pipeline_stops_cleanly_mid_stream(config: Config, models: ModelFiles, d
     assert not any(t.is_alive() for t in pipe.threads)
     assert 0 < pipe.camera.frames_read < 500
     pipe.health.raise_if_failed()  # a clean stop is not a fault
+
+
+@pytest.mark.parametrize("ends", [True, False])
+def test_the_camera_says_whether_its_source_ended_or_it_was_stopped(
+        config: Config, models: ModelFiles, detector: SsdDetector, caplog: pytest.LogCaptureFixture,
+        ends: bool) -> None:
+    five = [np.full((480, 640, 3), i, np.uint8) for i in range(5)]
+    frames = five if ends else five * 400  # the same five arrays, read over and over
+    pipe = Pipeline(config, ArraySource(frames, fps=100.0), models, worker=SsdWorker(detector))
+    with caplog.at_level("INFO", logger="cat_follow.threads.camera"), pipe:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (pipe.camera.frames_read < 5 or (ends and not pipe.camera.ended)):
+            time.sleep(0.02)
+    said = [r.getMessage() for r in caplog.records if r.name == "cat_follow.threads.camera"]
+    assert any(("source ended" if ends else "stopped after") in m for m in said), said
+    assert not any(("stopped after" if ends else "source ended") in m for m in said), said

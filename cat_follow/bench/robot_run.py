@@ -20,7 +20,7 @@ from cat_follow.perception.model import ModelFiles
 from cat_follow.pipeline import Pipeline
 from cat_follow.robot.runner import Robot
 from cat_follow.sources import VideoFileSource
-from cat_follow.stats import LatencyRecorder
+from cat_follow.stats import LatencyRecorder, percentile
 from cat_follow.threads.detector_process import ProcessDetectorPort
 
 
@@ -62,13 +62,13 @@ def robot_run(video: Path, config: Config, models: ModelFiles, frames: int, rate
         raise RuntimeError(f"robot run failed: {robot.exit_reason}")
     wall = time.monotonic() - marks["t0"]
     counters = pipe.shared.counters
-    g2m = robot.actor.glass_to_motor
+    g2m = robot.actor.motor_latency_ms()
     return {"handoff_ms_p50": handoff.percentile(50), "handoff_ms_p99": handoff.percentile(99),
             "tracker_fps": round((int(counters["tracker_frames"]) - marks["frames"]) / wall, 2),
             "detector_runs_per_s": round((int(counters["detector_runs"]) - marks["runs"]) / wall, 2),
             "detector_ms_p50": pipe.detector.latency.percentile(50),
             "detector_runs": int(counters["detector_runs"]),
-            "glass_to_motor_ms_p50": g2m.percentile(50), "glass_to_motor_ms_p99": g2m.percentile(99),
+            "glass_to_motor_ms_p50": percentile(g2m, 50), "glass_to_motor_ms_p99": percentile(g2m, 99),
             "cpu_core_pct": core_pct(marks["cores"], core_times()),
             "cpu_main_pct": round(100 * (process_cpu_s() - marks["cpu"]) / wall, 1),
             "cpu_detector_process_pct": round(100 * state["child_cpu_s"] / wall, 1),

@@ -47,6 +47,38 @@ def _getlogin_fallback() -> Iterator[None]:
         os.getlogin = original
 
 
+def drive_calls(px: Any, applied: Applied, speed: float, steer_deg: float) -> Applied:
+    """Make the picar-x calls that take the motors from ``applied`` to (speed, steer); returns
+    the new Applied. Shared with the simulator, which runs it against its model of picar-x.
+
+    picar-x's ``forward``/``backward`` set the reduced wheel's power from the steering angle
+    remembered at THAT call, so the motion command is re-issued whenever the steering changes
+    while moving (else the wheel differential goes stale), and always after the servo call."""
+    speed = clamp(speed, -SPEED_LIMIT, SPEED_LIMIT)
+    steer = clamp(steer_deg, STEER_MIN, STEER_MAX)
+    steer_changed = steer != applied.steer
+    if steer_changed:
+        px.set_dir_servo_angle(steer)
+    if speed != applied.speed or (steer_changed and speed != 0):
+        if speed == 0:
+            px.stop()
+        elif speed > 0:
+            px.forward(speed)
+        else:
+            px.backward(-speed)
+    return Applied(speed, steer, applied.pan, applied.tilt)
+
+
+def look_calls(px: Any, applied: Applied, pan_deg: float, tilt_deg: float) -> Applied:
+    """The picar-x calls that point the camera at (pan, tilt); returns the new Applied."""
+    pan, tilt = clamp(pan_deg, PAN_MIN, PAN_MAX), clamp(tilt_deg, TILT_MIN, TILT_MAX)
+    if pan != applied.pan:
+        px.set_cam_pan_angle(pan)
+    if tilt != applied.tilt:
+        px.set_cam_tilt_angle(tilt)
+    return Applied(applied.speed, applied.steer, pan, tilt)
+
+
 class PicarxCar(Car):
     """Owns the Picarx object. Construct it on the thread that will make every I2C call."""
 
@@ -72,27 +104,11 @@ class PicarxCar(Car):
 
     def drive(self, speed: float, steer_deg: float) -> None:
         self._check_thread()
-        speed = clamp(speed, -SPEED_LIMIT, SPEED_LIMIT)
-        steer = clamp(steer_deg, STEER_MIN, STEER_MAX)
-        if steer != self.applied.steer:
-            self.px.set_dir_servo_angle(steer)
-        if speed != self.applied.speed:
-            if speed == 0:
-                self.px.stop()
-            elif speed > 0:
-                self.px.forward(speed)
-            else:
-                self.px.backward(-speed)
-        self.applied = Applied(speed, steer, self.applied.pan, self.applied.tilt)
+        self.applied = drive_calls(self.px, self.applied, speed, steer_deg)
 
     def look(self, pan_deg: float, tilt_deg: float) -> None:
         self._check_thread()
-        pan, tilt = clamp(pan_deg, PAN_MIN, PAN_MAX), clamp(tilt_deg, TILT_MIN, TILT_MAX)
-        if pan != self.applied.pan:
-            self.px.set_cam_pan_angle(pan)
-        if tilt != self.applied.tilt:
-            self.px.set_cam_tilt_angle(tilt)
-        self.applied = Applied(self.applied.speed, self.applied.steer, pan, tilt)
+        self.applied = look_calls(self.px, self.applied, pan_deg, tilt_deg)
 
     def stop(self) -> None:
         self._check_thread()

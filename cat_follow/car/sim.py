@@ -1,9 +1,12 @@
 """A simulated PiCar-X with the real car's limits, lags and sensor failures.
 
-Same clamps as the PiCar-X; servos slew (not jump); the motors reach their speed with a
-first-order lag, on a speed table that is NOT the calibration's (a real car is never
-exactly calibrated), so dead reckoning drifts as it does on the car; the true pose follows
-a kinematic bicycle on the servo's ACTUAL angle. The ultrasonic sensor sees walls and round
+The Car calls go through the same picar-x call sequence as PicarxCar (``drive_calls``), into
+a model of what picar-x does with them (``PicarxModel``: the remembered steering angle, the
+per-wheel duty set at ``forward`` time, its speed-to-duty mapping). Each wheel turns at a
+ground speed read off the sim's own duty -> m/s table (NOT the calibration's: a real car is
+never exactly calibrated, and odometry must be judged against the car, not against itself),
+reached with a first-order lag; servos slew (not jump); the true pose follows a kinematic
+bicycle on the servo's ACTUAL angle at the mean of the two wheel speeds. The ultrasonic sensor sees walls and round
 obstacles in a cone, with noise, a 4 m range and dropouts that read -1, and each reading
 takes time. ``fail_next`` makes the next I2C-backed call raise like a Robot HAT that went away.
 
@@ -13,6 +16,7 @@ the sensor thread reads while the car thread drives.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import threading
@@ -24,18 +28,12 @@ import numpy as np
 
 from cat_follow.calibration import Calibration
 from cat_follow.car.base import (
-    PAN_MAX,
-    PAN_MIN,
-    SPEED_LIMIT,
-    STEER_MAX,
-    STEER_MIN,
-    TILT_MAX,
-    TILT_MIN,
     Applied,
     Car,
     clamp,
 )
-from cat_follow.robot.odometry import integrate, wheel_speed_mps
+from cat_follow.car.picarx_car import drive_calls, look_calls
+from cat_follow.car.picarx_model import PicarxModel
 
 SUBSTEP_S = 0.005
 
@@ -50,9 +48,34 @@ class SimWorld:
     walls: tuple[tuple[float, float, float, float], ...] = ()
 
 
+# PWM duty (percent) -> wheel ground speed (m/s) of a TT gear motor on two 18650 cells: it
+# stalls below about half duty. With speed_scale 1 it passes through the default calibration's
+# rows at the duties picar-x gives those commands (10 -> 55 %, 30 -> 65 %, 50 -> 75 %, 100 -> 100 %).
+DUTY_TABLE = ((0.0, 0.0), (50.0, 0.0), (55.0, 0.10), (65.0, 0.20), (75.0, 0.30), (100.0, 0.55))
+
+
+def _interp(table: tuple[tuple[float, float], ...], x: float) -> float:
+    for (x0, y0), (x1, y1) in itertools.pairwise(table):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 > x0 else y1
+    return table[-1][1]
+
+
+def integrate(pose: np.ndarray, v_mps: float, steer_deg: float, wheelbase_m: float, dt: float) -> None:
+    """The true motion: a kinematic bicycle, steering positive to the right (clockwise); one
+    step of ``dt`` (the sim's 5 ms substeps keep the Euler error far below the odometry's)."""
+    w = -v_mps * math.tan(math.radians(steer_deg)) / wheelbase_m
+    th = float(pose[2]) + 0.5 * w * dt  # midpoint heading
+    pose[0] += v_mps * math.cos(th) * dt
+    pose[1] += v_mps * math.sin(th) * dt
+    th2 = float(pose[2]) + w * dt
+    pose[2] = math.atan2(math.sin(th2), math.cos(th2))
+
+
 @dataclass(frozen=True)
 class SimParams:
-    speed_scale: float = 0.93        # true ground speed / calibrated (an imperfect calibration)
+    speed_scale: float = 0.93        # scales DUTY_TABLE: 7 % slower than the default calibration
+    duty_table: tuple[tuple[float, float], ...] = DUTY_TABLE
     motor_tau_s: float = 0.15        # motor + gearbox time constant
     servo_rate_dps: float = 400.0    # SG90-class servo under load
     range_max_cm: float = 400.0
@@ -80,6 +103,7 @@ class SimCar(Car):
         self.pan = 0.0
         self.tilt = 0.0
         self.applied = Applied()
+        self.px = PicarxModel()     # what picar-x was told (the sim's side of the picar-x calls)
         self.fail_next: BaseException | None = None
         self.zeros: dict[str, float] = {}
         self.calls = 0
@@ -95,16 +119,24 @@ class SimCar(Car):
     def _advance_locked(self) -> None:
         now = self.clock()
         p = self.params
-        target_v = p.speed_scale * wheel_speed_mps(self.cal, self.applied.speed, self.steer)
+        target_v = self.ground_speed_mps()
         while self._t < now:
             dt = min(SUBSTEP_S, now - self._t)
             self._t += dt
             step = p.servo_rate_dps * dt
-            self.steer += clamp(self.applied.steer - self.steer, -step, step)
-            self.pan += clamp(self.applied.pan - self.pan, -step, step)
-            self.tilt += clamp(self.applied.tilt - self.tilt, -step, step)
+            self.steer += clamp(self.px.dir_current_angle - self.steer, -step, step)
+            self.pan += clamp(self.px.pan - self.pan, -step, step)
+            self.tilt += clamp(self.px.tilt - self.tilt, -step, step)
             self.v += (target_v - self.v) * (1 - math.exp(-dt / p.motor_tau_s))
             integrate(self.pose, self.v, self.steer, self.cal.wheelbase_m, dt)
+
+    def ground_speed_mps(self) -> float:
+        """The speed the rear axle's centre settles at: the mean of the two wheels' speeds,
+        each from its duty as picar-x last set it."""
+        p = self.params
+        wheels = [d * p.speed_scale * _interp(p.duty_table, duty) for d, duty in zip(self.px.direction, self.px.duty,
+                                                                                    strict=True)]
+        return 0.5 * (wheels[0] + wheels[1])
 
     def _io(self) -> None:
         self.calls += 1
@@ -117,21 +149,18 @@ class SimCar(Car):
         with self._lock:
             self._advance_locked()
             self._io()
-            a = self.applied
-            self.applied = Applied(clamp(speed, -SPEED_LIMIT, SPEED_LIMIT), clamp(steer_deg, STEER_MIN, STEER_MAX),
-                                   a.pan, a.tilt)
+            self.applied = drive_calls(self.px, self.applied, speed, steer_deg)
 
     def look(self, pan_deg: float, tilt_deg: float) -> None:
         with self._lock:
             self._advance_locked()
             self._io()
-            a = self.applied
-            self.applied = Applied(a.speed, a.steer, clamp(pan_deg, PAN_MIN, PAN_MAX),
-                                   clamp(tilt_deg, TILT_MIN, TILT_MAX))
+            self.applied = look_calls(self.px, self.applied, pan_deg, tilt_deg)
 
     def stop(self) -> None:
         with self._lock:
             self._advance_locked()
+            self.px.stop()
             a = self.applied
             self.applied = Applied(0.0, a.steer, a.pan, a.tilt)
 

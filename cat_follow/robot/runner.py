@@ -102,9 +102,13 @@ class Robot:
 
     def start(self) -> None:
         self.actor.start()
-        if not self.actor.ready.wait(CAR_READY_TIMEOUT_S):
+        deadline = time.monotonic() + CAR_READY_TIMEOUT_S
+        while not self.actor.ready.wait(0.05):  # fail at once (with the cause) if the factory raised
             self.health.raise_if_failed()
-            raise CatFollowError(f"the car did not come up within {CAR_READY_TIMEOUT_S:.0f} s")
+            if not self.actor.is_alive():
+                raise CatFollowError("the car thread ended before the car came up")
+            if time.monotonic() > deadline:
+                raise CatFollowError(f"the car did not come up within {CAR_READY_TIMEOUT_S:.0f} s")
         if not self.lockstep:
             self.sonar.start()
         self.pipeline.start()
@@ -221,13 +225,14 @@ class Robot:
         self.ticks += 1
         # dead reckoning over the interval that just ended, on the command that was in force
         prev = self.last_cmd
-        self.odom.update(0.0 if self.actor.watchdog_tripped else prev.speed, prev.steer, dt)
+        latch = self.actor.latched  # a stop the car thread latched (watchdog): resumed by this tick's send
+        self.odom.update(0.0 if latch is not None else prev.speed, prev.steer, dt)
         self.health.raise_if_failed()
         now_ns = time.monotonic_ns()
-        if self.actor.watchdog_tripped:
-            self.sm.stop(now, self.actor.last_reason)
-            self.actor.clear_watchdog()
-        stall_s = (now_ns - self.pipeline.camera.last_frame_ns) / 1e9
+        if latch is not None:
+            self.sm.stop(now, latch.reason)
+        last_frame_ns = self.pipeline.camera.last_frame_ns  # 0: the camera thread has not started
+        stall_s = (now_ns - last_frame_ns) / 1e9 if last_frame_ns else 0.0
         if stall_s > self.config.camera.stall_timeout_s:
             if not self.camera_stalled:
                 log.error("camera stalled: no frame for %.1f s; motors stopped", stall_s)
@@ -254,8 +259,10 @@ class Robot:
         self.last_range_cm = range_cm
         out = self.motion.command(intent, t=now, dt=dt, pose=pose, box=box, distance_cm=range_cm, box_stale=stale)
         stamp = int(self._bbox[0]["t_capture_ns"])  # the frame behind this command, once per frame
+        # resume=latch: the stop is lifted in the same locked step that posts this order, which
+        # was computed after the state machine saw the stop (so it cannot be an older order)
         seq = self.actor.send(out.speed, out.steer, out.pan, out.tilt,
-                              stamp if stamp != self._last_stamp else 0)
+                              capture_ns=stamp if stamp != self._last_stamp else 0, resume=latch)
         self._last_stamp = stamp
         if self.lockstep:
             self.actor.wait_applied(seq, self._exit)

@@ -31,7 +31,28 @@ log = logging.getLogger(__name__)
 HIGH_WATER = 16 * 1024  # unsent answers above this: stop reading that client (back-pressure)
 STUCK_S = 5.0  # a client that takes none of its answers for this long is dropped
 MAX_LINES_PER_TURN = 32
+INBUF_HIGH = 16 * 1024  # unprocessed input above this: stop reading that client until it is handled
 SOCKET_MODE = 0o660
+
+
+def fallback_dir() -> Path:
+    return Path(f"/tmp/cat-follow-{os.getuid()}")
+
+
+def secure_dir(path: Path) -> None:
+    """Create ``path`` 0700, or accept it only if it is a real directory (not a link) owned by
+    this user with no access for others: /tmp is shared, and whoever owns the directory
+    could swap the socket for their own."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    st = path.lstat()
+    if not stat.S_ISDIR(st.st_mode):
+        raise CatFollowError(f"{path} is not a directory (a link or a file): refusing to listen there")
+    if st.st_uid != os.geteuid():
+        raise CatFollowError(f"{path} belongs to uid {st.st_uid}, not to this user ({os.geteuid()}): "
+                             "refusing to listen there")
+    if st.st_mode & 0o077:
+        raise CatFollowError(f"{path} has mode {stat.S_IMODE(st.st_mode):04o}, not 0700: refusing to listen there")
 
 
 def fallback_socket_path() -> Path:
@@ -39,7 +60,7 @@ def fallback_socket_path() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and os.access(runtime, os.W_OK):
         return Path(runtime) / "cat-follow.sock"
-    return Path(f"/tmp/cat-follow-{os.getuid()}") / "cat-follow.sock"
+    return fallback_dir() / "cat-follow.sock"
 
 
 def server_socket_path(configured: str, override: str | None) -> Path:
@@ -85,15 +106,20 @@ class CommandServer(SupervisedThread):
         self.max_line = max_line_bytes
         self.sel = selectors.DefaultSelector()
         self.clients: dict[int, _Client] = {}
-        self.counts = {"connections": 0, "lines": 0, "errors": 0, "dropped": 0, "refused": 0}
+        self.counts = {"connections": 0, "lines": 0, "errors": 0, "dropped": 0, "refused": 0, "accept_errors": 0}
         self.listener = self._bind()
         self.sel.register(self.listener, selectors.EVENT_READ, None)
 
     def _bind(self) -> socket.socket:
         """Bind before any thread starts (the umask is process-wide); refuse to steal the
         socket of a running service, remove a stale one."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists() or self.path.is_socket():
+        if self.path.parent == fallback_dir():
+            secure_dir(self.path.parent)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(self.path):
+            if not stat.S_ISSOCK(self.path.lstat().st_mode):
+                raise CatFollowError(f"{self.path} exists and is not a socket: refusing to remove it")
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 probe.connect(str(self.path))
@@ -132,6 +158,11 @@ class CommandServer(SupervisedThread):
         try:
             sock, _ = self.listener.accept()
         except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # EMFILE, ENFILE, ENOBUFS, ECONNABORTED...: survive, count, pause
+            self.counts["accept_errors"] += 1
+            log.warning("accept() failed: %s", exc)
+            self.stopping.wait(0.05)  # the listener stays readable: do not spin on it
             return
         sock.setblocking(False)
         self.counts["connections"] += 1
@@ -173,7 +204,7 @@ class CommandServer(SupervisedThread):
             return
         # back-pressure: a client that does not take its answers is not read from
         events = selectors.EVENT_WRITE if c.outbuf else 0
-        if len(c.outbuf) < HIGH_WATER and not c.closing:
+        if len(c.outbuf) < HIGH_WATER and len(c.inbuf) < INBUF_HIGH and not c.closing:
             events |= selectors.EVENT_READ
         with contextlib.suppress(KeyError, ValueError):
             self.sel.modify(c.sock, events or selectors.EVENT_READ, c.sock.fileno())
@@ -238,7 +269,8 @@ class CommandServer(SupervisedThread):
                     continue
                 if events & selectors.EVENT_WRITE:
                     self._flush(c)
-                if events & selectors.EVENT_READ and key.data in self.clients and len(c.outbuf) < HIGH_WATER:
+                if (events & selectors.EVENT_READ and key.data in self.clients and len(c.outbuf) < HIGH_WATER
+                        and len(c.inbuf) < INBUF_HIGH):
                     self._recv(c)
             for c in list(self.clients.values()):
                 if self._processable(c) or (not c.closing and len(c.inbuf) > self.max_line):

@@ -30,7 +30,9 @@ class CameraThread(SupervisedThread):
         self.pace_fps = pace_fps  # None: the source's own fps
         self.frames_read = 0  # frames taken from the source, whatever became of them
         self.ended = False
-        self.last_frame_ns = time.monotonic_ns()
+        # The stall clock: 0 until the thread runs (the car may take 15 s to come up before
+        # that), then the thread's start, then each delivered frame's time.
+        self.last_frame_ns = 0
 
     def step(self) -> ReadStatus:
         """Read one frame into the pool (no pacing, no lock-step wait)."""
@@ -42,8 +44,10 @@ class CameraThread(SupervisedThread):
         return status
 
     def loop(self) -> None:
+        self.last_frame_ns = time.monotonic_ns()
         t0 = time.monotonic()
         fps = self.pace_fps or self.source.fps or 30.0
+        status: ReadStatus | None = None
         while not self.stopping.is_set() and not self.shared.closed.is_set():
             if self.max_frames is not None and self.frames_read >= self.max_frames:
                 break
@@ -61,4 +65,7 @@ class CameraThread(SupervisedThread):
                     if self.stopping.is_set() or self.health.fault.is_set():
                         return
         self.ended = True
-        log.info("camera: source ended after %d frames", self.frames_read)
+        if status is ReadStatus.END:
+            log.info("camera: source ended after %d frames", self.frames_read)
+        else:
+            log.info("camera: stopped after %d frames", self.frames_read)

@@ -1,11 +1,15 @@
 """The car thread: the ONE thread that talks to the car, with the motor watchdog.
 
 It builds the car itself (``Picarx()`` touches I2C, so even construction happens here),
-applies the newest command the main loop left in its mailbox, and stops the motors when:
-- no command has arrived for ``watchdog_s`` (the main loop stalled): it latches, ignoring
-  drive commands until the main loop acknowledges with ``clear_watchdog``;
-- ``emergency_stop`` is called (any thread may call it; it only sets a flag);
+applies the newest order the main loop left in its mailbox, and stops the motors when:
+- no order has arrived for ``watchdog_s`` (the main loop stalled);
+- ``emergency_stop`` is called (any thread may call it);
 - it is stopped, or anything in it raises (``finally``), before the thread ends.
+
+A watchdog trip or an emergency stop LATCHES: the mailbox is emptied and no order is applied
+until the main loop resumes, which it does in the same step as sending its next order
+(``send(..., resume=latch)``, under the mailbox lock), so a stop can never be followed by an
+order that was computed before it, and no order is lost between acknowledging and sending.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from cat_follow.car.base import Car
 from cat_follow.stats import LatencyRecorder
@@ -29,7 +35,15 @@ class Order:
     steer: float
     pan: float
     tilt: float
-    t_capture_ns: int = 0  # capture time of the frame the order was computed from (0 = none)
+    capture_ns: int = 0  # monotonic_ns capture time of the frame this was computed from; 0 = none
+
+
+@dataclass(frozen=True)
+class Latch:
+    """A stop in force: ``number`` counts latches (the main loop resumes one by its number)."""
+
+    number: int
+    reason: str
 
 
 class CarActor(SupervisedThread):
@@ -42,52 +56,100 @@ class CarActor(SupervisedThread):
         self.clock = clock
         self.car: Car | None = None
         self.ready = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the mailbox: _order, _order_t, _sent, _latch, _latches
         self._order: Order | None = None
         self._sent = 0
         self._applied = 0
         self._applied_cond = threading.Condition()
         self._order_t = clock()
         self._wake = threading.Event()
-        self._estop = threading.Event()
-        self.watchdog_tripped = False
+        self._latch: Latch | None = None
+        self._latches = 0
+        self._halted_for = 0  # the latch number the motors were last stopped for (car thread only)
         self.watchdog_trips = 0
         self.last_reason = ""
-        self.glass_to_motor = LatencyRecorder()  # ms from a frame's capture to its order applied
+        self._latency = LatencyRecorder(4096)  # glass-to-motor: written by the car thread only
 
     # ---- called by other threads (never touch the car) --------------------------------
-    def send(self, speed: float, steer: float, pan: float, tilt: float, t_capture_ns: int = 0) -> int:
-        """Leave the newest command in the mailbox (also feeds the watchdog); returns its number.
-        ``t_capture_ns``: capture time of the frame behind it, for ``glass_to_motor``."""
+    def send(self, speed: float, steer: float, pan: float, tilt: float, *, capture_ns: int = 0,
+             resume: Latch | None = None) -> int:
+        """Leave the newest order in the mailbox (also feeds the watchdog); returns its number.
+
+        While a stop is latched the order is kept but not applied; ``resume`` (the latch the
+        caller has handled, from ``latched``) lifts that latch in the same locked step, unless
+        a newer stop has latched since."""
         with self._lock:
-            self._order = Order(speed, steer, pan, tilt, t_capture_ns)
+            if resume is not None and self._latch is not None and self._latch.number == resume.number:
+                self._latch = None
+            self._order = Order(speed, steer, pan, tilt, capture_ns)
             self._order_t = self.clock()
             self._sent += 1
             seq = self._sent
         self._wake.set()
         return seq
 
+    @property
+    def latched(self) -> Latch | None:
+        """The stop in force, or None (read by the main loop)."""
+        return self._latch
+
+    @property
+    def watchdog_tripped(self) -> bool:
+        latch = self._latch
+        return latch is not None and latch.reason.startswith("watchdog")
+
     def wait_applied(self, seq: int, abort: threading.Event, timeout: float = 5.0) -> bool:
-        """Lock-step: wait until command ``seq`` (or a later one) has reached the car."""
+        """Lock-step: wait until order ``seq`` (or a later one) has been handled by the car thread."""
         with self._applied_cond:
             return self._applied_cond.wait_for(
                 lambda: self._applied >= seq or abort.is_set() or not self.is_alive(), timeout)
 
     def emergency_stop(self, reason: str) -> None:
-        """Stop the motors as soon as the car thread runs (within one period)."""
-        self.last_reason = reason
-        self._estop.set()
+        """Empty the mailbox and latch a stop; the car thread stops the motors within one period."""
+        self._trip(reason)
         self._wake.set()
 
-    def clear_watchdog(self) -> None:
-        self.watchdog_tripped = False
+    def motor_latency_ms(self) -> np.ndarray:
+        """Glass-to-motor samples (ms): order applied minus its frame's capture time (read-only view)."""
+        view = self._latency.samples()
+        view.flags.writeable = False
+        return view
 
     # ---- the car thread ----------------------------------------------------------------
+    def _trip(self, reason: str) -> Latch:
+        with self._lock:
+            self._order = None
+            if self._latch is None:
+                self._latches += 1
+                self._latch = Latch(self._latches, reason)
+            self.last_reason = reason
+            return self._latch
+
     def _halt(self, car: Car, reason: str) -> None:
         if not car.motors_stopped:
             log.warning("motors stopped: %s", reason)
         car.stop()
         self.last_reason = reason
+
+    def _turn(self, car: Car) -> None:
+        """One period: watchdog, latch, then the newest order."""
+        with self._lock:
+            order, age, seq, latch = self._order, self.clock() - self._order_t, self._sent, self._latch
+        if latch is None and age > self.watchdog_s:
+            self.watchdog_trips += 1
+            latch = self._trip(f"watchdog: no command from the main loop for {age * 1000:.0f} ms")
+        if latch is not None:
+            if self._halted_for != latch.number:
+                self._halted_for = latch.number
+                self._halt(car, latch.reason)
+        elif order is not None:
+            car.look(order.pan, order.tilt)
+            car.drive(order.speed, order.steer)
+            if order.capture_ns:
+                self._latency.add((time.monotonic_ns() - order.capture_ns) / 1e6)
+        with self._applied_cond:
+            self._applied = seq
+            self._applied_cond.notify_all()
 
     def loop(self) -> None:
         car = self.car = self.factory()
@@ -98,24 +160,7 @@ class CarActor(SupervisedThread):
                 self._wake.wait(self.period)
                 self._wake.clear()
                 self.beat()
-                if self._estop.is_set():
-                    self._estop.clear()
-                    self._halt(car, self.last_reason or "emergency stop")
-                    continue
-                with self._lock:
-                    order, age, seq = self._order, self.clock() - self._order_t, self._sent
-                if age > self.watchdog_s and not self.watchdog_tripped:
-                    self.watchdog_tripped = True
-                    self.watchdog_trips += 1
-                    self._halt(car, f"watchdog: no command from the main loop for {age * 1000:.0f} ms")
-                if order is not None and not self.watchdog_tripped:
-                    car.look(order.pan, order.tilt)
-                    car.drive(order.speed, order.steer)
-                    if order.t_capture_ns and seq != self._applied:  # each order counted once
-                        self.glass_to_motor.add((time.monotonic_ns() - order.t_capture_ns) / 1e6)
-                with self._applied_cond:
-                    self._applied = seq
-                    self._applied_cond.notify_all()
+                self._turn(car)
         finally:
             try:
                 self._halt(car, "car thread ending")

@@ -44,7 +44,10 @@ class SupervisedThread(threading.Thread):
     """A worker with a stop event, a heartbeat and a guarded ``loop``."""
 
     def __init__(self, name: str, health: Health) -> None:
-        super().__init__(name=name, daemon=True)  # daemon only so a hung C call cannot block exit
+        # Not a daemon: at exit the interpreter waits for it, so its ``finally`` (the car
+        # thread's: motors stopped) always runs. Owners stop and join their threads; a thread
+        # hung in a C call is left to systemd's stop timeout (and ExecStopPost's HAT reset).
+        super().__init__(name=name, daemon=False)
         self.health = health
         self.stopping = threading.Event()
         self.error: BaseException | None = None
