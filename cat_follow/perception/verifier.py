@@ -59,7 +59,7 @@ def square_crop(box: Box, width: int, height: int, margin: float) -> tuple[int, 
     """A square around ``box`` (its longer side plus ``margin`` of it), moved inside the
     image and shrunk only where the image is smaller: x0, y0, x1, y1."""
     x, y, w, h = box
-    side = int(round(max(w, h) * (1.0 + margin)))
+    side = round(max(w, h) * (1.0 + margin))
     side = max(8, min(side, width, height))
     cx, cy = x + w / 2, y + h / 2
     x0 = int(min(max(cx - side / 2, 0), width - side))
