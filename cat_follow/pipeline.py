@@ -17,12 +17,13 @@ from cat_follow.config import Config
 from cat_follow.memory.pool import Pool, allocate_pool
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.model import ModelFiles
-from cat_follow.perception.ssd import SsdDetector, make_detector
+from cat_follow.perception.port import DetectorWorker
+from cat_follow.perception.worker import make_worker
 from cat_follow.sources.base import FrameSource
 from cat_follow.threads.camera import CameraThread
-from cat_follow.threads.detector import DetectorThread
+from cat_follow.threads.detector import ThreadDetectorPort
 from cat_follow.threads.supervised import Health, SupervisedThread
-from cat_follow.threads.tracker import TrackerThread
+from cat_follow.threads.tracker import TrackerThread, roi_sizes
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +39,16 @@ class Pipeline:
 
     def __init__(self, config: Config, source: FrameSource, models: ModelFiles, *,
                  fast: bool = False, paced: bool = True, max_frames: int | None = None,
-                 pace_fps: float | None = None, detector: SsdDetector | None = None) -> None:
+                 pace_fps: float | None = None, worker: DetectorWorker | None = None) -> None:
         self.config = config
         self.source = source
         self.fast = fast
         self.pool: Pool = allocate_pool(config)
         self.shared = SharedState(self.pool, lockstep=fast)
         self.health = Health()
-        self.model = detector or make_detector(models.model, models.labels, config.detector)
-        self.detector = DetectorThread(self.shared, self.model, self.health)
+        self.worker = worker or make_worker(config, models)
+        self.worker.prepare(roi_sizes(config.camera.width, config.camera.height, config.detector.scan_tile_px))
+        self.detector = ThreadDetectorPort(self.shared, self.worker, self.health)
         self.tracker = TrackerThread(self.shared, config, self.health, self.detector)
         self.main_reader = self.shared.register_reader("main", lockstep=fast)
         self.camera = CameraThread(self.shared, source, self.health, paced=paced and not fast,
@@ -55,13 +57,13 @@ class Pipeline:
 
     @property
     def threads(self) -> list[SupervisedThread]:
-        return [self.camera, self.tracker, self.detector]
+        return [self.camera, self.tracker, self.detector.thread]
 
     def start(self) -> None:
         """Open the source (its errors come before any thread starts), then the threads."""
         self.source.open()
         try:
-            self.detector.start()
+            self.detector.thread.start()
             self.tracker.start()
             self.camera.start()
         except BaseException:

@@ -14,11 +14,12 @@ from cat_follow.config import Config
 from cat_follow.memory.pool import allocate_pool
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.ssd import SsdDetector
+from cat_follow.perception.worker import SsdWorker
 from cat_follow.sources import VideoFileSource
 from cat_follow.threads.camera import CameraThread
-from cat_follow.threads.detector import DetectorThread
+from cat_follow.threads.detector import ThreadDetectorPort
 from cat_follow.threads.supervised import Health
-from cat_follow.threads.tracker import TrackerThread
+from cat_follow.threads.tracker import TrackerThread, roi_sizes
 
 FRAME_BYTES = 640 * 480 * 3
 LIMIT = 64 * 1024  # well under any frame-sized buffer (the detector input alone is 270,000 B)
@@ -35,7 +36,9 @@ def test_camera_tracker_detector_steps_allocate_no_frames(config: Config, kitten
                                                           detector: SsdDetector, tracing: None) -> None:
     shared = SharedState(allocate_pool(config))
     health = Health()
-    det = DetectorThread(shared, detector, health)
+    worker = SsdWorker(detector)
+    worker.prepare(roi_sizes(config.camera.width, config.camera.height, config.detector.scan_tile_px))
+    det = ThreadDetectorPort(shared, worker, health)
     trk = TrackerThread(shared, config, health, det)
     with VideoFileSource(kittens) as src:
         cam = CameraThread(shared, src, health)
@@ -46,8 +49,7 @@ def test_camera_tracker_detector_steps_allocate_no_frames(config: Config, kitten
             t = peak_alloc_bytes(trk.step)
             d = None
             if det.busy:  # the tracker asked for a detection: run it here, in turn
-                d = peak_alloc_bytes(det.step)
-                det.busy = False
+                d = peak_alloc_bytes(det.run_pending)
             if i >= 20:  # steady state
                 peaks["camera"].append(c)
                 peaks["tracker"].append(t)

@@ -37,10 +37,10 @@ def test_pool_can_live_in_shared_memory(config: Config) -> None:
         a = allocate_pool(config, buffer=shm.buf)
         b = allocate_pool(config, buffer=other.buf, initialise=False)
         a.frame_latest[2, 10, 20] = (1, 2, 3)
-        a.bbox[1]["score"] = 0.5
+        a.bbox[0]["score"] = 0.5
         a.odometry[:] = (1.0, 2.0, 0.25)
         assert tuple(b.frame_latest[2, 10, 20]) == (1, 2, 3)
-        assert b.bbox[1]["score"] == 0.5
+        assert b.bbox[0]["score"] == 0.5
         assert tuple(b.odometry) == (1.0, 2.0, 0.25)
         assert b.frame_ctl[0] == -1  # initialised by the creator, not reset by the attacher
     finally:

@@ -23,6 +23,7 @@ from cat_follow.car.sim import SimCar, SimParams, SimWorld
 from cat_follow.config import Config
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.ssd import SsdDetector
+from cat_follow.perception.worker import SsdWorker
 from cat_follow.pipeline import Pipeline
 from cat_follow.robot.runner import Robot
 from cat_follow.robot.sdnotify import Notifier
@@ -68,7 +69,7 @@ class Harness:
             return car
 
         self.source = source or ArraySource([GREY] * 100_000, fps=30.0)
-        self.robot = Robot(cfg, cal, Pipeline(cfg, self.source, models, detector=detector), factory,
+        self.robot = Robot(cfg, cal, Pipeline(cfg, self.source, models, worker=SsdWorker(detector)), factory,
                            notifier=notifier)
         self.result: dict[str, Any] = {}
         self.thread = threading.Thread(target=self._run)
@@ -161,10 +162,10 @@ def test_exception_in_a_worker_thread(harness: Callable[..., Harness], detector:
     h = harness().start()
     h.drive_off()
 
-    def broken(frame: Any) -> Any:
+    def broken(*args: Any) -> Any:
         raise MemoryError("interpreter failed")
 
-    monkeypatch.setattr(detector, "best", broken)
+    monkeypatch.setattr(detector, "detect_into", broken)
     h.thread.join(10)
     assert h.result["status"] == 3 and "detector thread died" in h.robot.exit_reason
     assert h.car.motors_stopped

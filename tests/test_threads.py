@@ -10,6 +10,7 @@ import pytest
 from cat_follow.config import Config
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.ssd import SsdDetector
+from cat_follow.perception.worker import SsdWorker
 from cat_follow.pipeline import Pipeline
 from cat_follow.sources import ArraySource, PoolWriter, ReadStatus
 from cat_follow.threads.supervised import ThreadFailed
@@ -27,7 +28,7 @@ class FailingCamera(ArraySource):
 def test_camera_failure_reaches_the_main_thread(config: Config, models: ModelFiles,
                                                detector: SsdDetector) -> None:
     frames = [np.full((480, 640, 3), i, np.uint8) for i in range(20)]
-    pipe = Pipeline(config, FailingCamera(frames, fps=100.0), models, detector=detector)
+    pipe = Pipeline(config, FailingCamera(frames, fps=100.0), models, worker=SsdWorker(detector))
     with pipe:
         assert pipe.health.fault.wait(5.0), "the fault must be flagged"
         with pytest.raises(ThreadFailed, match="camera thread died") as info:
@@ -38,7 +39,7 @@ def test_camera_failure_reaches_the_main_thread(config: Config, models: ModelFil
 
 def test_pipeline_stops_cleanly_mid_stream(config: Config, models: ModelFiles, detector: SsdDetector) -> None:
     frames = [np.full((480, 640, 3), 128, np.uint8)] * 500
-    pipe = Pipeline(config, ArraySource(frames, fps=30.0), models, detector=detector)
+    pipe = Pipeline(config, ArraySource(frames, fps=30.0), models, worker=SsdWorker(detector))
     pipe.start()
     time.sleep(0.3)
     t0 = time.monotonic()

@@ -26,14 +26,14 @@ from cat_follow.errors import CatFollowError
 from cat_follow.memory.pool import allocate_pool
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.model import ModelFiles
-from cat_follow.perception.ssd import make_detector
+from cat_follow.perception.worker import make_worker
 from cat_follow.pipeline import Pipeline
 from cat_follow.sources import VideoFileSource, default_video
 from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.camera import CameraThread
-from cat_follow.threads.detector import DetectorThread
+from cat_follow.threads.detector import ThreadDetectorPort
 from cat_follow.threads.supervised import Health
-from cat_follow.threads.tracker import TrackerThread
+from cat_follow.threads.tracker import TrackerThread, roi_sizes
 
 KEYS = ["handoff_ms_p50", "handoff_ms_p99", "tracker_fps", "detector_ms_p50", "alloc_bytes_per_frame",
         "peak_rss_mb"]
@@ -72,7 +72,9 @@ def pool_alloc_per_frame(video: Path, config: Config, models: ModelFiles, frames
     """Mean bytes allocated per frame in steady state, the threads' step functions run in turn."""
     shared = SharedState(allocate_pool(config))
     health = Health()
-    det = DetectorThread(shared, make_detector(models.model, models.labels, config.detector), health)
+    worker = make_worker(config, models)
+    worker.prepare(roi_sizes(config.camera.width, config.camera.height, config.detector.scan_tile_px))
+    det = ThreadDetectorPort(shared, worker, health)
     trk = TrackerThread(shared, config, health, det)
     totals = []
     with VideoFileSource(video) as src:
@@ -80,8 +82,7 @@ def pool_alloc_per_frame(video: Path, config: Config, models: ModelFiles, frames
         for i in range(frames):
             total = peak_alloc_bytes(cam.step) + peak_alloc_bytes(trk.step)
             if det.busy:  # the tracker asked for a detection: run it here, in turn
-                total += peak_alloc_bytes(det.step)
-                det.busy = False
+                total += peak_alloc_bytes(det.run_pending)
             if i >= WARMUP:
                 totals.append(total)
     return sum(totals) / len(totals)

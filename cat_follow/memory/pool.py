@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from cat_follow.config import Config
+from cat_follow.perception.port import RESULT as DETECTOR_RESULT
 
 ALIGN = 64
 COLOR_BGR = 0
@@ -75,7 +76,7 @@ COUNTERS = np.dtype([
     ("detector_hits", np.int64), ("results_overrun", np.int64),
 ], align=True)
 
-BBOX_TRACKER, BBOX_DETECTOR = 0, 1
+BBOX_TRACKER = 0
 COMMAND_CAPACITY = 8
 RESULT_CAPACITY = 1024
 
@@ -92,10 +93,11 @@ class Pool:
     reader_done_seq: np.ndarray     # (readers,) int64: last seq each reader finished (lock-step)
     frame_for_detector: np.ndarray  # (H, W, 3) uint8: the detector's snapshot
     detector_meta: np.ndarray       # (1,) FRAME_META of that snapshot
+    detector_result: np.ndarray     # (2,) perception.port.RESULT: [0] being written, [1] published
     tracker_scratch: np.ndarray     # (H*W*3,) uint8: the downscaled frame for KCF, any size up to H x W
     frame_annotate: np.ndarray      # (H, W, 3) uint8: main thread's drawing canvas
-    bbox: np.ndarray                # (2,) BBOX: [BBOX_TRACKER] fused output, [BBOX_DETECTOR] raw
-    bbox_gen: np.ndarray            # (2,) int64 generation counters of the bbox records
+    bbox: np.ndarray                # (1,) BBOX: [BBOX_TRACKER] the tracker's fused output
+    bbox_gen: np.ndarray            # (1,) int64 generation counter of the bbox record
     results: np.ndarray             # (RESULT_CAPACITY,) RESULT ring
     results_head: np.ndarray        # (1,) int64: results written so far
     odometry: np.ndarray            # (3,) float64: x, y, heading (m, m, rad)
@@ -131,10 +133,11 @@ def pool_layout(config: Config) -> list[tuple[str, tuple[int, ...], np.dtype[Any
         ("reader_done_seq", (readers,), i8),
         ("frame_for_detector", (h, w, 3), u8),
         ("detector_meta", (1,), FRAME_META),
+        ("detector_result", (2,), DETECTOR_RESULT),
         ("tracker_scratch", (h * w * 3,), u8),
         ("frame_annotate", (h, w, 3), u8),
-        ("bbox", (2,), BBOX),
-        ("bbox_gen", (2,), i8),
+        ("bbox", (1,), BBOX),
+        ("bbox_gen", (1,), i8),
         ("results", (RESULT_CAPACITY,), RESULT),
         ("results_head", (1,), i8),
         ("odometry", (3,), np.dtype(np.float64)),

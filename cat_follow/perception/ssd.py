@@ -21,6 +21,7 @@ import numpy as np
 from cat_follow.errors import ModelError
 from cat_follow.geometry import Box, Letterbox
 from cat_follow.perception.model import class_id, load_interpreter, parse_labels
+from cat_follow.perception.port import KIND_CAT, KIND_DOG, KIND_OTHER, KIND_PERSON, Roi
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ class SsdDetector:
             raise ModelError(f"label map {labels}: cannot be read ({exc})") from exc
         self.label = label
         self.target_class = class_id(self.labels, label, labels)
+        # class id -> KIND_*: what the tracker needs to tell a cat from a decoy
+        kinds = {label: KIND_CAT, "dog": KIND_DOG, "person": KIND_PERSON}
+        self._kind = np.full(max(self.labels, default=0) + 2, KIND_OTHER, np.int64)
+        for cid, name in self.labels.items():
+            self._kind[cid] = kinds.get(name, KIND_OTHER)
         self.score_threshold = score_threshold
         self.interp = load_interpreter(model, num_threads)
         inputs = self.interp.get_input_details()
@@ -169,6 +175,30 @@ class SsdDetector:
         if roi is not None:
             x, y = x + roi[0], y + roi[1]
         return True, (x, y, w, h), best_s
+
+    def detect_into(self, frame_bgr: np.ndarray, roi: Roi | None, min_score: float, out: np.ndarray) -> int:
+        """Write the cat, dog and person detections scoring at least ``min_score`` into ``out``
+        (DETECTION rows the caller owns), highest score first, in frame pixels; return how
+        many. Looks only inside ``roi`` = (x0, y0, x1, y1) when given (a view, no copy)."""
+        image = frame_bgr if roi is None else frame_bgr[roi[1]:roi[3], roi[0]:roi[2]]
+        lb, boxes, classes, scores, count = self._run(image)
+        ox, oy = (roi[0], roi[1]) if roi is not None else (0, 0)
+        order = np.argsort(-scores[:count], kind="stable")
+        n = 0
+        for i in order:
+            score = float(scores[i])
+            if score < min_score or n >= len(out):
+                break
+            cls = int(classes[i])
+            kind = int(self._kind[cls]) if 0 <= cls < len(self._kind) else KIND_OTHER
+            if kind == KIND_OTHER:
+                continue
+            x, y, w, h = self._to_frame(lb, boxes[i])
+            row = out[n]
+            row["x"], row["y"], row["w"], row["h"] = x + ox, y + oy, w, h
+            row["score"], row["kind"] = score, kind
+            n += 1
+        return n
 
     def detect(self, frame_bgr: np.ndarray, *, all_classes: bool = False) -> list[Detection]:
         """Every detection above the threshold (only the target class unless ``all_classes``)."""

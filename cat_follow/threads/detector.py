@@ -1,8 +1,10 @@
-"""Detector thread: on request, snapshot the newest frame and run the TFLite detector.
+"""The detector thread and the port the tracker uses to reach it (thread mode).
 
-Owns the SsdDetector (its interpreter lives on this thread only) and
-``frame_for_detector``. Writes the raw result to the BBOX_DETECTOR record. Requests come
-from the tracker thread, which decides when a detection is due.
+``ThreadDetectorPort`` owns a ``DetectorThread``, one job slot and the published result
+(``pool.detector_result``). The tracker submits a job (``submit`` -> ticket); the thread
+snapshots the newest frame into ``frame_for_detector`` (the detector path's one copy), runs
+the worker and publishes the result record whole under a lock; the tracker ``take``s a copy.
+The worker (its interpreter) lives on the detector thread only.
 """
 
 from __future__ import annotations
@@ -10,73 +12,132 @@ from __future__ import annotations
 import threading
 import time
 
-from cat_follow.memory.pool import BBOX_DETECTOR, SOURCE_DETECTOR
+import numpy as np
+
 from cat_follow.memory.shared_state import SharedState
-from cat_follow.perception.ssd import SsdDetector
+from cat_follow.perception.port import KIND_CAT, DetectJob, DetectorWorker, detections
 from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.supervised import Health, SupervisedThread
 
 
 class DetectorThread(SupervisedThread):
-    def __init__(self, shared: SharedState, detector: SsdDetector, health: Health) -> None:
+    """Runs the port's pending job when woken. Touches only ``frame_for_detector``,
+    ``detector_meta``, the result records and the detector counters."""
+
+    def __init__(self, port: ThreadDetectorPort, health: Health) -> None:
         super().__init__("detector", health)
-        self.shared = shared
-        self.detector = detector
-        self.reader = shared.register_reader("detector")
-        self.latency = LatencyRecorder()
-        self._request = threading.Event()
-        self.roi: tuple[int, int, int, int] | None = None  # where to look, set with the request
-        self.min_score = detector.score_threshold
-        self.done = threading.Event()
-        self.busy = False
-        self.runs = 0
-
-    def request(self, roi: tuple[int, int, int, int] | None = None) -> bool:
-        """Ask for a detection on the newest frame (inside ``roi`` if given); False if one is
-        already running."""
-        if self.busy:
-            return False
-        self.roi = roi
-        self.busy = True
-        self.done.clear()
-        self._request.set()
-        return True
-
-    def step(self) -> bool:
-        """Run one detection now, in the caller's thread; False if there was no frame."""
-        seq = self.shared.snapshot_for_detector(self.reader)
-        if seq == 0:
-            return False
-        t0 = time.perf_counter()
-        found, box, score = self.detector.best(self.shared.pool.frame_for_detector, self.roi, self.min_score)
-        ms = (time.perf_counter() - t0) * 1e3
-        self.shared.publish_bbox(BBOX_DETECTOR, *box, score=score, valid=found, seq=seq,
-                                 source=SOURCE_DETECTOR, target_state=0, ms=ms,
-                                 t_media_ns=int(self.shared.pool.detector_meta[0]["t_media_ns"]))
-        counters = self.shared.counters
-        counters["detector_runs"] += 1
-        if found:
-            counters["detector_hits"] += 1
-        self.latency.add(ms)
-        self.runs += 1
-        return True
+        self.port = port
 
     def loop(self) -> None:
-        while not self.stopping.is_set() and not self.shared.closed.is_set():
+        port = self.port
+        while not self.stopping.is_set() and not port.shared.closed.is_set():
             self.beat()
-            if not self._request.wait(0.1):
+            if not port.wake.wait(0.1):
                 continue
-            self._request.clear()
-            try:
-                self.step()
-            finally:
-                self.busy = False
-                self.done.set()
+            port.wake.clear()
+            port.run_pending()
 
-    def wait_done(self, stopping: threading.Event, timeout: float = 30.0) -> bool:
-        """Lock-step: wait for the running detection (gives up if stopping or a fault)."""
-        deadline = time.monotonic() + timeout
-        while not self.done.wait(0.05):
-            if stopping.is_set() or self.health.fault.is_set() or time.monotonic() > deadline:
+
+class ThreadDetectorPort:
+    """The DetectorPort of thread mode. ``submit``/``take``/``wait`` are called by the
+    tracker thread; ``run_pending`` by the detector thread (or, in single-threaded
+    harnesses, by the caller)."""
+
+    def __init__(self, shared: SharedState, worker: DetectorWorker, health: Health) -> None:
+        self.shared = shared
+        self.worker = worker
+        self.health = health
+        self.reader = shared.register_reader("detector")
+        self.latency = LatencyRecorder()
+        self.runs = 0
+        self.wake = threading.Event()
+        self._lock = threading.Lock()          # guards the published record and the job slot
+        self._done = threading.Condition(self._lock)
+        self._job: DetectJob | None = None
+        self._ticket = 0                        # last ticket handed out
+        self._finished = 0                      # last ticket finished
+        self._taken = 0                         # last ticket the consumer took
+        results = shared.pool.detector_result
+        self._work = results[0]                 # the worker writes here (detector thread only)
+        self._published = results[1:2]          # the last finished result, copied whole
+        self.thread = DetectorThread(self, health)
+
+    # ---- tracker side ------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._ticket != self._finished
+
+    def submit(self, job: DetectJob) -> int | None:
+        with self._lock:
+            if self._ticket != self._finished:
+                return None
+            self._ticket += 1
+            self._job = job
+            ticket = self._ticket
+        self.wake.set()
+        return ticket
+
+    def take(self, out: np.ndarray) -> bool:
+        with self._lock:
+            if self._finished == self._taken or int(self._published[0]["ticket"]) == 0:
                 return False
+            np.copyto(out, self._published)  # copy: the record is the consumer's from here
+            self._taken = self._finished
+            return True
+
+    def wait(self, ticket: int, timeout_s: float, stopping: threading.Event) -> bool:
+        deadline = time.monotonic() + timeout_s
+        with self._done:
+            while self._finished < ticket:
+                if stopping.is_set() or self.health.fault.is_set() or self.shared.closed.is_set():
+                    return False
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._done.wait(min(left, 0.05))
         return True
+
+    def status(self) -> str:
+        return "ok" if self.thread.is_alive() else "down: detector thread not running"
+
+    # ---- detector side -----------------------------------------------------------------
+    def run_pending(self) -> bool:
+        """Run the pending job, if any, in the caller's thread; False if there was none.
+        A job that finds no frame yet is finished with no detections."""
+        with self._lock:
+            job, ticket = self._job, self._ticket
+            self._job = None
+        if job is None:
+            return False
+        rec = self._work
+        ok = False
+        try:
+            seq = self.shared.snapshot_for_detector(self.reader)
+            rec["n"], rec["verified"], rec["ms"] = 0, 0, 0.0
+            if seq:
+                self.worker.run(job, self.shared.pool.frame_for_detector, rec)
+                meta = self.shared.pool.detector_meta[0]
+                rec["t_media_ns"], rec["t_capture_ns"] = meta["t_media_ns"], meta["t_capture_ns"]
+            rec["ticket"], rec["seq"], rec["t_done_ns"] = ticket, seq, time.monotonic_ns()
+            self._count(rec, job.min_score)
+            ok = True
+        finally:  # a failed run still finishes its ticket, so no waiter hangs on it
+            with self._done:
+                if ok:
+                    self._published[0] = rec  # copy: publish the whole record at once
+                else:
+                    self._taken = ticket  # nothing to take from a failed run
+                self._finished = ticket
+                self._done.notify_all()
+        return True
+
+    def _count(self, rec: np.void, min_score: float) -> None:
+        if not int(rec["seq"]):
+            return
+        counters = self.shared.counters
+        counters["detector_runs"] += 1
+        dets = detections(rec)
+        if np.any((dets["kind"] == KIND_CAT) & (dets["score"] >= min_score)):
+            counters["detector_hits"] += 1
+        self.latency.add(float(rec["ms"]))
+        self.runs += 1

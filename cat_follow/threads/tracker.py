@@ -20,10 +20,10 @@ import numpy as np
 
 from cat_follow.config import Config
 from cat_follow.geometry import Box, clip_box, iou, map_to_source
-from cat_follow.memory.pool import BBOX_DETECTOR, BBOX_TRACKER, SOURCE_DETECTOR, SOURCE_NONE, SOURCE_TRACKER
+from cat_follow.memory.pool import BBOX_TRACKER, SOURCE_DETECTOR, SOURCE_NONE, SOURCE_TRACKER
 from cat_follow.memory.shared_state import FrameRef, SharedState
+from cat_follow.perception.port import KIND_CAT, DetectJob, DetectorPort, detections, new_result_buffer
 from cat_follow.perception.target import TargetLock
-from cat_follow.threads.detector import DetectorThread
 from cat_follow.threads.supervised import Health, SupervisedThread
 
 MIN_BOX_PX = 4.0
@@ -35,7 +35,8 @@ ROI_MIN = 160
 
 
 def roi_sizes(width: int, height: int, tile: int) -> list[tuple[int, int]]:
-    """Every image size the tracker may ask the detector to look at (for ``prepare``)."""
+    """Every image size the tracker may ask the detector to look at (the detector side
+    prepares its buffers for these at start-up)."""
     sizes = [(width, height)] + [(s, s) for s in range(ROI_MIN, min(width, height), ROI_STEP)]
     if 0 < tile < min(width, height):
         sizes.append((tile, tile))
@@ -58,17 +59,16 @@ def scan_plan(width: int, height: int, tile: int) -> list[tuple[int, int, int, i
 
 class TrackerThread(SupervisedThread):
     def __init__(self, shared: SharedState, config: Config, health: Health,
-                 detector: DetectorThread) -> None:
+                 detector: DetectorPort) -> None:
         super().__init__("tracker", health)
         self.shared = shared
-        self.detector = detector
+        self.detector = detector  # the port: submit a job, take its result; nothing else
         self.reader = shared.register_reader("tracker", lockstep=True)
         self.every_k = config.detector.every_k_frames
         self.reinit_iou = config.detector.reinit_iou
         self.score_threshold = config.detector.score_threshold
         self.keep_threshold = config.detector.keep_threshold
         self.roi_scale = config.detector.roi_scale
-        detector.min_score = config.detector.keep_threshold  # the tracker decides what counts
         self.lock = TargetLock(config.target.confirm_hits, config.target.lost_after_s)
         self.max_target_px = config.tracker.max_target_px
         self.scratch = shared.pool.tracker_scratch
@@ -77,7 +77,6 @@ class TrackerThread(SupervisedThread):
         self.width = int(shared.pool.frame_meta["width"][0])
         self.height = int(shared.pool.frame_meta["height"][0])
         self.scan = scan_plan(self.width, self.height, config.detector.scan_tile_px)
-        detector.detector.prepare(roi_sizes(self.width, self.height, config.detector.scan_tile_px))
         self._scan_next = 0
         self.kcf: cv2.TrackerKCF | None = None
         self.kcf_ok = False
@@ -85,8 +84,7 @@ class TrackerThread(SupervisedThread):
         self.score = 0.0
         self.last_seq = 0
         self.last_request_seq = -(1 << 62)
-        self._last_det_t_ns = 0
-        self._det = shared.new_bbox_buffer()
+        self._result = new_result_buffer()
 
     # ---- KCF ---------------------------------------------------------------------------
     def _set_scale(self, box: Box) -> None:
@@ -163,17 +161,25 @@ class TrackerThread(SupervisedThread):
             return True
         return seq - self.last_request_seq >= self.every_k
 
+    def best_cat(self) -> tuple[bool, Box, float]:
+        """(found, box, score) of the taken result's highest-scoring cat."""
+        dets = detections(self._result[0])
+        cats = np.flatnonzero(dets["kind"] == KIND_CAT)
+        if cats.size == 0:
+            return False, (0.0, 0.0, 0.0, 0.0), 0.0
+        d = dets[cats[0]]  # rows are sorted by score
+        return True, (float(d["x"]), float(d["y"]), float(d["w"]), float(d["h"])), float(d["score"])
+
     def apply_detection(self, frame: np.ndarray) -> bool:
         """Take a new detector result, if any; True if it re-initialised KCF on ``frame``."""
-        self.shared.read_bbox(BBOX_DETECTOR, self._det)
-        rec = self._det[0]
-        if int(rec["seq"]) == 0 or int(rec["t_ns"]) == self._last_det_t_ns:
+        if not self.detector.take(self._result):
             return False
-        self._last_det_t_ns = int(rec["t_ns"])
-        det: Box = (float(rec["x"]), float(rec["y"]), float(rec["w"]), float(rec["h"]))
-        score = float(rec["score"])
+        rec = self._result[0]
+        if int(rec["seq"]) == 0:
+            return False
+        valid, det, score = self.best_cat()
         # hysteresis: a weaker detection confirms the cat where the tracker already has it
-        found = bool(rec["valid"]) and (score >= self.score_threshold or (
+        found = valid and (score >= self.score_threshold or (
             score >= self.keep_threshold and self.lock.state.has_target and self.kcf_ok
             and iou(self.box, det) >= KEEP_IOU))
         self.lock.on_detection(found, int(rec["t_media_ns"]))
@@ -191,9 +197,12 @@ class TrackerThread(SupervisedThread):
         seq = ref.seq
         frame = ref.pixels
         reinit = self.apply_detection(frame)
-        if self.detection_due(seq) and self.detector.request(self.detection_roi()):
+        ticket = None
+        if self.detection_due(seq):
+            ticket = self.detector.submit(DetectJob(self.detection_roi(), self.keep_threshold, after_seq=seq))
+        if ticket is not None:
             self.last_request_seq = seq
-            if self.shared.lockstep and self.detector.wait_done(self.stopping):
+            if self.shared.lockstep and self.detector.wait(ticket, 30.0, self.stopping):
                 reinit = self.apply_detection(frame) or reinit
         t_kcf = time.monotonic_ns()
         if reinit:

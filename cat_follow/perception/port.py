@@ -1,0 +1,131 @@
+"""The port between the tracker and the detector: request -> ticket -> result.
+
+The tracker never touches the detector's fields. It submits a ``DetectJob`` and gets a
+ticket (or None while a job is in flight or the detector is down); later it ``take``s the
+newest finished ``RESULT`` record, copied whole into a buffer it owns. The same protocol is
+served by the detector thread (``ThreadDetectorPort``) and, where configured, by a detector
+process: the records below are fixed-size numpy records, so they can live in shared memory.
+
+What runs a job is a ``DetectorWorker`` (a detector back-end, plus a verifier where one is
+configured), built by ``make_worker`` from picklable arguments so a spawned process can
+build its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from cat_follow.geometry import Box
+from cat_follow.stats import LatencyRecorder
+
+Roi = tuple[int, int, int, int]  # x0, y0, x1, y1 in slot pixels
+
+KIND_OTHER, KIND_CAT, KIND_DOG, KIND_PERSON = 0, 1, 2, 3
+KIND_NAMES = {KIND_OTHER: "other", KIND_CAT: "cat", KIND_DOG: "dog", KIND_PERSON: "person"}
+MAX_DETECTIONS = 16
+SIGNATURE_LEN = 64
+
+# One detection, in slot pixels.
+DETECTION = np.dtype([
+    ("x", np.float64), ("y", np.float64), ("w", np.float64), ("h", np.float64),
+    ("score", np.float64), ("kind", np.int64),
+], align=True)
+
+# One finished job, published and copied whole (never field by field).
+RESULT = np.dtype([
+    ("ticket", np.int64),          # the job's ticket; 0 = no result yet
+    ("seq", np.int64),             # frame the detector ran on
+    ("t_media_ns", np.int64),      # that frame's source-clock time
+    ("t_capture_ns", np.int64),    # that frame's capture time (monotonic)
+    ("t_done_ns", np.int64),       # monotonic time the result was published
+    ("ms", np.float64),            # time the worker spent on the job
+    ("n", np.int64),               # detections in ``dets``
+    ("dets", DETECTION, (MAX_DETECTIONS,)),  # sorted by score, highest first
+    ("verified", np.int64),        # 1 = the verifier ran on the job's ``verify`` box
+    ("cat_prob", np.float64),      # verifier: probability the crop is a cat
+    ("other_prob", np.float64),    # verifier: probability it is a dog or person
+    ("signature", np.float32, (SIGNATURE_LEN,)),  # verifier: appearance vector for identity
+    ("verify_ms", np.float64),
+], align=True)
+
+# A job, as one record (for a detector in another process).
+JOB = np.dtype([
+    ("ticket", np.int64), ("after_seq", np.int64),
+    ("has_roi", np.int64), ("roi", np.int64, (4,)),
+    ("min_score", np.float64),
+    ("has_verify", np.int64), ("verify", np.float64, (4,)),
+], align=True)
+
+
+@dataclass(frozen=True)
+class DetectJob:
+    """What the tracker asks for."""
+
+    roi: Roi | None            # where to look; None = the whole frame
+    min_score: float           # report detections at or above this score
+    verify: Box | None = None  # also run the verifier on this crop (x, y, w, h)
+    after_seq: int = 0         # run on the newest frame with seq >= after_seq
+
+    def to_record(self, rec: np.void, ticket: int) -> None:
+        """Write this job into a JOB record the caller owns."""
+        rec["ticket"], rec["after_seq"], rec["min_score"] = ticket, self.after_seq, self.min_score
+        rec["has_roi"] = self.roi is not None
+        rec["roi"] = self.roi if self.roi is not None else (0, 0, 0, 0)
+        rec["has_verify"] = self.verify is not None
+        rec["verify"] = self.verify if self.verify is not None else (0.0, 0.0, 0.0, 0.0)
+
+    @classmethod
+    def from_record(cls, rec: np.void) -> DetectJob:
+        r, v = rec["roi"], rec["verify"]
+        roi = (int(r[0]), int(r[1]), int(r[2]), int(r[3])) if rec["has_roi"] else None
+        verify = (float(v[0]), float(v[1]), float(v[2]), float(v[3])) if rec["has_verify"] else None
+        return cls(roi, float(rec["min_score"]), verify, int(rec["after_seq"]))
+
+
+def detections(result: np.void) -> np.ndarray:
+    """The valid rows of a RESULT's ``dets`` (a view into the caller's record)."""
+    return result["dets"][: int(result["n"])]
+
+
+class DetectorWorker(Protocol):
+    """Runs jobs; lives on the detector thread (or in the detector process) only."""
+
+    def prepare(self, sizes: Sequence[tuple[int, int]]) -> None:
+        """Make the buffers for every image size it will be given, now (start-up)."""
+
+    def run(self, job: DetectJob, frame: np.ndarray, out: np.void) -> None:
+        """Run ``job`` on ``frame`` (BGR slot pixels); fill ``out``'s ``n``, ``dets``, ``ms``
+        and, when the job asks, the verifier fields. The port fills ticket, seq and times."""
+
+
+class DetectorPort(Protocol):
+    """The tracker's only view of the detector."""
+
+    runs: int
+    latency: LatencyRecorder
+
+    @property
+    def busy(self) -> bool:
+        """A job is in flight (``submit`` would return None)."""
+
+    def submit(self, job: DetectJob) -> int | None:
+        """Queue ``job``; its ticket, or None while busy or while the detector is down."""
+
+    def take(self, out: np.ndarray) -> bool:
+        """Copy the newest finished result not taken before into ``out`` ((1,) RESULT)."""
+
+    def wait(self, ticket: int, timeout_s: float, stopping: threading.Event) -> bool:
+        """Lock-step: block until ``ticket`` is finished (False on timeout, stop or fault)."""
+
+    def status(self) -> str:
+        """``ok``, ``restarting (n)`` or ``down: <why>``."""
+
+
+def new_result_buffer() -> np.ndarray:
+    """A consumer's own (1,) RESULT buffer for ``take`` (allocate once, outside loops)."""
+    return np.zeros(1, dtype=RESULT)
