@@ -47,13 +47,20 @@ class TrackerConfig:
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    model: str = _f("", "Path of the .tflite model; empty = search (env CAT_FOLLOW_MODEL, project, vilib).")
-    labels: str = _f("", "Path of the label map; empty = next to the model.")
+    manifest: str = _f("nanodet_plus_m_1.5x_416", "Detector model: a manifest shipped in "
+                       "cat_follow/perception/manifests/ (by name) or a manifest .toml file (by path); it says "
+                       "the model's family, input, normalisation and label map (README, 'Choosing the detector').")
+    onnx_runtime: str = _f("onnxruntime", "What runs an ONNX model.", choices=("onnxruntime", "opencv"))
+    model: str = _f("", "Model file overriding the manifest's; empty = the manifest's file under the assets "
+                    "(env CAT_FOLLOW_ASSETS, then the project's assets/). A file matching another shipped "
+                    "manifest's sha256 is run with that manifest.")
+    labels: str = _f("", "Label map for `cat-follow detect` (SSD); empty = next to the model.")
     label: str = _f("cat", "Class name to follow, looked up in the label map.")
     num_threads: int = _f(2, "Threads given to the TFLite interpreter.", lo=1, hi=8)
     every_k_frames: int = _f(5, "Run the detector every K frames while a target is tracked.", lo=1, hi=1000)
     score_threshold: float = _f(0.5, "Minimum detector score to acquire a cat.", lo=0.0, hi=1.0)
-    keep_threshold: float = _f(0.3, "Lower score that still confirms a cat where the tracker has it (IoU >= 0.2).",
+    keep_threshold: float = _f(0.35, "Lower score that still counts as a hit where the tracker has the cat "
+                               "(IoU >= 0.2); safe only because the crop is verified (see [verifier]).",
                                lo=0.0, hi=1.0)
     roi_scale: float = _f(2.5, "While tracking, detect in a square this many box sizes wide around the box "
                           "(a distant cat fills more of the model's input); 0 = whole frame.", lo=0.0, hi=10.0)
@@ -70,8 +77,40 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class TargetConfig:
-    confirm_hits: int = _f(2, "Detector hits needed before a target counts as confirmed.", lo=1, hi=100)
-    lost_after_s: float = _f(2.0, "A target with no detector hit for this long is lost.", lo=0.1, hi=600.0)
+    confirm_hits: int = _f(2, "Detector hits needed before a target counts as confirmed (and, with the "
+                           "verifier on, a crop that verified as a cat).", lo=1, hi=100)
+    lost_after_s: float = _f(2.0, "A target with no detector hit for this long is dropped (timeout).",
+                             lo=0.1, hi=600.0)
+    max_misses: int = _f(8, "A target is dropped (timeout) after this many detector runs in a row without a "
+                         "cat on it, even before lost_after_s: KCF alone drifts onto what is next to the cat; "
+                         "0 = only lost_after_s.", lo=0, hi=1000)
+
+
+@dataclass(frozen=True)
+class VerifierConfig:
+    enabled: bool = _f(True, "Check the tracked crop with an ImageNet classifier before confirming a target "
+                       "and while tracking it (a detector alone calls fluffy dogs cats).")
+    manifest: str = _f("mobilenet_v2_imagenet_quant", "Classifier manifest (name or .toml path).")
+    model: str = _f("", "Classifier file overriding the manifest's; empty = under the assets.")
+    margin: float = _f(0.15, "The crop is a square of the box's longer side plus this share of it.", lo=0.0, hi=2.0)
+    cat_threshold: float = _f(0.3, "A crop verifies as a cat when its summed cat probability is at least this.",
+                              lo=0.0, hi=1.0)
+    not_cat_below: float = _f(0.1, "A crop whose cat probability is below this counts as not a cat: it vetoes "
+                              "a candidate and counts toward dropping a target.", lo=0.0, hi=1.0)
+    drop_after: int = _f(3, "Drop a target (unverified) after this many not-cat checks in a row.", lo=1, hi=100)
+    every_s: float = _f(0.5, "Re-check a confirmed target at least this often (frame time).", lo=0.05, hi=60.0)
+    jump: float = _f(0.5, "Also re-check when the box centre moved more than this share of its size since "
+                     "the last check...", lo=0.05, hi=10.0)
+    resize: float = _f(1.5, "...or its area changed by more than this factor.", lo=1.05, hi=10.0)
+    decoy_iou: float = _f(0.5, "A dog or person detection overlapping the target this much (IoU) and scoring "
+                          "above every cat there makes the target a suspected decoy, dropped unless its "
+                          "crop verifies as a cat.", lo=0.05, hi=1.0)
+    identity_s: float = _f(30.0, "For this long after losing a target, prefer the candidate whose colour "
+                           "signature is most like the lost cat's.", lo=0.0, hi=3600.0)
+
+    def check(self) -> None:
+        if self.not_cat_below > self.cat_threshold:
+            raise ValueError("not_cat_below: must not exceed cat_threshold")
 
 
 @dataclass(frozen=True)
@@ -144,6 +183,7 @@ class Config:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     target: TargetConfig = field(default_factory=TargetConfig)
+    verifier: VerifierConfig = field(default_factory=VerifierConfig)
     robot: RobotConfig = field(default_factory=RobotConfig)
     motion: MotionConfig = field(default_factory=MotionConfig)
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)

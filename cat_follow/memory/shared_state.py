@@ -233,7 +233,7 @@ class SharedState:
     # ---- box records (seqlock; one writer per record) ----------------------------------
     def publish_bbox(self, which: int, x: float, y: float, w: float, h: float, *, score: float,
                      valid: bool, seq: int, source: int, target_state: int, ms: float,
-                     t_media_ns: int = 0) -> None:
+                     t_media_ns: int = 0, drop_reason: int = 0) -> None:
         gen = self.pool.bbox_gen
         rec = self._bbox_rec[which]
         gen[which] += 1
@@ -244,6 +244,7 @@ class SharedState:
         rec["source"] = source
         rec["target_state"] = target_state
         rec["ms"] = ms
+        rec["drop_reason"] = drop_reason
         rec["t_media_ns"] = t_media_ns
         rec["t_ns"] = time.monotonic_ns()
         gen[which] += 1

@@ -17,20 +17,20 @@ import numpy as np
 
 from cat_follow.perception.decode import Candidates, make_decoder
 from cat_follow.perception.manifest import Manifest
+from cat_follow.perception.port import DETECTION, MAX_DETECTIONS
 from cat_follow.perception.runtime import InputWriter, open_runtime
 
-DETECTION = np.dtype([("x", np.float64), ("y", np.float64), ("w", np.float64), ("h", np.float64),
-                      ("score", np.float64), ("kind", np.int64)], align=True)
-MAX_DETECTIONS = 16
+__all__ = ["DETECTION", "MAX_DETECTIONS", "ObjectDetector"]
 
 
 class ObjectDetector:
     """A detector built from a manifest; ``detect`` is the hot path."""
 
-    def __init__(self, manifest: Manifest, model_path: Path, num_threads: int = 2) -> None:
+    def __init__(self, manifest: Manifest, model_path: Path, num_threads: int = 2,
+                 onnx_runtime: str = "onnxruntime") -> None:
         self.manifest = manifest
         self.model_path = model_path
-        self.runtime = open_runtime(manifest, model_path, num_threads)
+        self.runtime = open_runtime(manifest, model_path, num_threads, onnx_runtime)
         self.writer = InputWriter(manifest, self.runtime)
         self.decoder = make_decoder(manifest)
         self.cand = Candidates()

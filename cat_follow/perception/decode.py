@@ -12,9 +12,9 @@ import numpy as np
 
 from cat_follow.errors import ModelError
 from cat_follow.perception.manifest import Manifest
+from cat_follow.perception.port import KIND_CAT, KIND_DOG, KIND_NAMES, KIND_OTHER, KIND_PERSON
 
-KIND_OTHER, KIND_CAT, KIND_DOG, KIND_PERSON = 0, 1, 2, 3
-KIND_NAMES = ("other", "cat", "dog", "person")
+__all__ = ["KIND_CAT", "KIND_DOG", "KIND_NAMES", "KIND_OTHER", "KIND_PERSON", "Candidates", "make_decoder"]
 MAX_CANDIDATES = 96
 
 

@@ -71,7 +71,7 @@ class Manifest:
 
     @property
     def runtime(self) -> str:
-        return "opencv-dnn" if self.file.endswith(".onnx") else "tflite"
+        return "onnx" if self.file.endswith(".onnx") else "tflite"
 
     @property
     def classes(self) -> dict[str, int]:

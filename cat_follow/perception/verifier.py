@@ -19,14 +19,15 @@ import numpy as np
 from cat_follow.errors import ModelError
 from cat_follow.geometry import Box
 from cat_follow.perception.manifest import Manifest
+from cat_follow.perception.port import SIGNATURE_LEN
 from cat_follow.perception.runtime import TfliteRuntime
 
 # ImageNet's domestic cats; the dogs are ImageNet classes 151..268 (Chihuahua .. Mexican
 # hairless), +1 in a 1001-line label file whose line 0 is "background".
 CAT_CLASSES = ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")
 DOG_FIRST, DOG_LAST = "Chihuahua", "Mexican hairless"
-SIG_BINS = (8, 2, 2)  # hue x saturation x value
-SIGNATURE_LEN = SIG_BINS[0] * SIG_BINS[1] * SIG_BINS[2]
+SIG_BINS = (8, 4, 2)  # hue x saturation x value: SIGNATURE_LEN bins
+assert SIG_BINS[0] * SIG_BINS[1] * SIG_BINS[2] == SIGNATURE_LEN
 _SIG_SIDE = 48
 
 
@@ -104,24 +105,29 @@ class CropVerifier:
         cat = (float(probs[self.cats].astype(np.float64).sum()) - self.out_zero * len(self.cats)) * self.out_scale
         dog = (float(probs[self.dogs].astype(np.float64).sum()) - self.out_zero * len(self.dogs)) * self.out_scale
         if signature is not None:
-            self.signature(frame_bgr, box, signature)
+            write_signature(frame_bgr, box, signature, (self._sig_bgr, self._sig_hsv))
         return Verdict(cat, dog, (time.perf_counter() - t0) * 1e3)
 
-    def signature(self, frame_bgr: np.ndarray, box: Box, out: np.ndarray) -> None:
-        """An L1-normalised hue/saturation/value histogram of the box's middle (inset by a
-        sixth on each side, to keep the background out), written into ``out``."""
-        hgt, wid = frame_bgr.shape[:2]
-        x, y, w, h = box
-        xa, ya = int(max(0, x + w / 6)), int(max(0, y + h / 6))
-        xb, yb = int(min(wid, x + w * 5 / 6)), int(min(hgt, y + h * 5 / 6))
-        if xb - xa < 2 or yb - ya < 2:
-            out[:] = 0.0
-            return
-        cv2.resize(frame_bgr[ya:yb, xa:xb], (_SIG_SIDE, _SIG_SIDE), dst=self._sig_bgr, interpolation=cv2.INTER_AREA)
-        cv2.cvtColor(self._sig_bgr, cv2.COLOR_BGR2HSV, dst=self._sig_hsv)
-        hist = cv2.calcHist([self._sig_hsv], [0, 1, 2], None, list(SIG_BINS), [0, 180, 0, 256, 0, 256])
-        total = float(hist.sum()) or 1.0
-        np.multiply(hist.reshape(-1), 1.0 / total, out=out[:SIGNATURE_LEN], casting="unsafe")
+
+
+def write_signature(frame_bgr: np.ndarray, box: Box, out: np.ndarray,
+                    scratch: tuple[np.ndarray, np.ndarray]) -> None:
+    """Write into ``out`` an L1-normalised hue/saturation/value histogram of the box's middle
+    (inset by a sixth on each side, to keep the background out). ``scratch`` = two
+    (side, side, 3) uint8 buffers the caller owns (BGR resize, HSV)."""
+    hgt, wid = frame_bgr.shape[:2]
+    x, y, w, h = box
+    xa, ya = int(max(0, x + w / 6)), int(max(0, y + h / 6))
+    xb, yb = int(min(wid, x + w * 5 / 6)), int(min(hgt, y + h * 5 / 6))
+    if xb - xa < 2 or yb - ya < 2:
+        out[:] = 0.0
+        return
+    bgr, hsv = scratch
+    cv2.resize(frame_bgr[ya:yb, xa:xb], (bgr.shape[1], bgr.shape[0]), dst=bgr, interpolation=cv2.INTER_AREA)
+    cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV, dst=hsv)
+    hist = cv2.calcHist([hsv], [0, 1, 2], None, list(SIG_BINS), [0, 180, 0, 256, 0, 256])
+    total = float(hist.sum()) or 1.0
+    np.multiply(hist.reshape(-1), 1.0 / total, out=out[:SIGNATURE_LEN], casting="unsafe")
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
