@@ -65,8 +65,9 @@ def test_the_back_ends_agree_on_where_the_cat_is(assets: Path) -> None:
     boxes = {k: best(run(detector(assets, *k), img), KIND_CAT) for k in BACKENDS}
     ref = boxes[("nanodet_plus_m_1.5x_416", "onnxruntime")]
     assert ref is not None
+    xywh = ["x", "y", "w", "h"]
     for k, b in boxes.items():
-        assert b is not None and iou(tuple(b[["x", "y", "w", "h"]].tolist()), tuple(ref[["x", "y", "w", "h"]].tolist())) > 0.7, k
+        assert b is not None and iou(tuple(b[xywh].tolist()), tuple(ref[xywh].tolist())) > 0.7, k
     # the same network three ways (onnxruntime, OpenCV DNN, converted TFLite): the same box
     for k in [("nanodet_plus_m_1.5x_416", "opencv"), ("nanodet_plus_m_1.5x_416_tflite", "")]:
         assert np.allclose(boxes[k][["x", "y", "w", "h"]].tolist(), ref[["x", "y", "w", "h"]].tolist(), atol=1.0)

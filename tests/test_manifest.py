@@ -75,5 +75,5 @@ def test_bad_value_is_named(tmp_path: Path, line: str, key: str) -> None:
 def test_missing_key_and_unknown_name(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="sha256: missing"):
         load_manifest(str(_write(tmp_path, re.sub(r"^sha256 = .*$", "", GOOD, flags=re.M))))
-    with pytest.raises(ModelError, match="shipped: .*nanodet"):
+    with pytest.raises(ModelError, match=r"shipped: .*nanodet"):
         load_manifest("no_such_model")
