@@ -58,8 +58,9 @@ class DetectorConfig:
     label: str = _f("cat", "Class name to follow, looked up in the label map.")
     num_threads: int = _f(2, "Threads given to the TFLite interpreter.", lo=1, hi=8)
     every_k_frames: int = _f(5, "Run the detector every K frames while a target is tracked.", lo=1, hi=1000)
-    score_threshold: float = _f(0.5, "Minimum detector score to acquire a cat.", lo=0.0, hi=1.0)
-    keep_threshold: float = _f(0.35, "Lower score that still counts as a hit where the tracker has the cat "
+    score_threshold: float = _f(0.4, "Minimum detector score to acquire a cat (confirming it takes a cat crop too).",
+                                lo=0.0, hi=1.0)
+    keep_threshold: float = _f(0.25, "Lower score that still counts as a hit where the tracker has the cat "
                                "(IoU >= 0.2); safe only because the crop is verified (see [verifier]).",
                                lo=0.0, hi=1.0)
     roi_scale: float = _f(2.5, "While tracking, detect in a square this many box sizes wide around the box "
@@ -81,7 +82,7 @@ class TargetConfig:
                            "verifier on, a crop that verified as a cat).", lo=1, hi=100)
     lost_after_s: float = _f(2.0, "A target with no detector hit for this long is dropped (timeout).",
                              lo=0.1, hi=600.0)
-    max_misses: int = _f(8, "A target is dropped (timeout) after this many detector runs in a row without a "
+    max_misses: int = _f(12, "A target is dropped (timeout) after this many detector runs in a row without a "
                          "cat on it, even before lost_after_s: KCF alone drifts onto what is next to the cat; "
                          "0 = only lost_after_s.", lo=0, hi=1000)
 

@@ -65,6 +65,7 @@ def test_confirmed_only_after_the_crop_verifies_as_a_cat() -> None:
 def test_a_not_cat_crop_vetoes_confirmation() -> None:
     f = Feed()
     f.result([(CAT_BOX, 0.9, KIND_CAT)])
+    assert f.result([(CAT_BOX, 0.9, KIND_CAT)], cat_prob=0.01, dog_prob=0.95) is TargetState.ACQUIRING
     assert f.result([(CAT_BOX, 0.9, KIND_CAT)], cat_prob=0.01, dog_prob=0.95) is TargetState.NONE
     assert f.d.drop_reason is DropReason.NONE  # a candidate, never a target
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import enum
 
+VETO_AFTER = 2  # not-cat checks in a row that end a candidate (one alone only blocks confirming it)
+
 
 class TargetState(enum.IntEnum):
     NONE = 0       # no target: the detector runs on every frame it can
@@ -100,9 +102,11 @@ class TargetLock:
             self._set_tracking_if_due()
         elif verdict is Verify.NOT_CAT:
             self.not_cat += 1
-            if self.state == TargetState.ACQUIRING:  # a not-cat crop vetoes confirmation
-                return self.drop(DropReason.UNVERIFIED)
-            if self.not_cat >= self.drop_after:
+            if self.state == TargetState.ACQUIRING:
+                self.verified = False  # a not-cat crop vetoes confirmation; twice in a row, the candidate
+                if self.not_cat >= VETO_AFTER:
+                    return self.drop(DropReason.UNVERIFIED)
+            elif self.not_cat >= self.drop_after:
                 return self.drop(DropReason.UNVERIFIED)
         return self.state
 
