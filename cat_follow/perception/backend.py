@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from cat_follow.geometry import Letterbox
 from cat_follow.perception.decode import Candidates, make_decoder
 from cat_follow.perception.manifest import Manifest
 from cat_follow.perception.port import DETECTION, MAX_DETECTIONS
@@ -49,14 +50,17 @@ class ObjectDetector:
         t0 = time.perf_counter()
         lb = self.writer.write(image_bgr)
         self.runtime.invoke()
-        cand = self.cand
-        cand.n = 0
-        self.decoder.decode(self.runtime.outputs(), min_score, cand)
-        n = self._nms_into(out, lb, offset)
+        n = self.decode(lb, min_score, out, offset)
         self.last_ms = (time.perf_counter() - t0) * 1e3
         return n
 
-    def _nms_into(self, out: np.ndarray, lb: object, offset: tuple[int, int]) -> int:
+    def decode(self, lb: Letterbox, min_score: float, out: np.ndarray, offset: tuple[int, int] = (0, 0)) -> int:
+        """Decode the last run's outputs into ``out`` (the part of ``detect`` after invoke)."""
+        self.cand.n = 0
+        self.decoder.decode(self.runtime.outputs(), min_score, self.cand)
+        return self._nms_into(out, lb, offset)
+
+    def _nms_into(self, out: np.ndarray, lb: Letterbox, offset: tuple[int, int]) -> int:
         cand, k = self.cand, self.cand.n
         if k == 0:
             return 0
@@ -68,7 +72,7 @@ class ObjectDetector:
         keep = cv2.dnn.NMSBoxesBatched(xywh, cand.scores[:k], cand.kinds[:k], 0.0, self.manifest.nms_iou)
         keep = np.asarray(keep, np.int64).reshape(-1)
         keep = keep[np.argsort(-cand.scores[keep], kind="stable")][: len(out)]
-        to_src = lb.to_src  # type: ignore[attr-defined]
+        to_src = lb.to_src
         for j, i in enumerate(keep.tolist()):
             x, y, w, h = to_src((float(xywh[i, 0]), float(xywh[i, 1]), float(xywh[i, 2]), float(xywh[i, 3])))
             rec = out[j]

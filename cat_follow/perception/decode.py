@@ -66,6 +66,10 @@ class _PerAnchor:
     def pick(self, cls: np.ndarray, min_score: float, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(anchor indices, scores, kinds) of anchors whose best kind scores >= min_score."""
         np.take(cls, self.cols, axis=1, out=self.sub)
+        return self.pick_filled(min_score, limit)
+
+    def pick_filled(self, min_score: float, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``pick`` once ``sub`` holds the three kinds' scores."""
         self.sub.max(axis=1, out=self.best)
         self.sub.argmax(axis=1, out=self.arg)
         idx = _top(self.best, self.mask, min_score, limit)
@@ -184,14 +188,15 @@ class YoloxDecoder:
         self.gx, self.gy, self.gs, sizes = _grid(manifest.input_w, manifest.input_h, manifest.strides)
         self.n = sum(sizes)
         self.picker = _PerAnchor(self.n, manifest)
-        self.scored = np.zeros((self.n, 80), np.float32)
 
     def decode(self, outs: list[np.ndarray], min_score: float, cand: Candidates) -> None:
         out = outs[0]
         if out.shape != (self.n, 85):
             raise ModelError(f"YOLOX model: output {out.shape}, expected ({self.n}, 85)")
-        np.multiply(out[:, 5:], out[:, 4:5], out=self.scored)
-        idx, scores, kinds = self.picker.pick(self.scored, min_score, MAX_CANDIDATES)
+        sub = self.picker.sub
+        for j, c in enumerate(self.picker.cols.tolist()):  # only cat, dog, person: objectness x class
+            np.multiply(out[:, 5 + c], out[:, 4], out=sub[:, j])
+        idx, scores, kinds = self.picker.pick_filled(min_score, MAX_CANDIDATES)
         if not len(idx):
             return
         rows = out[idx]

@@ -54,7 +54,8 @@ class TfliteRuntime:
         self.interp.invoke()
 
     def outputs(self) -> list[np.ndarray]:
-        return [self.interp.get_tensor(i)[0] for i in self._out]  # copies made by the runtime
+        """Views of the interpreter's output tensors (no copy): drop them before invoke()."""
+        return [self.interp.tensor(i)()[0] for i in self._out]
 
 
 class DnnRuntime:
@@ -162,6 +163,8 @@ class InputWriter:
         self.inv_std = (1.0 / np.asarray(manifest.std, np.float32)).astype(np.float32)
         pad = np.full(3, manifest.pad_value, np.float32)
         self.pad = ((pad - self.mean) * self.inv_std) if self.float_input else pad.astype(np.uint8)
+        self.mean_px = (*(float(v) for v in self.mean), 0.0)  # OpenCV scalars
+        self.inv_std_px = (*(float(v) for v in self.inv_std), 1.0)
         self._scratch: dict[tuple[int, int], _Scratch] = {}
 
     def prepare(self, w: int, h: int) -> None:
@@ -186,9 +189,9 @@ class InputWriter:
         y0, y1, x0, x1 = lb.pad_y, lb.pad_y + lb.new_h, lb.pad_x, lb.pad_x + lb.new_w
         tensor: Any = self.rt.input_view()
         roi = tensor[y0:y1, x0:x1]
-        if self.float_input:
-            np.subtract(src, self.mean, out=roi, casting="unsafe")
-            np.multiply(roi, self.inv_std, out=roi)
+        if self.float_input:  # OpenCV casts as it goes (numpy would allocate casting buffers)
+            cv2.subtract(src, self.mean_px, dst=roi, dtype=cv2.CV_32F)
+            cv2.multiply(roi, self.inv_std_px, dst=roi)
         else:
             np.copyto(roi, src)
         # bars: the runtime may reuse input memory between runs
