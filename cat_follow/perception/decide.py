@@ -31,6 +31,7 @@ from cat_follow.perception.evidence import (
 )
 from cat_follow.perception.port import SIGNATURE_LEN, detections
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
+from cat_follow.perception.verifier import similarity
 
 KEEP_IOU = 0.2
 
@@ -92,6 +93,11 @@ class TargetDecider:
             return  # no verifier ran, or it checked a box we no longer follow
         verdict = classify(float(rec["cat_prob"]), self.vcfg)
         self._checked_t_ns, self._checked_box = t_ns, pending[2]
+        same = self.picker.has_cat and similarity(rec["signature"], self.picker.cat_sig) >= self.vcfg.same_look
+        if same and self.lock.state == TargetState.TRACKING:
+            verdict, self.suspect, self.recheck = max(verdict, Verify.UNSURE), False, False  # the cat we confirmed
+        elif same and verdict is Verify.UNSURE and t_ns - self.picker.t_ns <= self.identity_ns:
+            verdict = Verify.CAT  # the cat we lost a moment ago, back
         if verdict is Verify.CAT:
             np.copyto(self._cand_sig, rec["signature"])
             if self.lock.state == TargetState.TRACKING:
