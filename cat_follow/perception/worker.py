@@ -104,6 +104,9 @@ def make_worker(config: Config, models: ModelFiles) -> DetectorWorker:
     threads = config.detector.num_threads
     detector = ObjectDetector(manifest, models.model, threads, config.detector.onnx_runtime)
     verifier = None
+    if config.verifier.enabled and (models.verifier is None or models.verifier_labels is None):
+        raise ModelError("verifier.enabled but no classifier files were given (resolve_models finds them; "
+                         "or set verifier.enabled = false)")
     if config.verifier.enabled and models.verifier is not None and models.verifier_labels is not None:
         vm = load_manifest(str(models.verifier_manifest or config.verifier.manifest))
         verifier = CropVerifier(vm, models.verifier, models.verifier_labels, num_threads=threads,
