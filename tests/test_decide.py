@@ -127,3 +127,26 @@ def test_the_lost_cat_is_preferred_over_a_second_cat() -> None:
     # both in view again; the grey one scores higher, the ginger one is the cat we followed
     f.result([(grey, 0.9, KIND_CAT), (ginger, 0.6, KIND_CAT)], frame=frame)
     assert f.box == ginger
+
+
+def test_the_same_look_keeps_a_kitten_the_classifier_calls_a_puppy() -> None:
+    """Once confirmed, a crop whose colours still match the confirmed cat is not dropped for
+    not-cat checks (kittens often look like puppies to ImageNet); a crop that looks different is."""
+    cfg = Config()
+    cfg = replace(cfg, verifier=replace(cfg.verifier, every_s=0.05))
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[100:200, 100:220] = (40, 120, 220)
+    scratch = (np.zeros((48, 48, 3), np.uint8), np.zeros((48, 48, 3), np.uint8))
+    ginger, grey = np.zeros(SIGNATURE_LEN, np.float32), np.zeros(SIGNATURE_LEN, np.float32)
+    write_signature(frame, CAT_BOX, ginger, scratch)
+    frame[100:200, 100:220] = (128, 128, 128)
+    write_signature(frame, CAT_BOX, grey, scratch)
+    f = Feed(cfg)
+    f.confirm(signature=ginger)
+    for _ in range(5):
+        state = f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=ginger)
+        assert state is TargetState.TRACKING
+    for _ in range(2):
+        assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=grey) is TargetState.TRACKING
+    assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=grey) is TargetState.LOST
+    assert f.d.drop_reason is DropReason.UNVERIFIED
