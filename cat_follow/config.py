@@ -82,7 +82,7 @@ class TargetConfig:
                            "verifier on, a crop that verified as a cat).", lo=1, hi=100)
     lost_after_s: float = _f(2.0, "A target with no detector hit for this long is dropped (timeout).",
                              lo=0.1, hi=600.0)
-    max_misses: int = _f(6, "A target is dropped (timeout) after this many detector runs in a row without a "
+    max_misses: int = _f(12, "A target is dropped (timeout) after this many detector runs in a row without a "
                          "cat on it, even before lost_after_s: KCF alone drifts onto what is next to the cat; "
                          "0 = only lost_after_s.", lo=0, hi=1000)
 
