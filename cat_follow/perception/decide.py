@@ -72,6 +72,8 @@ class TargetDecider:
         """The box to check with the next job, if a check is due (``box`` = KCF's, or None)."""
         if not self.verifying or box is None or not self.lock.state.has_target:
             return None
+        if max(box[2], box[3]) < self.vcfg.min_box_px:
+            return None  # too small for the classifier to judge
         if self.lock.state == TargetState.ACQUIRING:
             return None if self.lock.verified else box
         due = t_ns - self._checked_t_ns >= self.every_ns
@@ -148,9 +150,13 @@ class TargetDecider:
         det, score = box_of(dets[i]), float(dets[i]["score"])
         if other_class_wins(dets, det, score, self.vcfg.decoy_iou):
             return None  # more dog (or person) than cat there: never initialise on it
+        if (self.verifying and self.lock.state != TargetState.TRACKING and score >= self.score_threshold
+                and max(det[2], det[3]) < self.vcfg.min_box_px):
+            self.lock.verified = True  # too small to check: the detector decides, until the box grows
+            self.recheck = True        # ...then its first check must not say not-cat
         if box is None or iou(box, det) < OVERLAP_IOU:
             self.gen += 1  # a new place: earlier checks were of something else
-            self.recheck = box is not None and self.lock.state == TargetState.TRACKING
+            self.recheck = self.recheck or (box is not None and self.lock.state == TargetState.TRACKING)
         return Hit(det, score)
 
     def update(self, t_ns: int) -> TargetState:
