@@ -150,3 +150,16 @@ def test_the_same_look_keeps_a_kitten_the_classifier_calls_a_puppy() -> None:
         assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=grey) is TargetState.TRACKING
     assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=grey) is TargetState.LOST
     assert f.d.drop_reason is DropReason.UNVERIFIED
+
+
+def test_a_cat_too_small_to_check_is_confirmed_by_the_detector_then_checked_when_near() -> None:
+    far: Box = (300.0, 200.0, 60.0, 50.0)     # under verifier.min_box_px: the classifier cannot judge it
+    near: Box = (250.0, 150.0, 200.0, 170.0)
+    f = Feed()
+    f.result([(far, 0.6, KIND_CAT)])
+    assert f.d.verify_box(f.box, f.t) is None
+    assert f.result([(far, 0.6, KIND_CAT)]) is TargetState.TRACKING
+    f.result([(near, 0.6, KIND_CAT)])  # it came closer: now its crop must say cat
+    assert f.d.verify_box(f.box, f.t + 1) == near
+    assert f.result([(near, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9) is TargetState.LOST
+    assert f.d.drop_reason is DropReason.UNVERIFIED
