@@ -19,7 +19,7 @@ import numpy as np
 from cat_follow.errors import ModelError
 from cat_follow.geometry import Letterbox
 from cat_follow.perception.manifest import Manifest
-from cat_follow.perception.model import load_interpreter
+from cat_follow.perception.model import FIX_HINT, load_interpreter
 
 
 class Runtime(Protocol):
@@ -66,7 +66,7 @@ class DnnRuntime:
         try:
             self.net = cv2.dnn.readNetFromONNX(str(path))
         except cv2.error as exc:
-            raise ModelError(f"model {path}: OpenCV cannot load it as ONNX ({exc})") from exc
+            raise ModelError(f"model {path}: OpenCV cannot load it as ONNX ({exc}); {FIX_HINT}") from exc
         cv2.setNumThreads(max(1, num_threads))
         self.input_h, self.input_w = input_h, input_w
         self.input_dtype = np.dtype(np.float32)
@@ -104,7 +104,7 @@ class OrtRuntime(DnnRuntime):
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelError(f"model {path}: onnxruntime cannot load it ({exc})") from exc
+            raise ModelError(f"model {path}: onnxruntime cannot load it ({exc}); {FIX_HINT}") from exc
         inp = self.session.get_inputs()[0]
         if list(inp.shape[2:]) != [input_h, input_w]:
             raise ModelError(f"model {path}: input {inp.shape}, manifest says {input_w}x{input_h}")

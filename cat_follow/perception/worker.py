@@ -69,7 +69,8 @@ class SsdWorker:
 
 
 def _manifest_for_file(path: Path, fallback: Manifest) -> Manifest:
-    """The shipped manifest whose sha256 is this file's, else ``fallback``."""
+    """The shipped manifest whose sha256 is this file's; else, for a .tflite file given with
+    an ONNX manifest, the SSD manifest (what ``--model`` always meant); else ``fallback``."""
     digest = sha256_of(path)
     if digest == fallback.sha256:
         return fallback
@@ -77,6 +78,8 @@ def _manifest_for_file(path: Path, fallback: Manifest) -> Manifest:
         m = load_manifest(name)
         if m.sha256 == digest:
             return m
+    if path.suffix == ".tflite" and fallback.runtime != "tflite":
+        return load_manifest(str(SSD_MANIFEST))
     return fallback
 
 
