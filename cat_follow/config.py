@@ -114,9 +114,10 @@ class VerifierConfig:
                           "crop verifies as a cat.", lo=0.05, hi=1.0)
     same_look: float = _f(0.85, "A crop whose colour signature is at least this similar (Bhattacharyya, 0..1) to "
                           "the confirmed cat's is the same animal: it is not dropped as unverified or decoy (the "
-                          "classifier calls some kittens puppies), and after a loss it is re-confirmed without a "
-                          "cat verdict unless the crop says not-cat. Same cat a few frames apart: >= 0.86 on 90% of "
-                          "the sample videos' checks; a cat and a dog: <= 0.78 on 90%.", lo=0.0, hi=1.01)
+                          "classifier calls some kittens puppies), and within identity_s of a loss it is "
+                          "re-confirmed without a cat verdict unless the crop says dog (>= 0.5). Same cat a few "
+                          "frames apart: >= 0.86 on 90% of the sample videos' checks; a cat and a dog: <= 0.78 on "
+                          "90%.", lo=0.0, hi=1.01)
     identity_s: float = _f(30.0, "For this long after losing a target, prefer the candidate whose colour "
                            "signature is most like the lost cat's.", lo=0.0, hi=3600.0)
 

@@ -123,7 +123,7 @@ def run_replay(video: str | Path, config: Config, models: ModelFiles, opts: Repl
             rec = recorded.at_frame(obj["frame"])
             obj["recorded"] = None if rec is None else {k: rec[k] for k in ("state", "pose", "bbox", "motors")}
             theirs = rec["bbox"]["box"] if rec and rec["bbox"] else None
-            ours = obj["bbox"]
+            ours = obj["bbox"] or obj.get("candidate")  # the published box, as the recording logged it
             if theirs is not None or ours is not None:
                 agree[1] += 1
                 agree[0] += theirs is not None and ours is not None and iou(tuple(theirs), tuple(ours)) >= 0.5

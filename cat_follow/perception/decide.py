@@ -98,8 +98,8 @@ class TargetDecider:
         same = self.picker.has_cat and similarity(rec["signature"], self.picker.cat_sig) >= self.vcfg.same_look
         if same and self.lock.state == TargetState.TRACKING:
             verdict, self.suspect, self.recheck = max(verdict, Verify.UNSURE), False, False  # the cat we confirmed
-        elif same and verdict is Verify.UNSURE and t_ns - self.picker.t_ns <= self.identity_ns:
-            verdict = Verify.CAT  # the cat we lost a moment ago, back
+        elif same and float(rec["other_prob"]) < 0.5 and t_ns - self.picker.t_ns <= self.identity_ns:
+            verdict = Verify.CAT  # the cat we lost a moment ago, back (a partial view may read not-cat)
         if verdict is Verify.CAT:
             np.copyto(self._cand_sig, rec["signature"])
             if self.lock.state == TargetState.TRACKING:
@@ -165,6 +165,12 @@ class TargetDecider:
         if state != before:
             self.gen += 1
         return state
+
+    def shows_candidate(self, box: Box) -> bool:
+        """May an unconfirmed candidate be published (the main loop looks at candidates)? Only
+        once its crop verified, or when it is too small to check: a candidate the verifier has
+        not passed (often a dog, or a bit of sofa) must not turn the car's head."""
+        return not self.verifying or self.lock.verified or max(box[2], box[3]) < self.vcfg.min_box_px
 
     @property
     def drop_reason(self) -> DropReason:

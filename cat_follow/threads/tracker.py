@@ -214,6 +214,8 @@ class TrackerThread(SupervisedThread):
         if not state.has_target:
             source = SOURCE_NONE
             self.kcf_ok = False  # a lost target is found again by the detector, not by KCF
+        if state == TargetState.ACQUIRING and not self.decider.shows_candidate(self.box):
+            source = SOURCE_NONE  # tracked, but not shown until its crop passes
         valid = source != SOURCE_NONE
         x, y, w, h = self.box if valid else (0.0, 0.0, 0.0, 0.0)
         self.shared.publish_bbox(BBOX_TRACKER, x, y, w, h, score=self.score if valid else 0.0,
