@@ -32,6 +32,14 @@ images/grace_hopper.bmp grace_hopper.bmp c43444bf3b1b1e3080551ca194bd231da4b67f2
 images/bird.bmp bird.bmp 3fd22d6ed352b8e721d9982e38ed655f8429e168bb53ad205c6f3cdfa848e994
 images/sunflower.bmp sunflower.bmp 896b5e31cee42ebe32ee91251fc42041ca03c767fe02bd7ebc0e37d45f4a45b2
 models/deeplabv3_mnv2_pascal_quant/deeplabv3_mnv2_pascal_quant.tflite deeplabv3_mnv2_pascal_quant.tflite 350af47fd346ea6d74b58833a351f583ba860e9806ec5bd292ff8d8f1f249398
+models/mobilenet_v2_imagenet_quant/mobilenet_v2_1.0_224_quant.tflite mobilenet_v2_1.0_224_quant.tflite 7aad0c74c5e3c06e5eb3c827e13304fdd68a83da6087d92ee169c24ff9fd4776
+models/mobilenet_v2_imagenet_quant/imagenet_labels.txt imagenet_labels.txt b8aaeb5630c62626a7d124a05c0e14230a7ffdd2136a31d0190a4fb71c1d82f1
+"
+# The default detector, NanoDet-Plus-m-1.5x 416 (Apache-2.0): OpenCV Zoo's ONNX at tag 4.10.0, the
+# official download (an LFS object: media.githubusercontent.com serves its bytes).
+ZOO_BASE="https://media.githubusercontent.com/media/opencv/opencv_zoo/f88e9b2bafd21f1cad242fb5af6d78f2bcba16a3/models"
+ZOO_FILES="
+models/nanodet_plus_m_1.5x_416/object_detection_nanodet_2022nov.onnx object_detection_nanodet/object_detection_nanodet_2022nov.onnx 4b82da9944b88577175ee23a459dce2e26e6e4be573def65b1055dc2d9720186
 "
 PYTHON="${PYTHON:-python3}"
 # The car
@@ -133,7 +141,10 @@ install_assets() {
       "delete it and run setup.sh again (or pass --assets DIR with a good copy)"
     [ -f "$SSD_DIR/labelmap.txt" ] || die "$SSD_DIR/labelmap.txt is missing" "run setup.sh again"
   fi
-  [ -n "$assets_src" ] || install_coral_files
+  if [ -z "$assets_src" ]; then
+    fetch_files "$CORAL_BASE" "$CORAL_FILES"
+    fetch_files "$ZOO_BASE" "$ZOO_FILES"
+  fi
 }
 
 # fetch URL DEST: download (30 s timeout), or stop with one line on why and how to work offline.
@@ -151,15 +162,18 @@ except (OSError, ValueError) as exc:
 PY
 }
 
-# The simulator's cat photos and segmentation model, downloaded where missing or wrong.
-install_coral_files() {
-  echo "$CORAL_FILES" | while read -r dest src sum; do
+# fetch_files BASE LIST: each "dest src sha256" line of LIST, downloaded from BASE/src into
+# $ASSETS/dest where missing or wrong, and checked against its sha256 (the simulator's cat
+# photos and segmentation model, the crop verifier, the default detector).
+fetch_files() {
+  local base="$1" list="$2"
+  echo "$list" | while read -r dest src sum; do
     [ -n "$dest" ] || continue
     if [ -f "$ASSETS/$dest" ] && [ "$(sha_of "$ASSETS/$dest")" = "$sum" ]; then
       continue
     fi
     run mkdir -p "$(dirname "$ASSETS/$dest")"
-    fetch "$CORAL_BASE/$src" "$ASSETS/$dest"
+    fetch "$base/$src" "$ASSETS/$dest"
     if [ "$dry_run" -eq 0 ] && [ "$(sha_of "$ASSETS/$dest")" != "$sum" ]; then
       rm -f "$ASSETS/$dest"
       die "$dest: sha256 mismatch after download" "run setup.sh again, or pass --assets DIR"

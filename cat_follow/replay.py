@@ -24,7 +24,7 @@ from cat_follow.config import Config
 from cat_follow.geometry import iou
 from cat_follow.memory.pool import SOURCE_DETECTOR, SOURCE_NAMES
 from cat_follow.perception.model import ModelFiles
-from cat_follow.perception.target import TargetState
+from cat_follow.perception.target import DropReason, TargetState
 from cat_follow.pipeline import Pipeline
 from cat_follow.record import RecordedTelemetry, is_recording
 from cat_follow.sources import open_source
@@ -49,14 +49,23 @@ class ReplayOptions:
 
 
 def _row_json(row: Any) -> dict[str, Any]:
+    """One log row. ``bbox`` is the confirmed target the car follows (source pixels);
+    an unconfirmed candidate (state ``acquiring``: not yet verified) goes to ``candidate``
+    instead. ``drop_reason`` says why the last target was dropped (``timeout``, ``decoy``,
+    ``unverified``) until a new one is confirmed."""
     valid = bool(row["valid"])
+    state = TargetState(int(row["target_state"]))
+    box = [round(float(row[k]), 2) for k in ("src_x", "src_y", "src_w", "src_h")] if valid else None
+    confirmed = state == TargetState.TRACKING
     return {
         "frame": int(row["frame_index"]),
         "t": round(int(row["t_media_ns"]) / 1e9, 4),
-        "bbox": [round(float(row[k]), 2) for k in ("src_x", "src_y", "src_w", "src_h")] if valid else None,
+        "bbox": box if confirmed else None,
+        "candidate": None if confirmed else box,
         "score": round(float(row["score"]), 4) if valid else None,
         "source": SOURCE_NAMES[int(row["source"])] if valid else None,
-        "state": TargetState(int(row["target_state"])).label,
+        "state": state.label,
+        "drop_reason": DropReason(int(row["drop_reason"])).label,
         "seq": int(row["seq"]),
     }
 
@@ -117,7 +126,7 @@ def run_replay(video: str | Path, config: Config, models: ModelFiles, opts: Repl
             rec = recorded.at_frame(obj["frame"])
             obj["recorded"] = None if rec is None else {k: rec[k] for k in ("state", "pose", "bbox", "motors")}
             theirs = rec["bbox"]["box"] if rec and rec["bbox"] else None
-            ours = obj["bbox"]
+            ours = obj["bbox"] or obj.get("candidate")  # the published box, as the recording logged it
             if theirs is not None or ours is not None:
                 agree[1] += 1
                 agree[0] += theirs is not None and ours is not None and iou(tuple(theirs), tuple(ours)) >= 0.5
@@ -129,8 +138,8 @@ def run_replay(video: str | Path, config: Config, models: ModelFiles, opts: Repl
         nonlocal next_index, dropped
         fps = source.fps or 30.0
         while next_index < upto:
-            emit({"frame": next_index, "t": round(next_index / fps, 4), "bbox": None, "score": None,
-                  "source": None, "state": last_state, "dropped": True})
+            emit({"frame": next_index, "t": round(next_index / fps, 4), "bbox": None, "candidate": None,
+                  "score": None, "source": None, "state": last_state, "drop_reason": None, "dropped": True})
             next_index += 1
             dropped += 1
 

@@ -32,8 +32,13 @@ def assets() -> Path:
 
 @pytest.fixture(scope="session")
 def models(assets: Path) -> ModelFiles:
+    """SSD (fast, and the file the older tests were written for) with the crop verifier."""
     d = assets / "models" / "ssd_mobilenet_v1_coco_quant"
-    return ModelFiles(d / "detect.tflite", d / "labelmap.txt")
+    v = assets / "models" / "mobilenet_v2_imagenet_quant"
+    manifests = REPO / "cat_follow" / "perception" / "manifests"
+    return ModelFiles(d / "detect.tflite", d / "labelmap.txt", manifests / "ssd_mobilenet_v1_coco_quant.toml",
+                      v / "mobilenet_v2_1.0_224_quant.tflite", v / "imagenet_labels.txt",
+                      manifests / "mobilenet_v2_imagenet_quant.toml")
 
 
 @pytest.fixture(scope="session")

@@ -166,7 +166,8 @@ from cat_follow.perception.model import ModelFiles
 from cat_follow.pipeline import Pipeline
 from cat_follow.sources import VideoFileSource, default_video
 m = Path(sys.argv[1])
-pipe = Pipeline(config_from_dict({"detector": {"mode": "process"}}), VideoFileSource(default_video()),
+pipe = Pipeline(config_from_dict({"detector": {"mode": "process"}, "verifier": {"enabled": False}}),
+                VideoFileSource(default_video()),
                 ModelFiles(m / "detect.tflite", m / "labelmap.txt"))
 pipe.start()
 print(pipe.detector.child_pid, flush=True)

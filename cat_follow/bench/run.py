@@ -21,6 +21,7 @@ import resource
 import subprocess
 import sys
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,8 @@ def worker(argv: list[str]) -> None:
     p.add_argument("--rate", type=float)
     a = p.parse_args(argv)
     config = load_config(a.config)
+    # both designs run the bare SSD (the baseline has no verifier): compare designs, not models
+    config = replace(config, verifier=replace(config.verifier, enabled=False))
     models = ModelFiles(a.model, a.labels)
     if a.design == "baseline":
         out = baseline.run_threaded(a.video, config, models, a.frames, a.rate)

@@ -55,6 +55,7 @@ BBOX = np.dtype([
     ("target_state", np.int64),   # TargetState value (perception.target)
     ("ms", np.float64),           # time spent producing it
     ("t_capture_ns", np.int64),   # monotonic capture time of that frame (glass-to-motor latency)
+    ("drop_reason", np.int64),    # why the last target was dropped (perception.target.DropReason)
 ], align=True)
 
 SOURCE_NONE, SOURCE_DETECTOR, SOURCE_TRACKER = 0, 1, 2
@@ -67,6 +68,7 @@ RESULT = np.dtype([
     ("score", np.float64), ("valid", np.int64), ("source", np.int64), ("target_state", np.int64),
     ("src_x", np.float64), ("src_y", np.float64), ("src_w", np.float64), ("src_h", np.float64),
     ("tracker_ms", np.float64), ("handoff_ms", np.float64),
+    ("drop_reason", np.int64),    # DropReason of the last dropped target, until a new one is confirmed
 ], align=True)
 
 STATE = np.dtype([

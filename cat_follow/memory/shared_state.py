@@ -283,7 +283,7 @@ class SharedState:
     # ---- box records (one writer per record, copied whole under the lock) --------------
     def publish_bbox(self, which: int, x: float, y: float, w: float, h: float, *, score: float,
                      valid: bool, seq: int, source: int, target_state: int, ms: float,
-                     t_media_ns: int = 0, t_capture_ns: int = 0) -> None:
+                     t_media_ns: int = 0, t_capture_ns: int = 0, drop_reason: int = 0) -> None:
         rec = self._bbox_stage[which]
         rec["x"], rec["y"], rec["w"], rec["h"] = x, y, w, h
         rec["score"] = score
@@ -292,6 +292,7 @@ class SharedState:
         rec["source"] = source
         rec["target_state"] = target_state
         rec["ms"] = ms
+        rec["drop_reason"] = drop_reason
         rec["t_media_ns"] = t_media_ns
         rec["t_capture_ns"] = t_capture_ns
         rec["t_ns"] = time.monotonic_ns()

@@ -98,8 +98,16 @@ def class_id(labels: dict[int, str], name: str, path: Path) -> int:
 
 @dataclass(frozen=True)
 class ModelFiles:
+    """The files a detector worker loads (paths only: picklable for a detector process).
+    ``manifest`` None = the SSD manifest (``model`` is today's detect.tflite); ``verifier``
+    None = no crop verifier."""
+
     model: Path
     labels: Path
+    manifest: Path | None = None
+    verifier: Path | None = None
+    verifier_labels: Path | None = None
+    verifier_manifest: Path | None = None
 
 
 def resolve_model(model: str | None, labels: str | None) -> ModelFiles:

@@ -28,7 +28,7 @@ from cat_follow.car.base import Car
 from cat_follow.config import Config
 from cat_follow.errors import CatFollowError
 from cat_follow.memory.pool import BBOX_TRACKER, SOURCE_NAMES
-from cat_follow.perception.target import TargetState
+from cat_follow.perception.target import DropReason, TargetState
 from cat_follow.pipeline import Pipeline
 from cat_follow.robot.commands import VERB_LOCATION, CommandQueue, answer_command
 from cat_follow.robot.motion import DriveCommand, MotionController
@@ -319,6 +319,7 @@ class Robot:
             "fps": dict(self._fps),
             "stop_reason": self.sm.stop_reason,
             "reason": self._motion_reason(out),
+            "target_drop_reason": DropReason(int(r["drop_reason"])).label,  # the tracker's, published one way
             "motors": {"speed": round(out.speed, 1), "steer": round(out.steer, 1), "pan": round(out.pan, 1),
                        "tilt": round(out.tilt, 1), "limited_by": out.reason or None},
             "range_cm": range_cm,

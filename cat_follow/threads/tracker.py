@@ -1,14 +1,18 @@
 """Tracker thread: KCF on every new frame, fused with the detector's boxes.
 
-Owns the KCF tracker object, the TargetLock and ``tracker_scratch``. Per frame it:
-1. applies a detector result that arrived since the last frame (re-initialising KCF from
-   the detector's box when KCF has failed or their IoU is below ``reinit_iou``);
-2. asks for a detection when one is due (every K frames, or at once with no target or a
-   failed tracker); in lock-step mode it waits for it and applies it to this frame;
+Owns the KCF tracker object, the TargetDecider (confirmation, crop checks, drops) and
+``tracker_scratch``. Per frame it:
+1. applies a detector result that arrived since the last frame: the decider says whether it
+   holds a hit on the cat (KCF is re-initialised from it when KCF has failed or their IoU
+   is below ``reinit_iou``), a crop check's verdict, or a decoy;
+2. asks for a detection when one is due (every K frames, at once with no target, a failed
+   tracker or an unconfirmed candidate), with a crop check when the decider wants one; in
+   lock-step mode it waits for it and applies it to this frame;
 3. otherwise updates KCF on the frame, on a copy shrunk so the box is at most
    ``tracker.max_target_px`` (KCF's cost grows with the box: 87 ms for a 341x352 box
    at full size, 3 ms for 100x100, measured here with OpenCV 5.0);
-4. publishes the fused box (BBOX_TRACKER) and a result row for the main thread.
+4. publishes the fused box (BBOX_TRACKER, with the state and the last drop reason) and a
+   result row for the main thread.
 """
 
 from __future__ import annotations
@@ -22,16 +26,16 @@ from cat_follow.config import Config
 from cat_follow.geometry import Box, clip_box, iou, map_to_source
 from cat_follow.memory.pool import BBOX_TRACKER, SOURCE_DETECTOR, SOURCE_NONE, SOURCE_TRACKER
 from cat_follow.memory.shared_state import FrameRef, SharedState
-from cat_follow.perception.port import KIND_CAT, DetectJob, DetectorPort, detections, new_result_buffer
-from cat_follow.perception.target import TargetLock
+from cat_follow.perception.decide import TargetDecider
+from cat_follow.perception.port import DetectJob, DetectorPort, new_result_buffer
+from cat_follow.perception.target import TargetState
 from cat_follow.threads.supervised import Health, SupervisedThread
 
 MIN_BOX_PX = 4.0
-KEEP_IOU = 0.2
 
 
 ROI_STEP = 80
-ROI_MIN = 160
+ROI_MIN = 240  # NanoDet (416 input) misses a small cat in a 160 px region (blown up 2.6x) and finds it in 240
 
 
 def roi_sizes(width: int, height: int, tile: int) -> list[tuple[int, int]]:
@@ -66,10 +70,10 @@ class TrackerThread(SupervisedThread):
         self.reader = shared.register_reader("tracker", lockstep=True)
         self.every_k = config.detector.every_k_frames
         self.reinit_iou = config.detector.reinit_iou
-        self.score_threshold = config.detector.score_threshold
         self.keep_threshold = config.detector.keep_threshold
         self.roi_scale = config.detector.roi_scale
-        self.lock = TargetLock(config.target.confirm_hits, config.target.lost_after_s)
+        self.decider = TargetDecider(config)
+        self.lock = self.decider.lock  # read-only here: the decider changes it
         self.max_target_px = config.tracker.max_target_px
         self.scratch = shared.pool.tracker_scratch
         self.scale = 1.0
@@ -157,18 +161,9 @@ class TrackerThread(SupervisedThread):
     def detection_due(self, seq: int) -> bool:
         if self.detector.busy:
             return False
-        if not self.lock.state.has_target or not self.kcf_ok:
+        if self.lock.state != TargetState.TRACKING or not self.kcf_ok:
             return True
         return seq - self.last_request_seq >= self.every_k
-
-    def best_cat(self) -> tuple[bool, Box, float]:
-        """(found, box, score) of the taken result's highest-scoring cat."""
-        dets = detections(self._result[0])
-        cats = np.flatnonzero(dets["kind"] == KIND_CAT)
-        if cats.size == 0:
-            return False, (0.0, 0.0, 0.0, 0.0), 0.0
-        d = dets[cats[0]]  # rows are sorted by score
-        return True, (float(d["x"]), float(d["y"]), float(d["w"]), float(d["h"])), float(d["score"])
 
     def apply_detection(self, frame: np.ndarray) -> bool:
         """Take a new detector result, if any; True if it re-initialised KCF on ``frame``."""
@@ -177,18 +172,23 @@ class TrackerThread(SupervisedThread):
         rec = self._result[0]
         if int(rec["seq"]) == 0:
             return False
-        valid, det, score = self.best_cat()
-        # hysteresis: a weaker detection confirms the cat where the tracker already has it
-        found = valid and (score >= self.score_threshold or (
-            score >= self.keep_threshold and self.lock.state.has_target and self.kcf_ok
-            and iou(self.box, det) >= KEEP_IOU))
-        self.lock.on_detection(found, int(rec["t_media_ns"]))
-        if not found:
+        hit = self.decider.on_result(rec, frame, self.box if self.kcf_ok else None)
+        if not self.lock.state.has_target:
+            self.kcf_ok = False  # a dropped target is found again by the detector, not by KCF
+        if hit is None:
             return False
-        self.score = score
-        if self.kcf_ok and iou(self.box, det) >= self.reinit_iou:
+        self.score = hit.score
+        if self.kcf_ok and iou(self.box, hit.box) >= self.reinit_iou:
             return False  # they agree: keep KCF's own, newer estimate
-        return self._init_kcf(frame, det)
+        return self._init_kcf(frame, hit.box)
+
+    def submit(self, seq: int, t_ns: int) -> int | None:
+        """Ask for a detection (and a crop check when one is due); the ticket, or None."""
+        verify = self.decider.verify_box(self.box if self.kcf_ok else None, t_ns)
+        ticket = self.detector.submit(DetectJob(self.detection_roi(), self.keep_threshold, verify, after_seq=seq))
+        if ticket is not None:
+            self.decider.submitted(ticket, verify)
+        return ticket
 
     # ---- per frame ---------------------------------------------------------------------
     def process(self, ref: FrameRef) -> None:
@@ -197,9 +197,7 @@ class TrackerThread(SupervisedThread):
         seq = ref.seq
         frame = ref.pixels
         reinit = self.apply_detection(frame)
-        ticket = None
-        if self.detection_due(seq):
-            ticket = self.detector.submit(DetectJob(self.detection_roi(), self.keep_threshold, after_seq=seq))
+        ticket = self.submit(seq, int(meta["t_media_ns"])) if self.detection_due(seq) else None
         if ticket is not None:
             self.last_request_seq = seq
             if self.shared.lockstep and self.detector.wait(ticket, 30.0, self.stopping):
@@ -212,16 +210,19 @@ class TrackerThread(SupervisedThread):
         else:
             source = SOURCE_NONE
         tracker_ms = (time.monotonic_ns() - t_kcf) / 1e6
-        state = self.lock.update(int(meta["t_media_ns"]))
+        state = self.decider.update(int(meta["t_media_ns"]))
         if not state.has_target:
             source = SOURCE_NONE
             self.kcf_ok = False  # a lost target is found again by the detector, not by KCF
+        if state == TargetState.ACQUIRING and not self.decider.shows_candidate(self.box):
+            source = SOURCE_NONE  # tracked, but not shown until its crop passes
         valid = source != SOURCE_NONE
         x, y, w, h = self.box if valid else (0.0, 0.0, 0.0, 0.0)
         self.shared.publish_bbox(BBOX_TRACKER, x, y, w, h, score=self.score if valid else 0.0,
                                  valid=valid, seq=seq, source=source, target_state=int(state),
                                  ms=tracker_ms, t_media_ns=int(meta["t_media_ns"]),
-                                 t_capture_ns=int(meta["t_capture_ns"]))
+                                 t_capture_ns=int(meta["t_capture_ns"]),
+                                 drop_reason=int(self.decider.drop_reason))
         row = self.shared.push_result()
         row["seq"], row["frame_index"], row["t_media_ns"] = seq, meta["frame_index"], meta["t_media_ns"]
         row["x"], row["y"], row["w"], row["h"] = x, y, w, h
@@ -231,6 +232,7 @@ class TrackerThread(SupervisedThread):
         row["src_x"], row["src_y"], row["src_w"], row["src_h"] = sx, sy, sw, sh
         row["score"] = self.score if valid else 0.0
         row["valid"], row["source"], row["target_state"] = int(valid), source, int(state)
+        row["drop_reason"] = int(self.decider.drop_reason)
         row["tracker_ms"] = tracker_ms
         row["handoff_ms"] = (t_start - int(meta["t_publish_ns"])) / 1e6
         self.shared.commit_result()

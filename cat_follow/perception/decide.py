@@ -1,0 +1,177 @@
+"""The tracker's decisions on each detector result: what counts as a hit, which cat to take,
+when a target is a decoy, when its crop must be checked again. Pure logic on RESULT
+records and boxes (no threads, no KCF), so it is tested on constructed results.
+
+Rules (issue 9): a candidate is confirmed only once its crop verified as a cat, and a
+not-cat crop vetoes it; a confirmed target is re-checked every ``every_s``, and at once
+when its box jumps or changes size; it is dropped when its crop stops verifying
+(``unverified``) or when a dog or person detection outscores every cat on it and the crop
+does not verify (``decoy``); KCF is never (re-)initialised on a box that a dog or person
+detection claims more strongly than the cat; after a loss, the candidate most like the
+lost cat's colour signature is preferred.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cat_follow.config import Config
+from cat_follow.geometry import Box, iou
+from cat_follow.perception.evidence import (
+    OVERLAP_IOU,
+    CandidatePicker,
+    box_of,
+    cat_on,
+    classify,
+    decoy_over,
+    moved,
+    other_class_wins,
+)
+from cat_follow.perception.port import SIGNATURE_LEN, detections
+from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
+from cat_follow.perception.verifier import similarity
+
+KEEP_IOU = 0.2
+
+
+@dataclass(frozen=True)
+class Hit:
+    box: Box
+    score: float
+
+
+class TargetDecider:
+    """Owns the TargetLock, the candidate picker (the remembered cat) and the bookkeeping of
+    which crop check belongs to which candidate."""
+
+    def __init__(self, config: Config) -> None:
+        d, t, self.vcfg = config.detector, config.target, config.verifier
+        self.verifying = self.vcfg.enabled
+        self.lock = TargetLock(t.confirm_hits, t.lost_after_s, require_verified=self.verifying,
+                               max_misses=t.max_misses, drop_after=self.vcfg.drop_after)
+        self.score_threshold, self.keep_threshold = d.score_threshold, d.keep_threshold
+        self.every_ns = round(self.vcfg.every_s * 1e9)
+        self.identity_ns = round(self.vcfg.identity_s * 1e9)
+        self.picker = CandidatePicker()
+        self.suspect = False          # a decoy is suspected: check the crop now
+        self.recheck = False          # the target's box jumped to another detection: check it now
+        self.gen = 0                  # bumped whenever the followed thing may have changed
+        self._pending: tuple[int, int, Box] | None = None  # (ticket, gen, box) of a check in flight
+        self._checked_t_ns = -(1 << 62)
+        self._checked_box: Box = (0.0, 0.0, 0.0, 0.0)
+        self._cand_sig = np.zeros(SIGNATURE_LEN, np.float32)
+
+    @property
+    def state(self) -> TargetState:
+        return self.lock.state
+
+    # ---- what to ask ---------------------------------------------------------------------
+    def verify_box(self, box: Box | None, t_ns: int) -> Box | None:
+        """The box to check with the next job, if a check is due (``box`` = KCF's, or None)."""
+        if not self.verifying or box is None or not self.lock.state.has_target:
+            return None
+        if max(box[2], box[3]) < self.vcfg.min_box_px:
+            return None  # too small for the classifier to judge
+        if self.lock.state == TargetState.ACQUIRING:
+            return None if self.lock.verified else box
+        due = t_ns - self._checked_t_ns >= self.every_ns
+        if self.suspect or self.recheck or due or moved(box, self._checked_box, self.vcfg):
+            return box
+        return None
+
+    def submitted(self, ticket: int, verify: Box | None) -> None:
+        if verify is not None:
+            self._pending = (ticket, self.gen, verify)
+
+    # ---- what came back --------------------------------------------------------------------
+    def _verdict(self, rec: np.void, t_ns: int) -> None:
+        pending, ticket = self._pending, int(rec["ticket"])
+        if pending is None or pending[0] != ticket:
+            return
+        self._pending = None
+        if not int(rec["verified"]) or pending[1] != self.gen:
+            return  # no verifier ran, or it checked a box we no longer follow
+        verdict = classify(float(rec["cat_prob"]), self.vcfg)
+        self._checked_t_ns, self._checked_box = t_ns, pending[2]
+        same = self.picker.has_cat and similarity(rec["signature"], self.picker.cat_sig) >= self.vcfg.same_look
+        if same and self.lock.state == TargetState.TRACKING:
+            verdict, self.suspect, self.recheck = max(verdict, Verify.UNSURE), False, False  # the cat we confirmed
+        elif same and float(rec["other_prob"]) < 0.5 and t_ns - self.picker.t_ns <= self.identity_ns:
+            verdict = Verify.CAT  # the cat we lost a moment ago, back (a partial view may read not-cat)
+        if verdict is Verify.CAT:
+            np.copyto(self._cand_sig, rec["signature"])
+            if self.lock.state == TargetState.TRACKING:
+                self.picker.remember(self._cand_sig, t_ns)  # appearance drifts with pose and light
+        doggy = verdict is Verify.NOT_CAT or (
+            verdict is Verify.UNSURE and float(rec["other_prob"]) > float(rec["cat_prob"]))
+        if self.suspect and doggy:
+            self.drop(DropReason.DECOY)
+        elif self.recheck and verdict is Verify.NOT_CAT:
+            self.drop(DropReason.UNVERIFIED)  # it jumped onto something that is not a cat
+        else:
+            self.lock.on_verdict(verdict)
+        self.suspect = self.recheck = False
+
+    def drop(self, reason: DropReason) -> None:
+        self.lock.drop(reason)
+        self.gen += 1
+        self.suspect = self.recheck = False
+
+    def on_result(self, rec: np.void, frame: np.ndarray, box: Box | None) -> Hit | None:
+        """Apply a taken RESULT (``box`` = KCF's current box, None without one). Returns the
+        cat detection to (re-)initialise on or confirm, or None."""
+        t_ns = int(rec["t_media_ns"])
+        before = self.lock.state
+        self._verdict(rec, t_ns)
+        dets = detections(rec)
+        if box is not None and self.lock.state == TargetState.TRACKING and decoy_over(dets, box, self.vcfg.decoy_iou):
+            if self.verifying:
+                self.suspect = True  # the next job checks the crop; a not-cat answer drops it
+            else:
+                self.drop(DropReason.DECOY)
+        hit = None
+        if self.lock.state.has_target or self.lock.state == before:  # nothing acquired on the result that dropped
+            hit = self._hit(dets, frame, box if self.lock.state.has_target else None, t_ns)
+        self.lock.on_detection(hit is not None, t_ns)
+        if self.lock.state == TargetState.TRACKING and before != TargetState.TRACKING:
+            self.picker.remember(self._cand_sig, t_ns)
+        if self.lock.state != before and not self.lock.state.has_target:
+            self.gen += 1
+        return hit if self.lock.state.has_target else None
+
+    def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, t_ns: int) -> Hit | None:
+        i = cat_on(dets, box, self.keep_threshold, KEEP_IOU) if box is not None else -1
+        if i < 0:
+            i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns)
+        if i < 0:
+            return None
+        det, score = box_of(dets[i]), float(dets[i]["score"])
+        if other_class_wins(dets, det, score, self.vcfg.decoy_iou):
+            return None  # more dog (or person) than cat there: never initialise on it
+        if (self.verifying and self.lock.state != TargetState.TRACKING and score >= self.score_threshold
+                and max(det[2], det[3]) < self.vcfg.min_box_px):
+            self.lock.verified = True  # too small to check: the detector decides, until the box grows
+            self.recheck = True        # ...then its first check must not say not-cat
+        if box is None or iou(box, det) < OVERLAP_IOU:
+            self.gen += 1  # a new place: earlier checks were of something else
+            self.recheck = self.recheck or (box is not None and self.lock.state == TargetState.TRACKING)
+        return Hit(det, score)
+
+    def update(self, t_ns: int) -> TargetState:
+        before = self.lock.state
+        state = self.lock.update(t_ns)
+        if state != before:
+            self.gen += 1
+        return state
+
+    def shows_candidate(self, box: Box) -> bool:
+        """May an unconfirmed candidate be published (the main loop looks at candidates)? Only
+        once its crop verified, or when it is too small to check: a candidate the verifier has
+        not passed (often a dog, or a bit of sofa) must not turn the car's head."""
+        return not self.verifying or self.lock.verified or max(box[2], box[3]) < self.vcfg.min_box_px
+
+    @property
+    def drop_reason(self) -> DropReason:
+        return self.lock.drop_reason

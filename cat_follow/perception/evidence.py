@@ -1,0 +1,98 @@
+"""Reading a detector RESULT for the tracker: which cat to follow, is it a decoy, when to
+check its crop again, and what a check said. Pure functions on records and boxes, plus a
+small colour-signature scratch the tracker owns for comparing candidates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cat_follow.config import VerifierConfig
+from cat_follow.geometry import Box, iou
+from cat_follow.perception.port import KIND_CAT, SIGNATURE_LEN
+from cat_follow.perception.target import Verify
+from cat_follow.perception.verifier import similarity, write_signature
+
+OVERLAP_IOU = 0.3  # a detection "on" a box
+
+
+def box_of(det: Any) -> Box:
+    return (float(det["x"]), float(det["y"]), float(det["w"]), float(det["h"]))
+
+
+def classify(cat_prob: float, cfg: VerifierConfig) -> Verify:
+    if cat_prob >= cfg.cat_threshold:
+        return Verify.CAT
+    return Verify.NOT_CAT if cat_prob < cfg.not_cat_below else Verify.UNSURE
+
+
+def other_class_wins(dets: np.ndarray, box: Box, score: float, min_iou: float) -> bool:
+    """A dog or person detection overlapping ``box`` by ``min_iou`` scores above ``score``
+    (the cat's): the region is more likely another animal."""
+    for d in dets:
+        if int(d["kind"]) != KIND_CAT and float(d["score"]) > score and iou(box_of(d), box) >= min_iou:
+            return True
+    return False
+
+
+def decoy_over(dets: np.ndarray, box: Box, min_iou: float) -> bool:
+    """Does a dog or person detection overlap the tracked ``box`` and outscore every cat
+    detection on it?"""
+    cat_score = 0.0
+    for d in dets:
+        if int(d["kind"]) == KIND_CAT and iou(box_of(d), box) >= OVERLAP_IOU:
+            cat_score = max(cat_score, float(d["score"]))
+    return other_class_wins(dets, box, cat_score, min_iou)
+
+
+def cat_on(dets: np.ndarray, box: Box, min_score: float, min_iou: float) -> int:
+    """Index of the best cat detection overlapping ``box`` (IoU >= min_iou), or -1."""
+    best, best_s = -1, min_score
+    for i, d in enumerate(dets):
+        s = float(d["score"])
+        if int(d["kind"]) == KIND_CAT and s >= best_s and iou(box_of(d), box) >= min_iou:
+            best, best_s = i, s
+    return best
+
+
+def moved(box: Box, ref: Box, cfg: VerifierConfig) -> bool:
+    """Has ``box`` jumped (centre moved more than ``jump`` of its size) or changed area by
+    more than ``resize`` since ``ref``?"""
+    if ref[2] <= 0 or ref[3] <= 0 or box[2] <= 0 or box[3] <= 0:
+        return True
+    size = max(ref[2], ref[3])
+    dx = (box[0] + box[2] / 2) - (ref[0] + ref[2] / 2)
+    dy = (box[1] + box[3] / 2) - (ref[1] + ref[3] / 2)
+    area = (box[2] * box[3]) / (ref[2] * ref[3])
+    return (dx * dx + dy * dy) ** 0.5 > cfg.jump * size or not 1 / cfg.resize <= area <= cfg.resize
+
+
+class CandidatePicker:
+    """Chooses which cat detection to acquire. With a remembered cat (``remember``), the one
+    whose colour signature is most like it; otherwise the highest score. Owns a signature
+    buffer and the resize scratch for computing candidates' signatures."""
+
+    def __init__(self) -> None:
+        self.cat_sig = np.zeros(SIGNATURE_LEN, np.float32)
+        self.has_cat = False
+        self.t_ns = 0
+        self._sig = np.zeros(SIGNATURE_LEN, np.float32)
+        self._scratch = (np.zeros((48, 48, 3), np.uint8), np.zeros((48, 48, 3), np.uint8))
+
+    def remember(self, signature: np.ndarray, t_ns: int) -> None:
+        np.copyto(self.cat_sig, signature)
+        self.has_cat = bool(signature.any())
+        self.t_ns = t_ns
+
+    def similarity_to_cat(self, frame: np.ndarray, box: Box) -> float:
+        write_signature(frame, box, self._sig, self._scratch)
+        return similarity(self._sig, self.cat_sig)
+
+    def pick(self, frame: np.ndarray, dets: np.ndarray, min_score: float, t_ns: int, within_ns: int) -> int:
+        """Index into ``dets`` of the cat to acquire, or -1."""
+        cats = [i for i, d in enumerate(dets) if int(d["kind"]) == KIND_CAT and float(d["score"]) >= min_score]
+        if len(cats) <= 1 or not self.has_cat or t_ns - self.t_ns > within_ns:
+            return cats[0] if cats else -1  # rows are sorted by score
+        return max(cats, key=lambda i: self.similarity_to_cat(frame, box_of(dets[i])))

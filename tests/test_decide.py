@@ -1,0 +1,165 @@
+"""The tracker's decisions on constructed detector results: a not-cat crop vetoes a
+candidate, confirmation waits for a cat crop, a decoy or an unverified crop drops the target,
+KCF is never initialised on a box another class claims, and the lost cat's look wins."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from cat_follow.config import Config
+from cat_follow.geometry import Box
+from cat_follow.perception.decide import TargetDecider
+from cat_follow.perception.port import KIND_CAT, KIND_DOG, RESULT, SIGNATURE_LEN
+from cat_follow.perception.target import DropReason, TargetState
+from cat_follow.perception.verifier import write_signature
+
+MS = 1_000_000
+CAT_BOX: Box = (100.0, 100.0, 120.0, 100.0)
+FRAME = np.zeros((480, 640, 3), np.uint8)
+
+
+class Feed:
+    """Drives a TargetDecider with RESULT records as the detector port would return them."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.d = TargetDecider(config or Config())
+        self.t = 0
+        self.ticket = 0
+        self.box: Box | None = None  # what KCF would hold
+
+    def result(self, dets: list[tuple[Box, float, int]], cat_prob: float | None = None, dog_prob: float = 0.0,
+               signature: np.ndarray | None = None, frame: np.ndarray = FRAME) -> TargetState:
+        self.t += 100 * MS
+        self.ticket += 1
+        verify = self.d.verify_box(self.box, self.t)
+        self.d.submitted(self.ticket, verify)
+        rec = np.zeros(1, RESULT)[0]
+        rec["ticket"], rec["seq"], rec["t_media_ns"], rec["n"] = self.ticket, self.ticket, self.t, len(dets)
+        for i, (b, s, k) in enumerate(dets):
+            rec["dets"][i] = (*b, s, k)
+        if verify is not None and cat_prob is not None:
+            rec["verified"], rec["cat_prob"], rec["other_prob"] = 1, cat_prob, dog_prob
+            if signature is not None:
+                rec["signature"] = signature
+        hit = self.d.on_result(rec, frame, self.box)
+        if hit is not None:
+            self.box = hit.box
+        if not self.d.state.has_target:
+            self.box = None
+        return self.d.state
+
+    def confirm(self, **kw: object) -> None:
+        self.result([(CAT_BOX, 0.8, KIND_CAT)])
+        assert self.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.9, **kw) is TargetState.TRACKING  # type: ignore[arg-type]
+
+
+def test_confirmed_only_after_the_crop_verifies_as_a_cat() -> None:
+    f = Feed()
+    for _ in range(4):  # hits alone, crop unsure: still a candidate
+        assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.2) is TargetState.ACQUIRING
+    assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.7) is TargetState.TRACKING
+
+
+def test_a_not_cat_crop_vetoes_confirmation() -> None:
+    f = Feed()
+    f.result([(CAT_BOX, 0.9, KIND_CAT)])
+    assert f.result([(CAT_BOX, 0.9, KIND_CAT)], cat_prob=0.01, dog_prob=0.95) is TargetState.ACQUIRING
+    assert f.result([(CAT_BOX, 0.9, KIND_CAT)], cat_prob=0.01, dog_prob=0.95) is TargetState.NONE
+    assert f.d.drop_reason is DropReason.NONE  # a candidate, never a target
+
+
+def test_a_decoy_overlapping_the_target_drops_it_unless_the_crop_is_a_cat() -> None:
+    f = Feed()
+    f.confirm()
+    dog = ((105.0, 98.0, 118.0, 104.0), 0.85, KIND_DOG)
+    assert f.result([dog, (CAT_BOX, 0.5, KIND_CAT)]) is TargetState.TRACKING  # suspected: check the crop
+    assert f.d.verify_box(f.box, f.t + 1) == f.box
+    assert f.result([(CAT_BOX, 0.5, KIND_CAT)], cat_prob=0.9) is TargetState.TRACKING  # it is the cat
+    assert f.result([dog, (CAT_BOX, 0.5, KIND_CAT)]) is TargetState.TRACKING
+    assert f.result([dog], cat_prob=0.15, dog_prob=0.6) is TargetState.LOST
+    assert f.d.drop_reason is DropReason.DECOY
+
+
+def test_a_target_whose_crop_stops_verifying_is_dropped() -> None:
+    cfg = Config()
+    f = Feed(replace(cfg, verifier=replace(cfg.verifier, every_s=0.05)))  # a check with every result
+    f.confirm()
+    assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.05) is TargetState.TRACKING
+    assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.2) is TargetState.TRACKING  # unsure: no count
+    assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.05) is TargetState.TRACKING
+    assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.05) is TargetState.LOST
+    assert f.d.drop_reason is DropReason.UNVERIFIED
+
+
+def test_never_initialised_on_a_box_another_class_claims() -> None:
+    f = Feed()
+    both = [(CAT_BOX, 0.45, KIND_CAT), ((102.0, 101.0, 119.0, 99.0), 0.9, KIND_DOG)]
+    for _ in range(3):
+        assert f.result(both, cat_prob=0.9) is TargetState.NONE
+    assert f.box is None
+
+
+def test_misses_alone_drop_a_target_after_max_misses() -> None:
+    cfg = Config()
+    f = Feed(replace(cfg, target=replace(cfg.target, max_misses=3, lost_after_s=60.0)))
+    f.confirm()
+    f.result([])
+    f.result([])
+    assert f.result([]) is TargetState.LOST
+    assert f.d.drop_reason is DropReason.TIMEOUT
+
+
+def test_the_lost_cat_is_preferred_over_a_second_cat() -> None:
+    frame = np.zeros((480, 640, 3), np.uint8)
+    ginger: Box = (60.0, 200.0, 120.0, 100.0)
+    grey: Box = (400.0, 200.0, 120.0, 100.0)
+    frame[200:300, 60:180] = (40, 120, 220)    # BGR orange
+    frame[200:300, 400:520] = (128, 128, 128)  # grey
+    sig = np.zeros(SIGNATURE_LEN, np.float32)
+    write_signature(frame, ginger, sig, (np.zeros((48, 48, 3), np.uint8), np.zeros((48, 48, 3), np.uint8)))
+    f = Feed()
+    f.result([(ginger, 0.8, KIND_CAT)], frame=frame)
+    assert f.result([(ginger, 0.8, KIND_CAT)], cat_prob=0.9, signature=sig, frame=frame) is TargetState.TRACKING
+    f.d.drop(DropReason.TIMEOUT)
+    f.box = None
+    # both in view again; the grey one scores higher, the ginger one is the cat we followed
+    f.result([(grey, 0.9, KIND_CAT), (ginger, 0.6, KIND_CAT)], frame=frame)
+    assert f.box == ginger
+
+
+def test_the_same_look_keeps_a_kitten_the_classifier_calls_a_puppy() -> None:
+    """Once confirmed, a crop whose colours still match the confirmed cat is not dropped for
+    not-cat checks (kittens often look like puppies to ImageNet); a crop that looks different is."""
+    cfg = Config()
+    cfg = replace(cfg, verifier=replace(cfg.verifier, every_s=0.05))
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[100:200, 100:220] = (40, 120, 220)
+    scratch = (np.zeros((48, 48, 3), np.uint8), np.zeros((48, 48, 3), np.uint8))
+    ginger, grey = np.zeros(SIGNATURE_LEN, np.float32), np.zeros(SIGNATURE_LEN, np.float32)
+    write_signature(frame, CAT_BOX, ginger, scratch)
+    frame[100:200, 100:220] = (128, 128, 128)
+    write_signature(frame, CAT_BOX, grey, scratch)
+    f = Feed(cfg)
+    f.confirm(signature=ginger)
+    for _ in range(5):
+        state = f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=ginger)
+        assert state is TargetState.TRACKING
+    for _ in range(2):
+        assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=grey) is TargetState.TRACKING
+    assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=grey) is TargetState.LOST
+    assert f.d.drop_reason is DropReason.UNVERIFIED
+
+
+def test_a_cat_too_small_to_check_is_confirmed_by_the_detector_then_checked_when_near() -> None:
+    far: Box = (300.0, 200.0, 60.0, 50.0)     # under verifier.min_box_px: the classifier cannot judge it
+    near: Box = (250.0, 150.0, 200.0, 170.0)
+    f = Feed()
+    f.result([(far, 0.6, KIND_CAT)])
+    assert f.d.verify_box(f.box, f.t) is None
+    assert f.result([(far, 0.6, KIND_CAT)]) is TargetState.TRACKING
+    f.result([(near, 0.6, KIND_CAT)])  # it came closer: now its crop must say cat
+    assert f.d.verify_box(f.box, f.t + 1) == near
+    assert f.result([(near, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9) is TargetState.LOST
+    assert f.d.drop_reason is DropReason.UNVERIFIED

@@ -1,0 +1,71 @@
+"""The crop verifier on real photos: cats are cats, the dog is a dog and not a cat; the
+crop is square and inside the image; the colour signature tells two looks apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cat_follow.errors import ModelError
+from cat_follow.perception.manifest import load_manifest
+from cat_follow.perception.port import SIGNATURE_LEN
+from cat_follow.perception.verifier import CropVerifier, class_indices, similarity, square_crop
+
+
+@pytest.fixture(scope="module")
+def verifier(assets: Path) -> CropVerifier:
+    m = load_manifest("mobilenet_v2_imagenet_quant")
+    return CropVerifier(m, assets / "models" / m.file, assets / "models" / m.labels_file)
+
+
+def _whole(img: np.ndarray) -> tuple[float, float, float, float]:
+    return (0.0, 0.0, float(img.shape[1]), float(img.shape[0]))
+
+
+@pytest.mark.parametrize("name", ["cat.bmp", "cat_test_0.bmp", "cat_train_0.bmp", "cat_720p.jpg"])
+def test_cat_crops_verify_as_cats(verifier: CropVerifier, assets: Path, name: str) -> None:
+    img = cv2.imread(str(assets / "images" / name))
+    v = verifier.verify(img, _whole(img))
+    assert v.cat >= 0.8 and v.dog < 0.1
+
+
+def test_the_dog_crop_is_a_dog_not_a_cat(verifier: CropVerifier, assets: Path) -> None:
+    img = cv2.imread(str(assets / "images" / "dog_test_0.bmp"))
+    v = verifier.verify(img, (118.0, 98.0, 291.0, 220.0))  # NanoDet's dog box on it
+    assert v.cat < 0.05 and v.dog > 0.9
+
+
+def test_a_cat_pasted_into_a_frame_is_checked_on_its_box_only(verifier: CropVerifier, assets: Path) -> None:
+    frame = np.zeros((480, 640, 3), np.uint8)
+    dog = cv2.resize(cv2.imread(str(assets / "images" / "dog_test_0.bmp")), (320, 213))
+    cat = cv2.resize(cv2.imread(str(assets / "images" / "cat.bmp")), (200, 133))
+    frame[0:213, 0:320] = dog
+    frame[300:433, 420:620] = cat
+    assert verifier.verify(frame, (420.0, 300.0, 200.0, 133.0)).cat > 0.5
+    assert verifier.verify(frame, (0.0, 0.0, 320.0, 213.0)).cat < 0.1
+
+
+def test_square_crop_stays_inside() -> None:
+    for box in [(0.0, 0.0, 50.0, 20.0), (600.0, 400.0, 40.0, 80.0), (100.0, 100.0, 600.0, 30.0)]:
+        x0, y0, x1, y1 = square_crop(box, 640, 480, 0.15)
+        assert x1 - x0 == y1 - y0 and 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 480
+
+
+def test_signature_tells_two_cats_apart(verifier: CropVerifier, assets: Path) -> None:
+    sigs = []
+    for name in ["cat.bmp", "cat_test_0.bmp"]:
+        img = cv2.imread(str(assets / "images" / name))
+        sig = np.zeros(SIGNATURE_LEN, np.float32)
+        verifier.verify(img, _whole(img), sig)
+        assert abs(float(sig.sum()) - 1.0) < 1e-3
+        sigs.append(sig)
+    assert similarity(sigs[0], sigs[0]) > 0.999
+    assert similarity(sigs[0], sigs[1]) < 0.8
+
+
+def test_labels_without_imagenet_classes_are_refused() -> None:
+    with pytest.raises(ModelError, match="ImageNet"):
+        class_indices(["background", "cat", "dog"])
