@@ -82,8 +82,9 @@ class Manifest:
         holding it; ModelError naming every place tried otherwise."""
         if explicit:
             p = Path(explicit)
-            if not p.is_file():
-                raise ModelError(f"model {p}: no such file; {FIX_HINT}")
+            if not p.is_file():  # asked for by name: say so, not how to set up
+                what = "is a directory, not a model file" if p.is_dir() else "no such file"
+                raise ModelError(f"model {p}: {what} (named by --model or the config)")
             return p
         tried = [d / "models" / self.file for d in assets_dirs()]
         for p in tried:
