@@ -102,3 +102,22 @@ def test_results_are_sorted_and_bounded(assets: Path) -> None:
     n = det.detect(cv2.imread(str(assets / "images" / "grace_hopper.bmp")), 0.01, out)
     assert n == 3
     assert list(out["score"]) == sorted(out["score"], reverse=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "runtime"), [BACKENDS[1], BACKENDS[4], BACKENDS[6]])
+def test_a_mirrored_cat_gives_the_mirrored_box(assets: Path, name: str, runtime: str) -> None:
+    """A decoder that measures boxes from the wrong point of each grid cell shifts every box
+    the same way (NanoDet from the cell's corner: half a stride up and left); mirroring the
+    picture then moves the box by a whole stride instead of mirroring it."""
+    det = detector(assets, name, runtime)
+    cat = cv2.resize(cv2.imread(str(assets / "images" / "cat.bmp")), (220, 146), interpolation=cv2.INTER_AREA)
+    canvas = np.full((416, 416, 3), 120, np.uint8)
+    canvas[150:296, 110:330] = cat  # whole, off-centre, clear of the edges
+    a = best(run(det, canvas), KIND_CAT)
+    b = best(run(det, np.ascontiguousarray(canvas[:, ::-1])), KIND_CAT)
+    assert a is not None and b is not None
+    centre_a = float(a["x"]) + float(a["w"]) / 2
+    centre_b = 416 - (float(b["x"]) + float(b["w"]) / 2)  # b's centre, mirrored back
+    assert abs(centre_a - centre_b) < 6.0, (a, b)
+    assert abs(float(a["y"]) - float(b["y"])) < 6.0 and abs(float(a["w"]) - float(b["w"])) < 8.0

@@ -150,10 +150,6 @@ def test_a_cat_that_is_never_visible_fails_with_a_reason(tmp_path: Path, cli_env
     assert plot.stat().st_size > 1000 and video.stat().st_size > 1000
 
 
-# Scenarios today's perception fails: SSD MobileNet calls the dog a cat (issue 9).
-NEEDS_PERCEPTION = {"dog_crosses_between", "dog_alone", "cat_and_dog_side_by_side"}
-
-
 @pytest.fixture(scope="module")
 def suite_run(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str],
                                                                                dict[str, dict[str, Any]]]:
@@ -180,9 +176,7 @@ def test_the_suite_runs_every_shipped_scenario(suite_run: tuple[subprocess.Compl
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=False, reason="needs issue-9 perception"))
-    if n in NEEDS_PERCEPTION else n for n in shipped_scenarios()])
+@pytest.mark.parametrize("name", shipped_scenarios())
 def test_each_shipped_scenario_passes_in_lock_step(
         name: str, suite_run: tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]]) -> None:
     r = suite_run[1][name]

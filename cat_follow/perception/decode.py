@@ -136,8 +136,16 @@ def _grid(w: int, h: int, strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndar
 
 class NanoDetDecoder:
     """NanoDet-Plus: per level a class tensor [N,80] (sigmoid applied) and a box tensor
-    [N, 4*(reg_max+1)] of distribution-focal-loss bins: the distance from the cell's corner
-    point (x*stride, y*stride) to each side is the softmax-weighted mean bin, times stride."""
+    [N, 4*(reg_max+1)] of distribution-focal-loss bins: the distance from the cell's centre
+    point (x*stride + (stride-1)/2, same for y) to each side is the softmax-weighted mean bin,
+    times stride.
+
+    The centre, not the corner (x*stride) that RangiLyu's own NanoDet-Plus head uses: the
+    OpenCV Zoo export we ship decodes from the centre (its reference decoder, nanodet.py in
+    opencv_zoo). From the corner every box came out half a stride up and left (about 30
+    px on a close cat in a 640x480 frame), which moved where the car pointed and how near
+    it drove; from the centre a rendered cat's box lies within ~5 px of its true outline.
+    """
 
     def __init__(self, manifest: Manifest) -> None:
         self.bins = manifest.reg_max + 1
@@ -172,7 +180,7 @@ class NanoDetDecoder:
             reg = np.exp(reg - reg.max(axis=2, keepdims=True))
             dist = (reg @ self.project) / reg.sum(axis=2)  # (k, 4): left, top, right, bottom in strides
             s = gs[idx]
-            cx, cy = gx[idx] * s, gy[idx] * s
+            cx, cy = gx[idx] * s + (s - 1) / 2, gy[idx] * s + (s - 1) / 2
             cand.add(cx - dist[:, 0] * s, cy - dist[:, 1] * s, cx + dist[:, 2] * s, cy + dist[:, 3] * s,
                      scores, kinds)
 

@@ -232,7 +232,9 @@ class Robot:
         if latch is not None:
             self.sm.stop(now, latch.reason)
         last_frame_ns = self.pipeline.camera.last_frame_ns  # 0: the camera thread has not started
-        stall_s = (now_ns - last_frame_ns) / 1e9 if last_frame_ns else 0.0
+        # lock-step: each tick follows the frame it was handed, so a wall-clock gap is the
+        # machine's load (a busy 2-core box gave 1.6 s and stopped a run), not a stalled camera
+        stall_s = (now_ns - last_frame_ns) / 1e9 if last_frame_ns and not self.lockstep else 0.0
         if stall_s > self.config.camera.stall_timeout_s:
             if not self.camera_stalled:
                 log.error("camera stalled: no frame for %.1f s; motors stopped", stall_s)
