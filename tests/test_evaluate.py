@@ -201,7 +201,8 @@ def test_the_suite_replays_and_scores_every_video(suite: dict[str, Any], assets:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="thresholds reached once issue-9 perception lands")
+@pytest.mark.xfail(strict=False, reason="issue 9 goals not yet met on the kitten and lawn videos, "
+                   "nor on_decoy on cats_compilation (README, Choosing the detector)")
 def test_the_suite_meets_the_issue_9_goals(suite: dict[str, Any]) -> None:
     misses = []
     for r in suite["videos"]:
