@@ -38,16 +38,14 @@ class DetectorThread(SupervisedThread):
             port.run_pending()
 
 
-class ThreadDetectorPort:
-    """The DetectorPort of thread mode. ``submit``/``take``/``wait`` are called by the
-    tracker thread; ``run_pending`` by the detector thread (or, in single-threaded
-    harnesses, by the caller)."""
+class JobDesk:
+    """The tracker's side of a detector port, the same in both modes: one job slot, its
+    tickets and the last finished result (``published``, a (1,) RESULT), all under one lock.
+    A subclass runs the jobs and calls ``_finish``."""
 
-    def __init__(self, shared: SharedState, worker: DetectorWorker, health: Health) -> None:
+    def __init__(self, shared: SharedState, health: Health, published: np.ndarray) -> None:
         self.shared = shared
-        self.worker = worker
         self.health = health
-        self.reader = shared.register_reader("detector")
         self.latency = LatencyRecorder()
         self.runs = 0
         self.wake = threading.Event()
@@ -57,23 +55,27 @@ class ThreadDetectorPort:
         self._ticket = 0                        # last ticket handed out
         self._finished = 0                      # last ticket finished
         self._taken = 0                         # last ticket the consumer took
-        results = shared.pool.detector_result
-        self._work = results[0]                 # the worker writes here (detector thread only)
-        self._published = results[1:2]          # the last finished result, copied whole
-        self.thread = DetectorThread(self, health)
+        self._published = published
 
-    # ---- tracker side ------------------------------------------------------------------
     @property
     def busy(self) -> bool:
         return self._ticket != self._finished
 
+    def _accepting(self) -> bool:
+        """Whether a job may be queued now (under the lock); a port that can be down says no."""
+        return True
+
+    def _submitted(self) -> None:
+        """Called under the lock when a job was queued."""
+
     def submit(self, job: DetectJob) -> int | None:
         with self._lock:
-            if self._ticket != self._finished:
+            if self._ticket != self._finished or not self._accepting():
                 return None
             self._ticket += 1
             self._job = job
             ticket = self._ticket
+            self._submitted()
         self.wake.set()
         return ticket
 
@@ -96,6 +98,32 @@ class ThreadDetectorPort:
                     return False
                 self._done.wait(min(left, 0.05))
         return True
+
+    def _count(self, rec: np.void, min_score: float) -> None:
+        """Count a finished run (detector side): runs, hits, latency."""
+        if not int(rec["seq"]):
+            return
+        counters = self.shared.counters
+        counters["detector_runs"] += 1
+        dets = detections(rec)
+        if np.any((dets["kind"] == KIND_CAT) & (dets["score"] >= min_score)):
+            counters["detector_hits"] += 1
+        self.latency.add(float(rec["ms"]))
+        self.runs += 1
+
+
+class ThreadDetectorPort(JobDesk):
+    """The DetectorPort of thread mode. ``submit``/``take``/``wait`` are called by the
+    tracker thread; ``run_pending`` by the detector thread (or, in single-threaded
+    harnesses, by the caller)."""
+
+    def __init__(self, shared: SharedState, worker: DetectorWorker, health: Health) -> None:
+        results = shared.pool.detector_result
+        super().__init__(shared, health, results[1:2])  # [1]: the last finished result
+        self.worker = worker
+        self.reader = shared.register_reader("detector")
+        self._work = results[0]                 # the worker writes here (detector thread only)
+        self.thread = DetectorThread(self, health)
 
     def status(self) -> str:
         return "ok" if self.thread.is_alive() else "down: detector thread not running"
@@ -130,14 +158,3 @@ class ThreadDetectorPort:
                 self._finished = ticket
                 self._done.notify_all()
         return True
-
-    def _count(self, rec: np.void, min_score: float) -> None:
-        if not int(rec["seq"]):
-            return
-        counters = self.shared.counters
-        counters["detector_runs"] += 1
-        dets = detections(rec)
-        if np.any((dets["kind"] == KIND_CAT) & (dets["score"] >= min_score)):
-            counters["detector_hits"] += 1
-        self.latency.add(float(rec["ms"]))
-        self.runs += 1

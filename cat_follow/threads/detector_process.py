@@ -24,7 +24,6 @@ the segment. A fork-server child whose parent dies sees its parent sentinel clos
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from multiprocessing.shared_memory import SharedMemory
 
@@ -34,9 +33,10 @@ from cat_follow.config import Config
 from cat_follow.memory.segments import create_segment, unlink_segment
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.model import ModelFiles
-from cat_follow.perception.port import KIND_CAT, RESULT, DetectJob, detections
+from cat_follow.perception.port import RESULT
 from cat_follow.perception.worker import make_worker
 from cat_follow.stats import LatencyRecorder
+from cat_follow.threads.detector import JobDesk
 from cat_follow.threads.detector_child import (
     ChildHandle,
     ChildStartError,
@@ -52,29 +52,20 @@ log = logging.getLogger(__name__)
 RETRY_S = 1.0           # a child that failed to start is tried again after this
 
 
-class ProcessDetectorPort:
+class ProcessDetectorPort(JobDesk):
     """The DetectorPort of process mode (see module docstring). ``submit``/``take``/``wait``
     are the tracker's; ``run_pending`` and the restarts belong to the proxy thread."""
 
     def __init__(self, shared: SharedState, config: Config, models: ModelFiles, health: Health,
                  sizes: list[tuple[int, int]], factory: WorkerFactory = make_worker) -> None:
-        self.shared = shared
-        self.health = health
+        super().__init__(shared, health, np.zeros(1, dtype=RESULT))  # the last finished result
         self.hang_timeout_s = config.detector.hang_timeout_s
         self.reader = shared.register_reader("detector")
-        self.latency = LatencyRecorder()
         self.recovery_ms = LatencyRecorder(1024)
         self.turnaround_ms = LatencyRecorder()  # submit -> result published, as the tracker sees it
         self._submit_ns = 0
-        self.runs = 0
         self.restarts = 0
-        self.wake = threading.Event()
         self._args = (config, models, sizes, factory)
-        self._lock = threading.Lock()
-        self._done = threading.Condition(self._lock)
-        self._job: DetectJob | None = None
-        self._ticket = self._finished = self._taken = 0
-        self._published = np.zeros(1, dtype=RESULT)  # the last finished result, copied whole
         self._state = "down: not started"
         self._shape = (config.camera.height, config.camera.width)
         self._segment: SharedMemory | None = None  # created by start, unlinked by close
@@ -113,41 +104,12 @@ class ProcessDetectorPort:
     def child_pid(self) -> int | None:
         return self._child.pid if self._child is not None else None
 
-    # ---- tracker side (same contract as ThreadDetectorPort) ----------------------------
-    @property
-    def busy(self) -> bool:
-        return self._ticket != self._finished
+    # ---- tracker side: JobDesk's, with the child's state ------------------------------
+    def _accepting(self) -> bool:
+        return self._state == "ok"
 
-    def submit(self, job: DetectJob) -> int | None:
-        with self._lock:
-            if self._ticket != self._finished or self._state != "ok":
-                return None
-            self._ticket += 1
-            self._job = job
-            ticket = self._ticket
-            self._submit_ns = time.monotonic_ns()
-        self.wake.set()
-        return ticket
-
-    def take(self, out: np.ndarray) -> bool:
-        with self._lock:
-            if self._finished == self._taken or int(self._published[0]["ticket"]) == 0:
-                return False
-            np.copyto(out, self._published)  # copy: the record is the consumer's from here
-            self._taken = self._finished
-            return True
-
-    def wait(self, ticket: int, timeout_s: float, stopping: threading.Event) -> bool:
-        deadline = time.monotonic() + timeout_s
-        with self._done:
-            while self._finished < ticket:
-                if stopping.is_set() or self.health.fault.is_set() or self.shared.closed.is_set():
-                    return False
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._done.wait(min(left, 0.05))
-        return True
+    def _submitted(self) -> None:
+        self._submit_ns = time.monotonic_ns()
 
     def status(self) -> str:
         return self._state
@@ -222,17 +184,6 @@ class ProcessDetectorPort:
                 self.recover("exited")
         elif time.monotonic() - self._last_attempt >= RETRY_S:
             self.recover("missing")
-
-    def _count(self, rec: np.void, min_score: float) -> None:
-        if not int(rec["seq"]):
-            return
-        counters = self.shared.counters
-        counters["detector_runs"] += 1
-        dets = detections(rec)
-        if np.any((dets["kind"] == KIND_CAT) & (dets["score"] >= min_score)):
-            counters["detector_hits"] += 1
-        self.latency.add(float(rec["ms"]))
-        self.runs += 1
 
 
 class _ProxyThread(SupervisedThread):
