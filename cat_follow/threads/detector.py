@@ -21,10 +21,10 @@ from cat_follow.threads.supervised import Health, SupervisedThread
 
 
 class DetectorThread(SupervisedThread):
-    """Runs the port's pending job when woken. Touches only ``frame_for_detector``,
-    ``detector_meta``, the result records and the detector counters."""
+    """The port's "detector" thread, in either mode: runs the pending job when woken, and
+    gives the port an idle turn otherwise (process mode checks its child there)."""
 
-    def __init__(self, port: ThreadDetectorPort, health: Health) -> None:
+    def __init__(self, port: JobDesk, health: Health) -> None:
         super().__init__("detector", health)
         self.port = port
 
@@ -32,10 +32,11 @@ class DetectorThread(SupervisedThread):
         port = self.port
         while not self.stopping.is_set() and not port.shared.closed.is_set():
             self.beat()
-            if not port.wake.wait(0.1):
-                continue
-            port.wake.clear()
-            port.run_pending()
+            if port.wake.wait(0.1):
+                port.wake.clear()
+                port.run_pending()
+            else:
+                port.idle()
 
 
 class JobDesk:
@@ -98,6 +99,13 @@ class JobDesk:
                     return False
                 self._done.wait(min(left, 0.05))
         return True
+
+    def run_pending(self) -> bool:
+        """Run the pending job, if any (the detector thread); False if there was none."""
+        raise NotImplementedError
+
+    def idle(self) -> None:
+        """The detector thread's turn when no job came within its wait (nothing by default)."""
 
     def _count(self, rec: np.void, min_score: float) -> None:
         """Count a finished run (detector side): runs, hits, latency."""

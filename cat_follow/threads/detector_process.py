@@ -36,7 +36,7 @@ from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.port import RESULT
 from cat_follow.perception.worker import make_worker
 from cat_follow.stats import LatencyRecorder
-from cat_follow.threads.detector import JobDesk
+from cat_follow.threads.detector import DetectorThread, JobDesk
 from cat_follow.threads.detector_child import (
     ChildHandle,
     ChildStartError,
@@ -45,7 +45,7 @@ from cat_follow.threads.detector_child import (
     exchange_nbytes,
     exchange_views,
 )
-from cat_follow.threads.supervised import Health, SupervisedThread
+from cat_follow.threads.supervised import Health
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class ProcessDetectorPort(JobDesk):
         self._ex: Exchange | None = None
         self._child: ChildHandle | None = None
         self._last_attempt = 0.0
-        self.thread = _ProxyThread(self, health)
+        self.thread = DetectorThread(self, health)  # runs jobs through the child, restarts it
 
     # ---- life cycle --------------------------------------------------------------------
     def start(self) -> None:
@@ -175,7 +175,7 @@ class ProcessDetectorPort(JobDesk):
         self._state = "ok"
         log.warning("detector process back (pid %s) after %.0f ms", self.child_pid, (time.monotonic() - seen) * 1e3)
 
-    def check_child(self) -> None:
+    def idle(self) -> None:
         """Between jobs: restart a child that died, or retry one that failed to start."""
         if self.shared.closed.is_set():
             return  # shutting down: nothing to restart
@@ -184,21 +184,3 @@ class ProcessDetectorPort(JobDesk):
                 self.recover("exited")
         elif time.monotonic() - self._last_attempt >= RETRY_S:
             self.recover("missing")
-
-
-class _ProxyThread(SupervisedThread):
-    """The parent's "detector" thread: runs jobs through the child, restarts it."""
-
-    def __init__(self, port: ProcessDetectorPort, health: Health) -> None:
-        super().__init__("detector", health)
-        self.port = port
-
-    def loop(self) -> None:
-        port = self.port
-        while not self.stopping.is_set() and not port.shared.closed.is_set():
-            self.beat()
-            if port.wake.wait(0.1):
-                port.wake.clear()
-                port.run_pending()
-            else:
-                port.check_child()
