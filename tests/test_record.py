@@ -10,6 +10,9 @@ from pathlib import Path
 
 import cv2
 
+from cat_follow.evaluation.scoring import load_reference
+from cat_follow.evaluation.suite import default_labels_dir
+
 
 def test_record_then_replay(kittens: Path, cli_env: dict[str, str], tmp_path: Path) -> None:
     rec = tmp_path / "rec"
@@ -27,7 +30,12 @@ def test_record_then_replay(kittens: Path, cli_env: dict[str, str], tmp_path: Pa
     assert (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (640, 480)
     assert [f["k"] for f in frames] == list(range(len(frames)))
     assert 60 < len(telemetry) <= 110 and all(t["state"] == "idle" for t in telemetry)  # 20 Hz, nobody commanded
-    assert sum(t["bbox"] is not None for t in telemetry) > len(telemetry) / 2
+    # How often a box is expected follows the reference, not a fixed half: in the first 5 s of this
+    # video the reference has a cat in ~2/3 of the frames and none from frame ~100 on.
+    reference = load_reference(default_labels_dir() / "kittens_floor.json").frames[:len(frames)]
+    cat_share = sum(any(label == "cat" for label, _ in f) for f in reference) / len(reference)
+    assert cat_share > 0.3
+    assert sum(t["bbox"] is not None for t in telemetry) >= 0.6 * cat_share * len(telemetry)
     assert {"pose", "motors", "range_cm", "commands"} <= set(telemetry[0])
 
     log = tmp_path / "replay.jsonl"
