@@ -1,0 +1,314 @@
+"""Where the handoff time goes (``python -m cat_follow.bench.handoff``).
+
+The bench's "handoff" is the camera->tracker handoff: from ``publish_slot`` stamping the
+frame (``t_publish_ns``, under the shared-state lock) to the tracker thread starting on it
+(``TrackerThread.process``). This splits it, in the real robot loop (``robot_run``, the same
+run as ``cat-follow bench``), into:
+
+* ``wake``: publish stamp -> the tracker's ``wait_frame`` returns, for frames published while
+  the tracker was waiting (OS wake-up plus re-taking the GIL);
+* ``pin``: ``wait_frame`` returned -> ``process`` starts (lock, pin, Python between);
+* ``queued``: frames published while the tracker was still busy with the previous one;
+* each of those split by whether a detector job was in flight at the publish (in process
+  mode the child's inference then occupies the cores; in thread mode the detector thread's).
+
+It also splits the detector's own handoff (process mode): ``submit`` -> the proxy thread
+starts the job, the frame copy into the exchange, and the pipe round trip outside the
+worker (turnaround minus the worker's own ms). Then isolated components, each alone:
+the full-frame copy, a wake through a pipe and through a semaphore to another process, and a
+thread wake through ``threading.Event`` idle and against a thread holding the GIL in Python.
+
+Each mode runs in its own subprocess (class-level timing wrappers, bench only); p50/p99 in ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cat_follow.memory.shared_state import SharedState
+from cat_follow.threads.detector import JobDesk, ThreadDetectorPort
+from cat_follow.threads.detector_child import ChildHandle
+from cat_follow.threads.detector_process import ProcessDetectorPort
+from cat_follow.threads.tracker import TrackerThread
+
+Stamps = dict[str, list[Any]]
+
+
+def _pct(xs: list[float] | np.ndarray) -> dict[str, float | int | None]:
+    a = np.asarray(xs, dtype=np.float64)
+    if not a.size:
+        return {"n": 0, "p50": None, "p99": None}
+    return {"n": int(a.size), "p50": round(float(np.percentile(a, 50)), 3),
+            "p99": round(float(np.percentile(a, 99)), 3), "max": round(float(a.max()), 3)}
+
+
+def _instrument(st: Stamps) -> None:
+    """Wrap the few methods on the handoff path with time stamps (this process only)."""
+    wait_frame, process = SharedState.wait_frame, TrackerThread.process
+    snapshot, submit, child_run = SharedState.snapshot_for_detector, JobDesk.submit, ChildHandle.run
+    count = JobDesk._count
+    pendings = {cls: cls.run_pending for cls in (ThreadDetectorPort, ProcessDetectorPort)}
+    tracker_ids: set[int] = set()
+
+    def w_wait(self: SharedState, reader: int, timeout: float) -> bool:
+        mine = threading.get_ident() in tracker_ids
+        q0 = _run_delay_ns() if mine else 0
+        t0 = time.monotonic_ns()
+        got = wait_frame(self, reader, timeout)
+        if mine:
+            st["wait"].append((t0, time.monotonic_ns(), _run_delay_ns() - q0))
+        return got
+
+    def w_process(self: TrackerThread, ref: Any) -> None:
+        tracker_ids.add(threading.get_ident())
+        st["process"].append((int(ref.meta["t_publish_ns"]), time.monotonic_ns()))
+        process(self, ref)
+
+    def w_submit(self: JobDesk, job: Any) -> int | None:
+        ticket = submit(self, job)
+        if ticket is not None:
+            st["submit"].append(time.monotonic_ns())
+        return ticket
+
+    def w_pending(run: Any) -> Any:
+        def wrapped(self: JobDesk) -> bool:
+            t0 = time.monotonic_ns()
+            ok = bool(run(self))
+            if ok:
+                st["job"].append((t0, time.monotonic_ns()))
+            return ok
+        return wrapped
+
+    def w_snapshot(self: SharedState, reader: int, out: Any = None, out_meta: Any = None) -> int:
+        t0 = time.monotonic_ns()
+        seq = snapshot(self, reader, out, out_meta)
+        st["copy"].append((t0, time.monotonic_ns()))
+        return seq
+
+    def w_child_run(self: ChildHandle, ticket: int, timeout: float) -> str:
+        t0 = time.monotonic_ns()
+        out = child_run(self, ticket, timeout)
+        st["child"].append((t0, time.monotonic_ns()))
+        return out
+
+    def w_count(self: JobDesk, rec: Any, min_score: float) -> None:
+        count(self, rec, min_score)
+        st["worker_ms"].append(float(rec["ms"]))
+
+    JobDesk._count = w_count  # type: ignore[method-assign]
+    SharedState.wait_frame = w_wait  # type: ignore[method-assign]
+    TrackerThread.process = w_process  # type: ignore[method-assign]
+    JobDesk.submit = w_submit  # type: ignore[method-assign]
+    SharedState.snapshot_for_detector = w_snapshot  # type: ignore[method-assign]
+    ChildHandle.run = w_child_run  # type: ignore[method-assign]
+    for cls, run in pendings.items():
+        cls.run_pending = w_pending(run)  # type: ignore[method-assign]
+
+
+def _run_delay_ns() -> int:
+    """Time this thread has spent runnable but not running (the kernel's run queue), ns."""
+    with open("/proc/thread-self/schedstat", "rb") as fh:
+        return int(fh.read().split()[1])
+
+
+def _overlaps(t0: int, t1: int, spans: np.ndarray) -> bool:
+    return bool(spans.size) and bool(np.any((spans[:, 0] < t1) & (spans[:, 1] > t0)))
+
+
+def _split(st: Stamps) -> dict[str, Any]:
+    """The camera->tracker handoff of every frame, split as the module docstring says."""
+    waits = np.asarray(st["wait"], dtype=np.int64).reshape(-1, 3)
+    jobs = np.asarray(st["job"], dtype=np.int64).reshape(-1, 2)
+    parts: dict[str, list[float]] = {k: [] for k in (
+        "total", "wake", "wake_run_queue", "wake_other", "pin", "queued", "total_no_job", "total_during_job",
+        "wake_no_job", "wake_during_job")}
+    for t_pub, t_start in st["process"]:
+        total = (t_start - t_pub) / 1e6
+        parts["total"].append(total)
+        during = _overlaps(t_pub, t_start, jobs)
+        parts["total_during_job" if during else "total_no_job"].append(total)
+        i = int(np.searchsorted(waits[:, 0], t_pub, side="right")) - 1 if waits.size else -1
+        if i >= 0 and waits[i, 1] >= t_pub and waits[i, 1] <= t_start:
+            wake = (waits[i, 1] - t_pub) / 1e6
+            parts["wake"].append(wake)
+            parts["wake_run_queue"].append(waits[i, 2] / 1e6)  # the OS's share: runnable, no CPU
+            parts["wake_other"].append(wake - waits[i, 2] / 1e6)  # the rest: mostly the GIL
+            parts["wake_during_job" if during else "wake_no_job"].append(wake)
+            parts["pin"].append((t_start - waits[i, 1]) / 1e6)
+        else:
+            parts["queued"].append(total)
+    return {k: _pct(v) for k, v in parts.items()}
+
+
+def _detector_split(st: Stamps, worker_ms: np.ndarray) -> dict[str, Any]:
+    """submit -> job start, the frame copy, and the child round trip outside the worker."""
+    jobs = np.asarray(st["job"], dtype=np.int64).reshape(-1, 2)
+    sub = np.asarray(st["submit"], dtype=np.int64)
+    n = min(len(sub), len(jobs))
+    copy = np.asarray(st["copy"], dtype=np.int64).reshape(-1, 2)
+    out = {"submit_to_job_start": _pct((jobs[:n, 0] - sub[:n]) / 1e6),
+           "frame_copy": _pct((copy[:, 1] - copy[:, 0]) / 1e6)}
+    child = np.asarray(st["child"], dtype=np.int64).reshape(-1, 2)
+    if child.size:
+        m = min(len(child), len(worker_ms))
+        rt = (child[-m:, 1] - child[-m:, 0]) / 1e6 - worker_ms[-m:]
+        out["child_round_trip_minus_worker"] = _pct(rt)
+    return out
+
+
+def run_mode(mode: str, video: Path, frames: int, rate: float | None) -> dict[str, Any]:
+    """One instrumented ``robot_run`` (the bench's own run) in this process."""
+    from cat_follow.bench.robot_run import robot_run
+    from cat_follow.config import load_config
+    from cat_follow.perception.worker import resolve_models
+
+    st: Stamps = {k: [] for k in ("wait", "process", "submit", "job", "copy", "child", "worker_ms")}
+    _instrument(st)
+    cfg = load_config(None)
+    cfg = replace(cfg, detector=replace(cfg.detector, manifest="ssd_mobilenet_v1_coco_quant"),
+                  verifier=replace(cfg.verifier, enabled=False))
+    figures = robot_run(video, cfg, resolve_models(cfg), frames, rate, mode)
+    return {"mode": mode, "bench_handoff_ms_p50": figures["handoff_ms_p50"],
+            "bench_handoff_ms_p99": figures["handoff_ms_p99"], "handoff": _split(st),
+            "detector": _detector_split(st, np.asarray(st["worker_ms"]))}
+
+
+# ---- isolated components ---------------------------------------------------------------
+def _echo_pipe(conn: Any, reps: int) -> None:
+    for _ in range(reps):
+        t_sent = int.from_bytes(conn.recv_bytes(), "little")
+        conn.send_bytes((time.monotonic_ns() - t_sent).to_bytes(8, "little"))
+
+
+def _echo_sem(go: Any, back: Any, stamp: Any, reps: int) -> None:
+    for _ in range(reps):
+        go.acquire()
+        stamp[1] = time.monotonic_ns() - stamp[0]
+        back.release()
+
+
+def _cross_process_wake(reps: int) -> dict[str, Any]:
+    """One-way wake parent -> sleeping child: through a pipe, through a POSIX semaphore."""
+    ctx = multiprocessing.get_context("forkserver")
+    a, b = ctx.Pipe()
+    proc = ctx.Process(target=_echo_pipe, args=(b, reps))
+    proc.start()
+    pipe_ms = []
+    for _ in range(reps):
+        time.sleep(0.002)  # the child is asleep in its read, as the detector is between jobs
+        a.send_bytes(time.monotonic_ns().to_bytes(8, "little"))
+        pipe_ms.append(int.from_bytes(a.recv_bytes(), "little") / 1e6)
+    proc.join()
+    go, back, stamp = ctx.Semaphore(0), ctx.Semaphore(0), ctx.Array("q", 2, lock=False)
+    proc = ctx.Process(target=_echo_sem, args=(go, back, stamp, reps))
+    proc.start()
+    sem_ms = []
+    for _ in range(reps):
+        time.sleep(0.002)
+        stamp[0] = time.monotonic_ns()
+        go.release()
+        back.acquire()
+        sem_ms.append(stamp[1] / 1e6)
+    proc.join()
+    return {"pipe_wake": _pct(pipe_ms), "semaphore_wake": _pct(sem_ms)}
+
+
+def _thread_wake(reps: int, gil_hog: bool) -> dict[str, Any]:
+    """Event.set -> the waiting thread runs Python again, with or without a third thread
+    running pure Python (which holds the GIL until the switch interval forces it off)."""
+    ev, stop = threading.Event(), threading.Event()
+    stamp = [0]
+    out: list[float] = []
+
+    def waiter() -> None:
+        for _ in range(reps):
+            ev.wait()
+            ev.clear()
+            out.append((time.monotonic_ns() - stamp[0]) / 1e6)
+
+    def hog() -> None:
+        x = 0
+        while not stop.is_set():
+            x += 1
+
+    threads = [threading.Thread(target=waiter)] + ([threading.Thread(target=hog)] if gil_hog else [])
+    for t in threads:
+        t.start()
+    for _ in range(reps):
+        time.sleep(0.002)
+        stamp[0] = time.monotonic_ns()
+        ev.set()
+        while len(out) < _ + 1 and threads[0].is_alive():
+            time.sleep(0.0005)
+    stop.set()
+    for t in threads:
+        t.join()
+    return _pct(out)
+
+
+def components(reps: int = 300) -> dict[str, Any]:
+    import cv2
+
+    src = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    dst, small = np.empty_like(src), np.empty((300, 300, 3), np.uint8)
+    full, letterbox = [], []
+    for _ in range(reps):
+        t0 = time.monotonic_ns()
+        np.copyto(dst, src)
+        t1 = time.monotonic_ns()
+        cv2.resize(src, (300, 300), dst=small, interpolation=cv2.INTER_LINEAR)
+        letterbox.append((time.monotonic_ns() - t1) / 1e6)
+        full.append((t1 - t0) / 1e6)
+    return {"copy_full_frame": _pct(full), "resize_to_300x300": _pct(letterbox),
+            **_cross_process_wake(reps),
+            "thread_event_wake": _thread_wake(reps, False),
+            "thread_event_wake_vs_gil_hog": _thread_wake(reps, True),
+            "switch_interval_ms": sys.getswitchinterval() * 1e3}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--video", type=Path)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--rate", type=float)
+    ap.add_argument("--modes", default="thread,process")
+    ap.add_argument("--switch-interval-ms", type=float, help="sys.setswitchinterval for the runs")
+    ap.add_argument("--one", choices=["thread", "process", "components"], help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.switch_interval_ms:
+        sys.setswitchinterval(a.switch_interval_ms / 1e3)
+    if a.one:
+        from cat_follow.sources import default_video
+
+        out = components() if a.one == "components" else \
+            run_mode(a.one, a.video or default_video(), a.frames, a.rate)
+        print(json.dumps(out))
+        return 0
+    results = []
+    for one in [*a.modes.split(","), "components"]:
+        cmd = [sys.executable, "-m", "cat_follow.bench.handoff", "--one", one, "--frames", str(a.frames)]
+        cmd += ["--video", str(a.video)] if a.video else []
+        cmd += ["--rate", str(a.rate)] if a.rate else []
+        cmd += ["--switch-interval-ms", str(a.switch_interval_ms)] if a.switch_interval_ms else []
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            return 1
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    print(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
