@@ -53,12 +53,20 @@ def _pct(xs: list[float] | np.ndarray) -> dict[str, float | int | None]:
             "p99": round(float(np.percentile(a, 99)), 3), "max": round(float(a.max()), 3)}
 
 
+def _span(st: Stamps, key: str, fn: Any) -> Any:
+    """``fn`` wrapped to append (start, end) ns to ``st[key]`` (only when it returns truthy)."""
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.monotonic_ns()
+        out = fn(*args, **kwargs)
+        if out:
+            st[key].append((t0, time.monotonic_ns()))
+        return out
+    return wrapped
+
+
 def _instrument(st: Stamps) -> None:
     """Wrap the few methods on the handoff path with time stamps (this process only)."""
-    wait_frame, process = SharedState.wait_frame, TrackerThread.process
-    snapshot, submit, child_run = SharedState.snapshot_for_detector, JobDesk.submit, ChildHandle.run
-    count = JobDesk._count
-    pendings = {cls: cls.run_pending for cls in (ThreadDetectorPort, ProcessDetectorPort)}
+    wait_frame, process, submit, count = SharedState.wait_frame, TrackerThread.process, JobDesk.submit, JobDesk._count
     tracker_ids: set[int] = set()
 
     def w_wait(self: SharedState, reader: int, timeout: float) -> bool:
@@ -81,27 +89,6 @@ def _instrument(st: Stamps) -> None:
             st["submit"].append(time.monotonic_ns())
         return ticket
 
-    def w_pending(run: Any) -> Any:
-        def wrapped(self: JobDesk) -> bool:
-            t0 = time.monotonic_ns()
-            ok = bool(run(self))
-            if ok:
-                st["job"].append((t0, time.monotonic_ns()))
-            return ok
-        return wrapped
-
-    def w_snapshot(self: SharedState, reader: int, out: Any = None, out_meta: Any = None) -> int:
-        t0 = time.monotonic_ns()
-        seq = snapshot(self, reader, out, out_meta)
-        st["copy"].append((t0, time.monotonic_ns()))
-        return seq
-
-    def w_child_run(self: ChildHandle, ticket: int, timeout: float) -> str:
-        t0 = time.monotonic_ns()
-        out = child_run(self, ticket, timeout)
-        st["child"].append((t0, time.monotonic_ns()))
-        return out
-
     def w_count(self: JobDesk, rec: Any, min_score: float) -> None:
         count(self, rec, min_score)
         st["worker_ms"].append(float(rec["ms"]))
@@ -110,10 +97,10 @@ def _instrument(st: Stamps) -> None:
     SharedState.wait_frame = w_wait  # type: ignore[method-assign]
     TrackerThread.process = w_process  # type: ignore[method-assign]
     JobDesk.submit = w_submit  # type: ignore[method-assign]
-    SharedState.snapshot_for_detector = w_snapshot  # type: ignore[method-assign]
-    ChildHandle.run = w_child_run  # type: ignore[method-assign]
-    for cls, run in pendings.items():
-        cls.run_pending = w_pending(run)  # type: ignore[method-assign]
+    SharedState.snapshot_for_detector = _span(st, "copy", SharedState.snapshot_for_detector)  # type: ignore[method-assign]
+    ChildHandle.run = _span(st, "child", ChildHandle.run)  # type: ignore[method-assign]
+    for cls in (ThreadDetectorPort, ProcessDetectorPort):
+        cls.run_pending = _span(st, "job", cls.run_pending)  # type: ignore[method-assign]
 
 
 def _run_delay_ns() -> int:
@@ -257,6 +244,41 @@ def _thread_wake(reps: int, gil_hog: bool) -> dict[str, Any]:
     return _pct(out)
 
 
+def _invoke_forever(model: str, threads: int, nice: int, stop: Any) -> None:
+    """A stand-in detector process: TFLite inference back to back on ``threads`` threads."""
+    import os
+
+    from cat_follow.perception.model import load_interpreter
+
+    os.nice(nice)
+    interp = load_interpreter(Path(model), threads)
+    while not stop.is_set():
+        interp.invoke()
+
+
+def _wake_vs_inference(reps: int, model: Path, nice: int) -> dict[str, Any]:
+    """Thread wake while another process runs inference on 2 threads (both cores here)."""
+    ctx = multiprocessing.get_context("forkserver")
+    stop = ctx.Event()
+    proc = ctx.Process(target=_invoke_forever, args=(str(model), 2, nice, stop))
+    proc.start()
+    time.sleep(2.0)  # the model loaded, inference running
+    try:
+        return _thread_wake(reps, False)
+    finally:
+        stop.set()
+        proc.join()
+
+
+def _ssd_model() -> Path:
+    from cat_follow.config import load_config
+    from cat_follow.perception.worker import resolve_models
+
+    cfg = load_config(None)
+    cfg = replace(cfg, detector=replace(cfg.detector, manifest="ssd_mobilenet_v1_coco_quant"))
+    return resolve_models(cfg).model
+
+
 def components(reps: int = 300) -> dict[str, Any]:
     import cv2
 
@@ -274,6 +296,7 @@ def components(reps: int = 300) -> dict[str, Any]:
             **_cross_process_wake(reps),
             "thread_event_wake": _thread_wake(reps, False),
             "thread_event_wake_vs_gil_hog": _thread_wake(reps, True),
+            **{f"thread_event_wake_vs_inference_nice{n}": _wake_vs_inference(reps, _ssd_model(), n) for n in (0, 10)},
             "switch_interval_ms": sys.getswitchinterval() * 1e3}
 
 
