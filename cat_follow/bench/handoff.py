@@ -120,7 +120,7 @@ def _split(st: Stamps) -> dict[str, Any]:
         if i >= 0 and waits[i, 1] >= t_pub and waits[i, 1] <= t_start:
             wake = (waits[i, 1] - t_pub) / 1e6
             parts["wake"].append(wake)
-            parts["wake_run_queue"].append(waits[i, 2] / 1e6)  # the OS's share: runnable, no CPU
+            parts["wake_run_queue"].append(waits[i, 2] / 1e6)  # runnable, no CPU: over the whole wait
             parts["wake_other"].append(wake - waits[i, 2] / 1e6)  # the rest: mostly the GIL
             parts["wake_during_job" if during else "wake_no_job"].append(wake)
             parts["pin"].append((t_start - waits[i, 1]) / 1e6)
