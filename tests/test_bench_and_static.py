@@ -63,7 +63,7 @@ def test_soak_reports_rss_and_frame_sized_allocations(tmp_path: Path, kittens: P
             continue
         assert end[who]["anon"] > 0 and end[who]["file"] > 0
         assert abs(end[who]["anon"] + end[who]["file"] - end[who]["rss"]) < 0.2
-    assert set(s["growth_first_half"]) == set(s["growth_second_half"]) >= {"main", "detector", "python_heap"}
+    assert {"main", "python_heap"} <= set(s["growth_first_half"]) & set(s["growth_second_half"])
     assert s["rss_after_trim_mb"] > 0
 
 
