@@ -55,3 +55,32 @@ def test_soak_reports_rss_and_frame_sized_allocations(tmp_path: Path, kittens: P
     s = json.loads(out.read_text())
     assert s["mode"] == "process" and s["rss_start_mb"] > 0 and s["rss_end_mb"] > 0
     assert s["windows"] > 0 and s["windows_with_frame_sized_alloc"] == 0, s
+    end = s["samples"]["end"]
+    # the detector process is measured (at a sample it may be restarting: a hang on a loaded machine)
+    assert any(smp["detector"] is not None for smp in s["samples"].values())
+    for who in ("main", "detector"):  # RSS split into heaps and file-backed pages, both processes
+        if end[who] is None:
+            continue
+        assert end[who]["anon"] > 0 and end[who]["file"] > 0
+        assert abs(end[who]["anon"] + end[who]["file"] - end[who]["rss"]) < 0.2
+    assert {"main", "python_heap"} <= set(s["growth_first_half"]) & set(s["growth_second_half"])
+    assert s["rss_after_trim_mb"] > 0
+
+
+def test_handoff_split_attributes_each_frame() -> None:
+    """The handoff profiler's bookkeeping on hand-made stamps (ns): a frame published while
+    the tracker waited is split into wake and pin; one published while it was busy is queued;
+    a frame whose handoff overlaps a detector job counts as during the job."""
+    from cat_follow.bench.handoff import _split
+
+    ms = 1_000_000
+    st = {"wait": [(0, 2 * ms, ms // 2), (10 * ms, 14 * ms, 0)],  # (start, end, run-queue ns)
+          "process": [(1 * ms, 3 * ms), (20 * ms, 25 * ms)],     # (publish, process start)
+          "job": [(21 * ms, 60 * ms)]}
+    out = _split(st)
+    assert out["total"]["n"] == 2 and out["total"]["p50"] == 3.5
+    assert out["wake"] == {"n": 1, "p50": 1.0, "p99": 1.0, "max": 1.0}
+    assert out["wake_run_queue"]["p50"] == 0.5 and out["wake_other"]["p50"] == 0.5
+    assert out["pin"]["p50"] == 1.0
+    assert out["queued"]["n"] == 1 and out["queued"]["p50"] == 5.0
+    assert out["total_during_job"]["n"] == 1 and out["total_no_job"]["n"] == 1

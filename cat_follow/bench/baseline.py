@@ -76,6 +76,48 @@ class NaiveTracker:
         return bool(ok)
 
 
+def _feed(cap: cv2.VideoCapture, frames: int, fps: float, queues: list[queue.Queue[Item]],
+          counts: dict[str, int]) -> None:
+    """The naive camera thread: a new array per frame and a ``copy()`` of it per consumer."""
+    t0 = time.monotonic()
+    for i in range(frames):
+        delay = t0 + i / fps - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        ok, frame = cap.read()
+        if not ok:
+            break
+        t = time.monotonic_ns()
+        for q in queues:
+            q.put((frame.copy(), t, i))
+        counts["max_queue"] = max(counts["max_queue"], *(q.qsize() for q in queues))
+    for q in queues:
+        q.put(None)
+
+
+def _run_guarded(fns: list[Any]) -> float:
+    """Run ``fns`` on threads of their own; the wall time, or the first exception raised."""
+    errors: list[BaseException] = []
+
+    def guarded(fn: Any) -> Any:
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:
+                errors.append(exc)
+        return run
+
+    threads = [threading.Thread(target=guarded(f)) for f in fns]
+    t0 = time.monotonic()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
+    return time.monotonic() - t0
+
+
 def run_threaded(video: Path, config: Config, models: ModelFiles, frames: int,
                  rate: float | None = None) -> dict[str, Any]:
     """The naive pipeline, paced at ``rate`` (default: the video's fps), for ``frames`` frames."""
@@ -88,23 +130,6 @@ def run_threaded(video: Path, config: Config, models: ModelFiles, frames: int,
     latest: list[tuple[float, float, float, float] | None] = [None]
     handoff, det_ms, g2m = LatencyRecorder(), LatencyRecorder(), LatencyRecorder()
     counts = {"tracker": 0, "detector": 0, "max_queue": 0}
-    errors: list[BaseException] = []
-
-    def camera() -> None:
-        t0 = time.monotonic()
-        for i in range(frames):
-            delay = t0 + i / fps - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            ok, frame = cap.read()
-            if not ok:
-                break
-            t = time.monotonic_ns()
-            q_trk.put((frame.copy(), t, i))
-            q_det.put((frame.copy(), t, i))
-            counts["max_queue"] = max(counts["max_queue"], q_trk.qsize(), q_det.qsize())
-        q_trk.put(None)
-        q_det.put(None)
 
     def detector() -> None:
         while (item := q_det.get()) is not None:
@@ -120,25 +145,11 @@ def run_threaded(video: Path, config: Config, models: ModelFiles, frames: int,
             g2m.add((time.monotonic_ns() - item[1]) / 1e6)  # read -> tracker output: no control loop, no car
             counts["tracker"] += 1
 
-    def guarded(fn: Any) -> Any:
-        def run() -> None:
-            try:
-                fn()
-            except BaseException as exc:
-                errors.append(exc)
-        return run
-
-    threads = [threading.Thread(target=guarded(f)) for f in (camera, detector, tracker)]
     cores0, cpu0 = core_times(), process_cpu_s()
-    t0 = time.monotonic()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    wall = time.monotonic() - t0
-    cap.release()
-    if errors:
-        raise errors[0]
+    try:
+        wall = _run_guarded([lambda: _feed(cap, frames, fps, [q_trk, q_det], counts), detector, tracker])
+    finally:
+        cap.release()
     return {"handoff_ms_p50": handoff.percentile(50), "handoff_ms_p99": handoff.percentile(99),
             "tracker_fps": round(counts["tracker"] / wall, 2), "detector_ms_p50": det_ms.percentile(50),
             "detector_runs": counts["detector"], "detector_runs_per_s": round(counts["detector"] / wall, 2),

@@ -1,22 +1,32 @@
 """``cat-follow bench --soak N``: N frames through the pipeline, memory watched.
 
 The video loops (a stand-in camera), unpaced, through the pipeline in the configured
-detector mode, with tracemalloc running. Reported: RSS after warm-up and at the end, of the
-main process and (process mode) of the detector process, and the number of sampling
-windows (every 25 frames) in which some Python/numpy allocation of at least one frame's
-size was alive: tracemalloc gives peaks, not events, so this counts windows, a lower
-bound of the frame-sized allocations (0 means none was seen at all). The Python/numpy heap
-as tracemalloc sees it is reported too, to tell a Python leak from native allocators' drift.
+detector mode, with tracemalloc running. Memory is sampled after a warm-up (a tenth of the
+run, at least 100 frames; frames are counted as the source delivers them), at the half-way
+point and at the end, for the main process and (process mode) the detector process, each
+split as ``/proc/<pid>/smaps_rollup`` splits it: anonymous memory (heaps: Python's, numpy's,
+OpenCV's, the interpreter's arenas) and file-backed pages (shared libraries and the mapped
+model, paged in as code paths are first used: bounded, not a leak). The Python/numpy heap as
+tracemalloc sees it, and tracemalloc's own bookkeeping, are reported separately, to tell a
+Python leak from native allocators' drift. At the end the main process calls glibc's
+``malloc_trim(0)``: what RSS gives back then was free memory glibc kept, not live data.
+Growth in the second half against the first tells drift that settles from drift that grows
+with N.
+
+Frame-sized allocations: the number of sampling windows (every 25 frames) in which some
+Python/numpy allocation of at least one frame's size was alive. tracemalloc gives peaks, not
+events, so this counts windows, a lower bound of the allocations (0 means none was seen).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from cat_follow.bench.cpu import rss_mb
 from cat_follow.bench.robot_run import with_mode
 from cat_follow.config import Config
 from cat_follow.perception.model import ModelFiles
@@ -24,49 +34,113 @@ from cat_follow.pipeline import Pipeline
 from cat_follow.sources import VideoFileSource
 from cat_follow.threads.detector_process import ProcessDetectorPort
 
-WARMUP_FRAMES = 100
+WARMUP_FRAMES = 100     # at least; a tenth of the run where that is more
 WINDOW_FRAMES = 25
 
 
-def _rss(pipe: Pipeline) -> tuple[float, float]:
-    """(main process, detector process) RSS in MB."""
+def memory_mb(pid: int | str = "self") -> dict[str, float]:
+    """RSS and its anonymous / file-backed parts, MB (zeros where the process is gone)."""
+    kb = {"Rss": 0, "Anonymous": 0}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in kb:
+                kb[key] = int(rest.split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"rss": round(kb["Rss"] / 1024, 1), "anon": round(kb["Anonymous"] / 1024, 1),
+            "file": round((kb["Rss"] - kb["Anonymous"]) / 1024, 1)}
+
+
+def malloc_trim() -> bool:
+    """glibc's ``malloc_trim(0)`` on this process (False where there is no glibc)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return bool(ctypes.CDLL(name).malloc_trim(0)) if name else False
+    except (OSError, AttributeError):
+        return False
+
+
+def _sample(pipe: Pipeline) -> dict[str, Any]:
     child = pipe.detector.child_pid if isinstance(pipe.detector, ProcessDetectorPort) else None
-    return rss_mb(), (rss_mb(child) if child else 0.0)
+    traced, _peak = tracemalloc.get_traced_memory()
+    return {"main": memory_mb(), "detector": memory_mb(child) if child else None,
+            "python_heap": round(traced / 2**20, 2),
+            "tracemalloc_own": round(tracemalloc.get_tracemalloc_memory() / 2**20, 2)}
+
+
+def _growth(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """b - a for every figure of two samples."""
+    out: dict[str, Any] = {}
+    for k, v in a.items():
+        if isinstance(v, dict) and isinstance(b.get(k), dict):
+            out[k] = {kk: round(b[k][kk] - vv, 1) for kk, vv in v.items()}
+        elif isinstance(v, float):
+            out[k] = round(b[k] - v, 2)
+    return out
+
+
+def warmup_frames(frames: int) -> int:
+    """Frames before the first sample: code paths first used late (a re-init, a verifier run)
+    page in libraries and size allocator arenas; that is start-up, not drift."""
+    return max(WARMUP_FRAMES, frames // 10)
+
+
+def _drive(pipe: Pipeline, frames: int, frame_bytes: int, samples: dict[str, Any]) -> tuple[int, int]:
+    """Run the pipeline to the end, sampling memory; (windows, windows with a frame-sized alloc)."""
+    cursor = mark = windows = frame_sized = 0
+    warmup = warmup_frames(frames)
+    half = warmup + (frames - warmup) // 2
+    while not pipe.finished():
+        pipe.health.raise_if_failed()
+        pipe.shared.wait_frame(pipe.main_reader, 0.05)
+        for c, _row in pipe.results(cursor):
+            cursor = c + 1
+        seq = pipe.tracker.last_seq
+        if "start" not in samples and seq >= warmup:
+            samples["start"] = _sample(pipe)
+            tracemalloc.reset_peak()
+            mark = seq
+        elif "start" in samples and seq - mark >= WINDOW_FRAMES:
+            current, peak = tracemalloc.get_traced_memory()
+            frame_sized += int(peak - current >= frame_bytes)
+            windows += 1
+            tracemalloc.reset_peak()
+            mark = seq
+        if "half" not in samples and seq >= half:
+            samples["half"] = _sample(pipe)
+    samples["end"] = _sample(pipe)
+    return windows, frame_sized
 
 
 def run_soak(video: Path, config: Config, models: ModelFiles, frames: int, mode: str | None = None) -> dict[str, Any]:
     config = with_mode(config, mode or config.detector.resolved_mode())
     pipe = Pipeline(config, VideoFileSource(video, loop=True), models, paced=False, max_frames=frames)
     frame_bytes = config.camera.width * config.camera.height * 3
-    out: dict[str, Any] = {"frames": frames, "mode": pipe.mode, "frame_bytes": frame_bytes}
-    cursor = mark = windows = frame_sized = 0
+    out: dict[str, Any] = {"frames": frames, "mode": pipe.mode, "frame_bytes": frame_bytes,
+                           "warmup_frames": warmup_frames(frames)}
+    samples: dict[str, Any] = {}
     tracemalloc.start()
     t0 = time.monotonic()
     try:
         with pipe:
-            while not pipe.finished():
-                pipe.health.raise_if_failed()
-                pipe.shared.wait_frame(pipe.main_reader, 0.05)
-                for c, _row in pipe.results(cursor):
-                    cursor = c + 1
-                seq = pipe.tracker.last_seq
-                if "rss_start_mb" not in out and seq >= WARMUP_FRAMES:
-                    out["rss_start_mb"], out["detector_rss_start_mb"] = _rss(pipe)
-                    out["python_heap_start_mb"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 2)
-                    tracemalloc.reset_peak()
-                    mark = seq
-                elif "rss_start_mb" in out and seq - mark >= WINDOW_FRAMES:
-                    current, peak = tracemalloc.get_traced_memory()
-                    frame_sized += int(peak - current >= frame_bytes)
-                    windows += 1
-                    tracemalloc.reset_peak()
-                    mark = seq
-            out["rss_end_mb"], out["detector_rss_end_mb"] = _rss(pipe)
-            out["python_heap_end_mb"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 2)
+            windows, frame_sized = _drive(pipe, frames, frame_bytes, samples)
     finally:
         tracemalloc.stop()
-    out["rss_growth_mb"] = round(out["rss_end_mb"] - out.get("rss_start_mb", out["rss_end_mb"]), 1)
-    out["detector_rss_growth_mb"] = round(out["detector_rss_end_mb"] - out.get("detector_rss_start_mb", 0.0), 1)
+    start = samples.get("start", samples["end"])
+    end = samples["end"]
+    out["rss_start_mb"], out["rss_end_mb"] = start["main"]["rss"], end["main"]["rss"]
+    out["rss_growth_mb"] = round(end["main"]["rss"] - start["main"]["rss"], 1)
+    if end["detector"] is not None:
+        out["detector_rss_start_mb"] = start["detector"]["rss"]
+        out["detector_rss_end_mb"] = end["detector"]["rss"]
+        out["detector_rss_growth_mb"] = round(end["detector"]["rss"] - start["detector"]["rss"], 1)
+    out["python_heap_start_mb"], out["python_heap_end_mb"] = start["python_heap"], end["python_heap"]
+    out["growth_first_half"] = _growth(start, samples.get("half", end))
+    out["growth_second_half"] = _growth(samples.get("half", end), end)
+    out["samples"] = samples
+    out["malloc_trim"] = malloc_trim()
+    out["rss_after_trim_mb"] = memory_mb()["rss"]
     out.update(windows=windows, windows_with_frame_sized_alloc=frame_sized,
                tracker_frames=int(pipe.shared.counters["tracker_frames"]),
                detector_runs=int(pipe.shared.counters["detector_runs"]), wall_s=round(time.monotonic() - t0, 1))
