@@ -146,7 +146,7 @@ class RobotConfig:
     socket: str = _f("/run/cat-follow/cat-follow.sock", "Unix socket for commands (--socket overrides).")
     arena: tuple[float, float, float, float] = _f(
         (-20.0, 20.0, -20.0, 20.0), "x_min, x_max, y_min, y_max (m, odometry frame) a cat_location may name.")
-    calibration: str = _f("", "Calibration file (TOML); empty = built-in PiCar-X defaults (cat_follow/calibration.py).")
+    calibration: str = _f("", "Calibration file (TOML); empty = built-in PiCar-X defaults (cat_follow/calib/store.py).")
     ultrasonic_hz: float = _f(10.0, "Ultrasonic reads per second (each may busy-wait ~20 ms).", lo=0.5, hi=50.0)
     obstacle_stop_cm: float = _f(20.0, "Stop driving forward when an obstacle is closer than this.", lo=2.0, hi=400.0)
     ultrasonic_max_age_s: float = _f(0.5, "An older reading counts as unknown (forward speed is capped).",

@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from cat_follow.calibration import load_calibration
+from cat_follow.calib.store import load_calibration
 from cat_follow.car.sim import SimCar, SimWorld
 from cat_follow.config import Config
 from cat_follow.errors import CatFollowError

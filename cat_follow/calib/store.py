@@ -1,6 +1,6 @@
 """The car's calibration file: geometry, speed table and camera model (read-only after load).
 
-Written by the procedures in ``calibration/`` on the car; until then the defaults below,
+Written by the procedures in ``procedures.py`` on the car (``calibration/README.md``); until then the defaults below,
 PiCar-X v2 figures with the Pi camera v2 (62.2 x 48.8 degree field of view), are used.
 """
 
