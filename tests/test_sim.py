@@ -19,7 +19,7 @@ from cat_follow.errors import ConfigError
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.ssd import SsdDetector
 from cat_follow.sim.render import Renderer, basis, camera_pose
-from cat_follow.sim.runner import SimOptions, cat_sprite, run_scenario
+from cat_follow.sim.simulation import SimOptions, cat_sprite, run_scenario
 from cat_follow.sim.scenario import load_scenario, scenario_from_dict, shipped_scenarios
 from cat_follow.threads.tracker import scan_plan
 

@@ -13,7 +13,7 @@ from cat_follow.errors import ConfigError
 from cat_follow.robot.state_machine import RobotState
 from cat_follow.sim.metrics import Metrics, Sample, covered
 from cat_follow.sim.render import Billboard, Renderer, camera_pose
-from cat_follow.sim.runner import cat_sprite
+from cat_follow.sim.simulation import cat_sprite
 from cat_follow.sim.scenario import load_scenario, scenario_from_dict, shipped_scenarios
 
 W, H, HFOV = 640, 480, 62.2

@@ -60,8 +60,8 @@ def _web_attach(web: WebConfig) -> Attach:
 
 def _suite(args: argparse.Namespace, cfg: Config, models: ModelFiles) -> int:
     """Every shipped scenario, one line each; exit status 1 if any failed."""
-    from cat_follow.sim.runner import SimOptions, run_scenario
     from cat_follow.sim.scenario import load_scenario, shipped_scenarios
+    from cat_follow.sim.simulation import SimOptions, run_scenario
 
     rows = []
     for name in shipped_scenarios():
@@ -122,7 +122,7 @@ def _attach_and_open(web: WebConfig) -> Attach:
 
 
 def _one(args: argparse.Namespace, view: View, models: ModelFiles, scenario: Scenario) -> int:
-    from cat_follow.sim.runner import SimOptions, run_scenario
+    from cat_follow.sim.simulation import SimOptions, run_scenario
 
     out = run_scenario(scenario, view.cfg, models, SimOptions(
         fast=args.fast, out_video=view.out_video, summary_path=args.summary_json, plot_path=args.plot,
