@@ -12,8 +12,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +26,7 @@ from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.target import DropReason, TargetState
 from cat_follow.pipeline import Pipeline
 from cat_follow.record import RecordedTelemetry, is_recording
+from cat_follow.run_options import RunOptions
 from cat_follow.sources import open_source
 from cat_follow.stats import LatencyRecorder
 from cat_follow.video_out import annotate, open_video_writer
@@ -38,14 +38,9 @@ COLOR_TRACKER = (0, 220, 0)
 
 
 @dataclass
-class ReplayOptions:
-    fast: bool = False
+class ReplayOptions(RunOptions[Pipeline]):
     log_path: Path | None = None
-    out_video: Path | None = None
-    summary_path: Path | None = None
-    progress: bool = False
     max_frames: int | None = None
-    attach: Callable[[Pipeline], AbstractContextManager[Any]] | None = None  # e.g. the web view
 
 
 def _row_json(row: Any) -> dict[str, Any]:
@@ -103,119 +98,153 @@ def _progress(total: int | None, enabled: bool) -> Any:
 def run_replay(video: str | Path, config: Config, models: ModelFiles, opts: ReplayOptions) -> dict[str, Any]:
     """Play ``video`` (or a ``record`` folder) through the pipeline; returns the summary (also
     written if asked). A recording's telemetry is attached to each row as ``recorded``."""
-    recorded: RecordedTelemetry | None = None
-    if is_recording(Path(video)):
-        recorded = RecordedTelemetry(Path(video))
-        video = recorded.video
-    agree = [0, 0]  # frames where replay and recording agree on the box; frames where either has one
-    source = open_source(video, config)
-    pipe = Pipeline(config, source, models, fast=opts.fast, max_frames=opts.max_frames)
-    shared = pipe.shared
-    rid = pipe.main_reader
-    tracker_ms, handoff_ms = LatencyRecorder(), LatencyRecorder()
-    log_fh: IO[str] | None = None
-    annot: _Annotator | None = None
-    frames_with_bbox = dropped = 0
-    next_index = 0
-    last_state = TargetState.NONE.label
-    cursor = 0
-    seen_seq = 0
-
-    def emit(obj: dict[str, Any]) -> None:
-        if recorded is not None:
-            rec = recorded.at_frame(obj["frame"])
-            obj["recorded"] = None if rec is None else {k: rec[k] for k in ("state", "pose", "bbox", "motors")}
-            theirs = rec["bbox"]["box"] if rec and rec["bbox"] else None
-            ours = obj["bbox"] or obj.get("candidate")  # the published box, as the recording logged it
-            if theirs is not None or ours is not None:
-                agree[1] += 1
-                agree[0] += theirs is not None and ours is not None and iou(tuple(theirs), tuple(ours)) >= 0.5
-        if log_fh is not None:
-            log_fh.write(json.dumps(obj) + "\n")
-        bar.update(1)
-
-    def emit_gap(upto: int) -> None:
-        nonlocal next_index, dropped
-        fps = source.fps or 30.0
-        while next_index < upto:
-            emit({"frame": next_index, "t": round(next_index / fps, 4), "bbox": None, "candidate": None,
-                  "score": None, "source": None, "state": last_state, "drop_reason": None, "dropped": True})
-            next_index += 1
-            dropped += 1
-
-    def drain(pinned: Any) -> None:
-        nonlocal cursor, next_index, frames_with_bbox, last_state
-        for c, row in pipe.results(cursor):
-            cursor = c + 1
-            obj = _row_json(row)
-            emit_gap(obj["frame"])
-            emit(obj)
-            next_index = obj["frame"] + 1
-            last_state = obj["state"]
-            frames_with_bbox += obj["bbox"] is not None
-            tracker_ms.add(float(row["tracker_ms"]))
-            handoff_ms.add(float(row["handoff_ms"]))
-            if annot is not None and pinned is not None and int(row["seq"]) == pinned.seq:
-                annot.write(pinned.pixels, row)
-
-    t0 = time.monotonic()
-    with opts.attach(pipe) if opts.attach else nullcontext(), _progress(None, opts.progress) as bar, pipe:
-        bar.reset(total=source.frame_count)
-        try:
-            if opts.log_path:
-                log_fh = opts.log_path.open("w", encoding="utf-8")
-            if opts.out_video:
-                annot = _Annotator(opts.out_video, pipe.pool.frame_annotate, source.fps or 30.0)
-            while True:
-                pipe.health.raise_if_failed()
-                shared.wait_frame(rid, 0.05)
-                with shared.latest_frame(rid, newer_than=seen_seq) as ref:
-                    if ref is not None:
-                        seen_seq = ref.seq
-                        if pipe.fast:  # lock-step: every frame's row is drawn and logged
-                            while not shared.wait_reader_done(pipe.tracker.reader, ref.seq, 0.2):
-                                pipe.health.raise_if_failed()
-                        elif annot is not None:  # give the tracker a moment; never blocks the camera
-                            shared.wait_reader_done(pipe.tracker.reader, ref.seq, 0.1)
-                    drain(ref)
-                shared.mark_done(rid, seen_seq)
-                if pipe.finished():
-                    drain(None)
-                    break
-            pipe.health.raise_if_failed()
-            emit_gap(pipe.camera.frames_read)
-        finally:
-            if log_fh is not None:
-                log_fh.close()
-            if annot is not None:
-                annot.close()
-    wall = time.monotonic() - t0
-    c = pipe.shared.counters
-    summary: dict[str, Any] = {
-        "video": str(video),
-        "mode": "fast" if opts.fast else "paced",
-        "model": str(models.model),
-        "frames": pipe.camera.frames_read,
-        "frames_processed": int(c["tracker_frames"]),
-        "frames_with_bbox": frames_with_bbox,
-        "frames_rejected": int(c["frames_rejected"]),
-        "frames_dropped": dropped,
-        "detector_runs": int(c["detector_runs"]),
-        "detector_hits": int(c["detector_hits"]),
-        "tracker_failures": int(c["tracker_failures"]),
-        "wall_s": round(wall, 3),
-        "fps": round(int(c["tracker_frames"]) / wall, 2) if wall > 0 else None,
-        "tracker_ms_p50": tracker_ms.percentile(50),
-        "tracker_ms_p99": tracker_ms.percentile(99),
-        "detector_ms_p50": pipe.detector.latency.percentile(50),
-        "detector_ms_p99": pipe.detector.latency.percentile(99),
-        "handoff_ms_p50": handoff_ms.percentile(50),
-        "handoff_ms_p99": handoff_ms.percentile(99),
-        "annotated_frames": annot.frames if annot else 0,
-    }
-    if recorded is not None:
-        summary["recording"] = {"frames": len(recorded.frame_t), "telemetry_rows": len(recorded.rows),
-                                "bbox_agreement": round(agree[0] / agree[1], 3) if agree[1] else None}
+    summary = Replay(video, config, models, opts).run()
     if opts.summary_path:
         opts.summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
+
+
+class Replay:
+    """One replay: owns its pipeline, the log file, the annotated video and the counts. The
+    main thread drains the pipeline's results in order and writes one log row per source
+    frame (a frame the tracker skipped gets a ``dropped`` row)."""
+
+    def __init__(self, video: str | Path, config: Config, models: ModelFiles, opts: ReplayOptions) -> None:
+        self.recorded: RecordedTelemetry | None = None
+        if is_recording(Path(video)):
+            self.recorded = RecordedTelemetry(Path(video))
+            video = self.recorded.video
+        self.video, self.models, self.opts = video, models, opts
+        self.agree = [0, 0]  # frames where replay and recording agree on the box; frames where either has one
+        self.source = open_source(video, config)
+        self.pipe = Pipeline(config, self.source, models, fast=opts.fast, max_frames=opts.max_frames)
+        self.tracker_ms, self.handoff_ms = LatencyRecorder(), LatencyRecorder()
+        self.log_fh: IO[str] | None = None
+        self.annot: _Annotator | None = None
+        self.bar: Any = None
+        self.frames_with_bbox = self.dropped = 0
+        self.next_index = 0  # the next source frame to log
+        self.last_state = TargetState.NONE.label
+        self.cursor = 0  # the next result to drain
+        self.seen_seq = 0
+
+    def run(self) -> dict[str, Any]:
+        """Play the whole source; returns the summary."""
+        opts, pipe = self.opts, self.pipe
+        t0 = time.monotonic()
+        with opts.attach(pipe) if opts.attach else nullcontext(), _progress(None, opts.progress) as bar, pipe:
+            self.bar = bar
+            bar.reset(total=self.source.frame_count)
+            try:
+                self._open_outputs()
+                while not self._step():
+                    pass
+                pipe.health.raise_if_failed()
+                self._emit_gap(pipe.camera.frames_read)
+            finally:
+                self._close_outputs()
+        return self._summary(time.monotonic() - t0)
+
+    def _open_outputs(self) -> None:
+        if self.opts.log_path:
+            self.log_fh = self.opts.log_path.open("w", encoding="utf-8")
+        if self.opts.out_video:
+            self.annot = _Annotator(self.opts.out_video, self.pipe.pool.frame_annotate, self.source.fps or 30.0)
+
+    def _close_outputs(self) -> None:
+        if self.log_fh is not None:
+            self.log_fh.close()
+        if self.annot is not None:
+            self.annot.close()
+
+    def _step(self) -> bool:
+        """Wait for the next frame, drain the results so far; True once the pipeline has finished."""
+        pipe, shared, rid = self.pipe, self.pipe.shared, self.pipe.main_reader
+        pipe.health.raise_if_failed()
+        shared.wait_frame(rid, 0.05)
+        with shared.latest_frame(rid, newer_than=self.seen_seq) as ref:
+            if ref is not None:
+                self.seen_seq = ref.seq
+                if pipe.fast:  # lock-step: every frame's row is drawn and logged
+                    while not shared.wait_reader_done(pipe.tracker.reader, ref.seq, 0.2):
+                        pipe.health.raise_if_failed()
+                elif self.annot is not None:  # give the tracker a moment; never blocks the camera
+                    shared.wait_reader_done(pipe.tracker.reader, ref.seq, 0.1)
+            self._drain(ref)
+        shared.mark_done(rid, self.seen_seq)
+        if pipe.finished():
+            self._drain(None)
+            return True
+        return False
+
+    def _drain(self, pinned: Any) -> None:
+        """Log every result since the last drain; draw the one of the ``pinned`` frame."""
+        for c, row in self.pipe.results(self.cursor):
+            self.cursor = c + 1
+            obj = _row_json(row)
+            self._emit_gap(obj["frame"])
+            self._emit(obj)
+            self.next_index = obj["frame"] + 1
+            self.last_state = obj["state"]
+            self.frames_with_bbox += obj["bbox"] is not None
+            self.tracker_ms.add(float(row["tracker_ms"]))
+            self.handoff_ms.add(float(row["handoff_ms"]))
+            if self.annot is not None and pinned is not None and int(row["seq"]) == pinned.seq:
+                self.annot.write(pinned.pixels, row)
+
+    def _emit_gap(self, upto: int) -> None:
+        """A ``dropped`` row for each source frame before ``upto`` that has none."""
+        fps = self.source.fps or 30.0
+        while self.next_index < upto:
+            self._emit({"frame": self.next_index, "t": round(self.next_index / fps, 4), "bbox": None,
+                        "candidate": None, "score": None, "source": None, "state": self.last_state,
+                        "drop_reason": None, "dropped": True})
+            self.next_index += 1
+            self.dropped += 1
+
+    def _emit(self, obj: dict[str, Any]) -> None:
+        if self.recorded is not None:
+            self._compare(obj, self.recorded)
+        if self.log_fh is not None:
+            self.log_fh.write(json.dumps(obj) + "\n")
+        self.bar.update(1)
+
+    def _compare(self, obj: dict[str, Any], recorded: RecordedTelemetry) -> None:
+        """Attach the recording's row to ``obj`` and count whether both saw the same box."""
+        rec = recorded.at_frame(obj["frame"])
+        obj["recorded"] = None if rec is None else {k: rec[k] for k in ("state", "pose", "bbox", "motors")}
+        theirs = rec["bbox"]["box"] if rec and rec["bbox"] else None
+        ours = obj["bbox"] or obj.get("candidate")  # the published box, as the recording logged it
+        if theirs is not None or ours is not None:
+            self.agree[1] += 1
+            self.agree[0] += theirs is not None and ours is not None and iou(tuple(theirs), tuple(ours)) >= 0.5
+
+    def _summary(self, wall: float) -> dict[str, Any]:
+        pipe, c = self.pipe, self.pipe.shared.counters
+        summary: dict[str, Any] = {
+            "video": str(self.video),
+            "mode": "fast" if self.opts.fast else "paced",
+            "model": str(self.models.model),
+            "frames": pipe.camera.frames_read,
+            "frames_processed": int(c["tracker_frames"]),
+            "frames_with_bbox": self.frames_with_bbox,
+            "frames_rejected": int(c["frames_rejected"]),
+            "frames_dropped": self.dropped,
+            "detector_runs": int(c["detector_runs"]),
+            "detector_hits": int(c["detector_hits"]),
+            "tracker_failures": int(c["tracker_failures"]),
+            "wall_s": round(wall, 3),
+            "fps": round(int(c["tracker_frames"]) / wall, 2) if wall > 0 else None,
+            "tracker_ms_p50": self.tracker_ms.percentile(50),
+            "tracker_ms_p99": self.tracker_ms.percentile(99),
+            "detector_ms_p50": pipe.detector.latency.percentile(50),
+            "detector_ms_p99": pipe.detector.latency.percentile(99),
+            "handoff_ms_p50": self.handoff_ms.percentile(50),
+            "handoff_ms_p99": self.handoff_ms.percentile(99),
+            "annotated_frames": self.annot.frames if self.annot else 0,
+        }
+        if self.recorded is not None:
+            a = self.agree
+            summary["recording"] = {"frames": len(self.recorded.frame_t), "telemetry_rows": len(self.recorded.rows),
+                                    "bbox_agreement": round(a[0] / a[1], 3) if a[1] else None}
+        return summary

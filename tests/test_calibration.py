@@ -106,7 +106,7 @@ class SimClock:
 
 
 def _sim_car(clock: SimClock):  # type: ignore[no-untyped-def]
-    from cat_follow.calibration import Calibration
+    from cat_follow.calib.store import Calibration
     from cat_follow.car.sim import SimCar, SimWorld
 
     return SimCar(Calibration(), start=(0.0, 0.0, 0.0), world=SimWorld(room=(-1.0, -2.0, 2.2, 2.0)),
@@ -132,7 +132,7 @@ def test_speed_procedure_recovers_the_sim_cars_true_speeds() -> None:
 
 def test_speed_procedure_refuses_without_a_wall() -> None:
     from cat_follow.calib.procedures import measure_speeds
-    from cat_follow.calibration import Calibration
+    from cat_follow.calib.store import Calibration
     from cat_follow.car.sim import SimCar, SimWorld
     from cat_follow.errors import CatFollowError
 
@@ -146,7 +146,7 @@ def test_speed_procedure_refuses_without_a_wall() -> None:
 
 def test_servo_zero_procedure_and_both_files(tmp_path: Path) -> None:
     from cat_follow.calib.procedures import Cancelled, save_zero, servo_zero
-    from cat_follow.calibration import load_calibration
+    from cat_follow.calib.store import load_calibration
 
     clock = SimClock()
     car = _sim_car(clock)
@@ -182,7 +182,7 @@ def test_camera_procedure_writes_the_field_of_view(tmp_path: Path, cli_env: dict
     import subprocess
     import sys
 
-    from cat_follow.calibration import load_calibration
+    from cat_follow.calib.store import load_calibration
 
     size, fx = (640, 480), 520.0
     k = np.array([[fx, 0, 320.0], [0, fx, 240.0], [0, 0, 1]])

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cat_follow.calibration import Calibration
+from cat_follow.calib.store import Calibration
 from cat_follow.config import MotionConfig, RobotConfig
 from cat_follow.display import display_route, opencv_gui_backend
 from cat_follow.robot.motion import MotionController

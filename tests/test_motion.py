@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cat_follow.calibration import Calibration
+from cat_follow.calib.store import Calibration
 from cat_follow.config import MotionConfig, RobotConfig
 from cat_follow.robot.motion import UNKNOWN_RANGE_SPEED, DriveCommand, MotionController
 from cat_follow.robot.state_machine import Intent, Mode

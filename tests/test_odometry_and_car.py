@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from cat_follow.calibration import Calibration
+from cat_follow.calib.store import Calibration
 from cat_follow.car.sim import SimCar, SimParams, SimWorld
 from cat_follow.robot.odometry import Odometry
 

@@ -23,7 +23,7 @@ import emulated_hat
 import numpy as np
 import pytest
 
-from cat_follow.calibration import Calibration
+from cat_follow.calib.store import Calibration
 from cat_follow.car.recorder import RecordingCar
 from cat_follow.car.sim import SimCar, SimParams, SimWorld
 from cat_follow.config import Config
@@ -205,7 +205,7 @@ def test_normal_exit_after_max_ticks(harness: Callable[..., Harness]) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_exit(harness: Callable[..., Harness], signum: signal.Signals) -> None:
     """A real signal to this process, handled by the service's own handler (main thread)."""
-    from cat_follow.__main__ import _run_until_signal
+    from cat_follow.service import run_until_signal
 
     h = harness()
     sent: dict[str, float] = {}
@@ -221,7 +221,7 @@ def test_signal_exit(harness: Callable[..., Harness], signum: signal.Signals) ->
     old = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     helper.start()
     try:
-        status = _run_until_signal(h.robot)
+        status = run_until_signal(h.robot)
     finally:
         signal.signal(signal.SIGTERM, old[0])
         signal.signal(signal.SIGINT, old[1])

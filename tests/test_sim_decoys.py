@@ -13,8 +13,8 @@ from cat_follow.errors import ConfigError
 from cat_follow.robot.state_machine import RobotState
 from cat_follow.sim.metrics import Metrics, Sample, covered
 from cat_follow.sim.render import Billboard, Renderer, camera_pose
-from cat_follow.sim.runner import cat_sprite
 from cat_follow.sim.scenario import load_scenario, scenario_from_dict, shipped_scenarios
+from cat_follow.sim.simulation import cat_sprite
 
 W, H, HFOV = 640, 480, 62.2
 BASE: dict[str, Any] = {"name": "x", "duration_s": 5.0, "room": [4.0, 3.0], "cat": {"path": [[2.0, 1.0]]}}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cat_follow.bench.cpu import core_pct, core_times, process_cpu_s, rss_mb
-from cat_follow.calibration import load_calibration
+from cat_follow.calib.store import load_calibration
 from cat_follow.car.sim import SimCar
 from cat_follow.config import Config
 from cat_follow.perception.model import ModelFiles

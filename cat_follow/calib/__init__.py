@@ -1,1 +1,3 @@
-"""Calibration procedures (calibrate.py, on the car) and their maths (maths.py, tested offline)."""
+"""Calibration: the file the app reads (store.py), the procedures run on the car
+(procedures.py), the ``cat-follow calibrate`` steps (steps.py) and their maths (maths.py,
+tested offline)."""

@@ -26,7 +26,7 @@ from cat_follow.calib.maths import (
     fit_speed_mps,
     write_picarx_conf,
 )
-from cat_follow.calibration import Calibration, calibration_as_toml, load_calibration
+from cat_follow.calib.store import Calibration, calibration_as_toml, load_calibration
 from cat_follow.car.base import Car
 from cat_follow.errors import CatFollowError
 

@@ -113,6 +113,12 @@ def _numbers(key: str, value: Any, n: int | None, kind: type) -> tuple[Any, ...]
     return tuple(out)
 
 
+def _three(key: str, value: Any) -> tuple[float, float, float]:
+    """One float per colour channel (mean, std)."""
+    a, b, c = _numbers(key, value, 3, float)
+    return (a, b, c)
+
+
 def _check_types(data: dict[str, Any]) -> None:
     for key, value in data.items():
         if key not in _FIELDS:
@@ -148,7 +154,7 @@ def manifest_from_dict(data: dict[str, Any], source: Path) -> Manifest:
         raise ValueError(f"official_url: must be an https:// URL or \"\", got {url!r}")
     if not url and not data.get("official_note"):
         raise ValueError("official_note: required when official_url is empty (say why none exists)")
-    std = _numbers("std", data.get("std", [1, 1, 1]), 3, float)
+    std = _three("std", data.get("std", [1, 1, 1]))
     if min(std) <= 0:
         raise ValueError(f"std: must be positive, got {list(std)}")
     strides = _numbers("strides", data.get("strides", [8, 16, 32]), None, int)
@@ -163,8 +169,8 @@ def manifest_from_dict(data: dict[str, Any], source: Path) -> Manifest:
         official_url=url, official_note=data.get("official_note", ""), input_w=w, input_h=h,
         channel_order=_choice("channel_order", data["channel_order"], CHANNEL_ORDERS),
         input_dtype=_choice("input_dtype", data["input_dtype"], DTYPES),
-        mean=_numbers("mean", data.get("mean", [0, 0, 0]), 3, float),  # type: ignore[arg-type]
-        std=std,  # type: ignore[arg-type]
+        mean=_three("mean", data.get("mean", [0, 0, 0])),
+        std=std,
         pad_value=pad, label_map=_choice("label_map", data["label_map"], tuple(LABEL_MAPS)),
         labels_file=data.get("labels_file", ""), strides=strides, reg_max=data.get("reg_max", 7),
         nms_iou=nms_iou, box_encoding=_choice("box_encoding", data.get("box_encoding", "grid"), BOX_ENCODINGS),

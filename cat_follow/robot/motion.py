@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cat_follow.calibration import Calibration
+from cat_follow.calib.store import Calibration
 from cat_follow.car.base import PAN_MAX, SPEED_LIMIT, STEER_MAX, TILT_MAX, TILT_MIN, clamp
 from cat_follow.config import MotionConfig, RobotConfig
 from cat_follow.geometry import Box

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from cat_follow.calibration import Calibration
+from cat_follow.calib.store import Calibration
 
 
 def wheel_speed_mps(cal: Calibration, speed_cmd: float, steer_deg: float) -> float:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cat_follow.calibration import Calibration
+from cat_follow.calib.store import Calibration
 from cat_follow.car.base import Car
 from cat_follow.config import Config
 from cat_follow.errors import CatFollowError

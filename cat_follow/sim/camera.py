@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from cat_follow.calibration import Calibration
+from cat_follow.calib.store import Calibration
 from cat_follow.car.sim import SimCar
 from cat_follow.sim.render import Billboard, CameraPose, Renderer, camera_pose
 from cat_follow.sim.scenario import Scenario

@@ -103,36 +103,13 @@ class Metrics:
         return reasons
 
     def summary(self) -> dict[str, Any]:
-        sc, ok = self.scenario, self.scenario.success
+        sc = self.scenario
         acquired = next((s.t for s in self.samples if s.state is RobotState.TRACK), None)
         tracked = [s for s in self.samples if s.state is RobotState.TRACK and s.cat_column is not None]
         centred = sum(abs(s.cat_column - self.frame_width / 2) <= CENTRED_SHARE * self.frame_width
                       for s in tracked if s.cat_column is not None)
-        errors, track_since = [], None
-        min_dist, collisions, was_colliding = math.inf, 0, False
-        lost_episodes, lost_since, reacquire = 0, None, []
-        prev = RobotState.IDLE
-        for s in self.samples:
-            if s.cat is not None:
-                d = math.hypot(s.camera[0] - s.cat[0], s.camera[1] - s.cat[1])
-                min_dist = min(min_dist, d)
-            if s.state is RobotState.TRACK:
-                track_since = s.t if prev is not RobotState.TRACK else track_since
-                if s.cat is not None and track_since is not None and s.t - track_since >= SETTLE_S:
-                    errors.append(abs(math.hypot(s.camera[0] - s.cat[0], s.camera[1] - s.cat[1])
-                                      - self.follow_distance_m))
-            if s.state is RobotState.LOST and prev is RobotState.TRACK:
-                lost_episodes += 1
-                lost_since = s.t
-            if s.state is RobotState.TRACK and lost_since is not None:
-                reacquire.append(s.t - lost_since)
-                lost_since = None
-            colliding = self._colliding(s)
-            collisions += colliding and not was_colliding
-            was_colliding = colliding
-            prev = s.state
-        if lost_since is not None and self.samples:
-            reacquire.append(self.samples[-1].t - lost_since)
+        run = self._walk()
+        errors, reacquire = run.errors, run.reacquire
         last = self.samples[-1] if self.samples else None
         odo_err = math.hypot(last.odom[0] - last.robot[0], last.odom[1] - last.robot[1]) if last else None
         out: dict[str, Any] = {
@@ -141,32 +118,76 @@ class Metrics:
             "time_to_acquire_s": None if acquired is None else round(acquired, 2),
             "centered_fraction": round(centred / len(tracked), 3) if tracked else None,
             "mean_distance_error_m": round(sum(errors) / len(errors), 3) if errors else None,
-            "min_distance_m": None if math.isinf(min_dist) else round(min_dist, 3),
-            "collisions": collisions,
-            "lost_episodes": lost_episodes,
+            "min_distance_m": None if math.isinf(run.min_dist) else round(run.min_dist, 3),
+            "collisions": run.collisions,
+            "lost_episodes": run.lost_episodes,
             "reacquire_s_max": round(max(reacquire), 2) if reacquire else None,
             "odometry_error_m": None if odo_err is None else round(odo_err, 3),
             "final_state": last.state.label if last else None,
             "command_answers": [{"t": t, "command": c, "answer": a} for t, c, a in self.answers],
         }
         reasons = self._decoys(out, acquired)
+        reasons += self._failures(out, acquired, bool(tracked), run, odo_err)
+        out["success"] = not reasons
+        out["reasons"] = reasons
+        return out
+
+    def _walk(self) -> _Run:
+        """One pass over the samples: distances, collisions, losses and re-acquisitions."""
+        run = _Run()
+        track_since, lost_since, was_colliding = None, None, False
+        prev = RobotState.IDLE
+        for s in self.samples:
+            if s.cat is not None:
+                run.min_dist = min(run.min_dist, math.hypot(s.camera[0] - s.cat[0], s.camera[1] - s.cat[1]))
+            if s.state is RobotState.TRACK:
+                track_since = s.t if prev is not RobotState.TRACK else track_since
+                if s.cat is not None and track_since is not None and s.t - track_since >= SETTLE_S:
+                    run.errors.append(abs(math.hypot(s.camera[0] - s.cat[0], s.camera[1] - s.cat[1])
+                                          - self.follow_distance_m))
+            if s.state is RobotState.LOST and prev is RobotState.TRACK:
+                run.lost_episodes += 1
+                lost_since = s.t
+            if s.state is RobotState.TRACK and lost_since is not None:
+                run.reacquire.append(s.t - lost_since)
+                lost_since = None
+            colliding = self._colliding(s)
+            run.collisions += colliding and not was_colliding
+            was_colliding = colliding
+            prev = s.state
+        if lost_since is not None and self.samples:
+            run.reacquire.append(self.samples[-1].t - lost_since)
+        return run
+
+    def _failures(self, out: dict[str, Any], acquired: float | None, tracked: bool, run: _Run,
+                  odo_err: float | None) -> list[str]:
+        """Why the run fails the scenario's success criteria (none: it passes)."""
+        sc, ok, reasons = self.scenario, self.scenario.success, []
         if sc.cat is not None and ok.must_acquire and acquired is None:
             reasons.append("the cat was never acquired (no TRACK)")
         if acquired is not None and acquired > ok.max_time_to_acquire_s:
             reasons.append(f"acquired after {acquired:.1f} s > {ok.max_time_to_acquire_s:g} s")
         if ok.must_acquire and tracked and out["centered_fraction"] < ok.min_centered_fraction:
             reasons.append(f"centered_fraction {out['centered_fraction']} < {ok.min_centered_fraction:g}")
-        if errors and out["mean_distance_error_m"] > ok.max_mean_distance_error_m:
+        if run.errors and out["mean_distance_error_m"] > ok.max_mean_distance_error_m:
             reasons.append(f"mean_distance_error_m {out['mean_distance_error_m']} > {ok.max_mean_distance_error_m:g}")
-        if collisions > ok.max_collisions:
-            reasons.append(f"{collisions} collision(s) > {ok.max_collisions}")
-        if reacquire and max(reacquire) > ok.max_reacquire_s:
-            reasons.append(f"reacquire took {max(reacquire):.1f} s > {ok.max_reacquire_s:g} s")
+        if run.collisions > ok.max_collisions:
+            reasons.append(f"{run.collisions} collision(s) > {ok.max_collisions}")
+        if run.reacquire and max(run.reacquire) > ok.max_reacquire_s:
+            reasons.append(f"reacquire took {max(run.reacquire):.1f} s > {ok.max_reacquire_s:g} s")
         if odo_err is not None and odo_err > ok.max_odometry_error_m:
             reasons.append(f"odometry error {odo_err:.2f} m > {ok.max_odometry_error_m:g} m")
         if any(a.startswith("ERR") for _, _, a in self.answers):
             refused = next(a for _, _, a in self.answers if a.startswith("ERR"))
             reasons.append(f"a scenario command was refused: {refused}")
-        out["success"] = not reasons
-        out["reasons"] = reasons
-        return out
+        return reasons
+
+
+@dataclass
+class _Run:
+    """What one pass over a run's samples counted."""
+    errors: list[float] = field(default_factory=list)  # distance errors once tracking settled (m)
+    reacquire: list[float] = field(default_factory=list)  # seconds from each loss to TRACK again
+    min_dist: float = math.inf
+    collisions: int = 0
+    lost_episodes: int = 0

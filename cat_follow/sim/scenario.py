@@ -18,7 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from cat_follow.config import _f, build_section
+from cat_follow.config_schema import build_section
+from cat_follow.config_schema import field_doc as _f
 from cat_follow.errors import ConfigError
 from cat_follow.robot.commands import CommandError, parse_command
 
@@ -180,11 +181,12 @@ def scenario_from_dict(data: dict[str, Any], origin: str) -> Scenario:
             except CommandError as exc:
                 raise ConfigError(f"commands[{i}].text: {exc}") from exc
             commands.append(cmd)
-        walls = []
+        walls: list[tuple[float, float, float, float]] = []
         for i, w in enumerate(data.get("walls", [])):
             if not isinstance(w, list) or len(w) != 4:
                 raise ConfigError(f"walls[{i}]: must be [x0, y0, x1, y1], got {w!r}")
-            walls.append(tuple(_number(f"walls[{i}]", v) for v in w))
+            x0, y0, x1, y1 = (_number(f"walls[{i}]", v) for v in w)
+            walls.append((x0, y0, x1, y1))
         inside = [("robot.start", robot.start[:2])]
         inside += [(f"cat.path[{i}]", p) for i, p in enumerate(cat.path if cat else ())]
         inside += [(f"decoys[{k}].path[{i}]", p) for k, d in enumerate(decoys) for i, p in enumerate(d.path)]
@@ -192,7 +194,7 @@ def scenario_from_dict(data: dict[str, Any], origin: str) -> Scenario:
             if not (0 < x < rx and 0 < y < ry):
                 raise ConfigError(f"{key}: ({x:g}, {y:g}) is outside the room 0..{rx:g} x 0..{ry:g}")
         return Scenario(name, duration, (rx, ry), fps, robot, cat, tuple(sorted(commands, key=lambda c: c.at)),
-                        success, tuple(walls), decoys)  # type: ignore[arg-type]
+                        success, tuple(walls), decoys)
     except ConfigError as exc:
         raise ConfigError(f"{origin}: {exc}") from exc
 

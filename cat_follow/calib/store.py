@@ -1,18 +1,18 @@
 """The car's calibration file: geometry, speed table and camera model (read-only after load).
 
-Written by the procedures in ``calibration/`` on the car; until then the defaults below,
+Written by the procedures in ``procedures.py`` on the car (``calibration/README.md``); until then the defaults below,
 PiCar-X v2 figures with the Pi camera v2 (62.2 x 48.8 degree field of view), are used.
 """
 
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
-from cat_follow.config import _f, build_section, document_as_toml
+from cat_follow.config_schema import build_section, document_as_toml, read_toml
+from cat_follow.config_schema import field_doc as _f
 from cat_follow.errors import ConfigError
 
 
@@ -65,12 +65,7 @@ def load_calibration(path: str | Path | None) -> Calibration:
     if not path:
         return Calibration()
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read calibration file {p}: {exc.strerror or exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
+    data = read_toml(p, "calibration file")
     try:
         cal: Calibration = build_section("calibration", Calibration, data)
     except ConfigError as exc:
