@@ -124,10 +124,10 @@ def cmd_bench_web(args: argparse.Namespace) -> int:
 def _service(args: argparse.Namespace, cfg: Config):  # type: ignore[no-untyped-def]
     """The robot service (pipeline, car, command socket) that `run` and `record` start."""
     from cat_follow.calibration import load_calibration
-    from cat_follow.car.base import Car
+    from cat_follow.car.interface import Car
     from cat_follow.pipeline import Pipeline
-    from cat_follow.robot.runner import Robot
-    from cat_follow.robot.server import server_socket_path
+    from cat_follow.robot.command_socket import server_socket_path
+    from cat_follow.robot.main_loop import Robot
     from cat_follow.sources import default_video, open_source
 
     cal = load_calibration(cfg.robot.calibration)
@@ -211,7 +211,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def cmd_send(args: argparse.Namespace) -> int:
     from cat_follow.robot.client import NoService, send_line
-    from cat_follow.robot.server import client_socket_paths
+    from cat_follow.robot.command_socket import client_socket_paths
 
     cfg = load_config(args.config)
     try:

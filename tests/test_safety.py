@@ -31,7 +31,7 @@ from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.ssd import SsdDetector
 from cat_follow.perception.worker import SsdWorker
 from cat_follow.pipeline import Pipeline
-from cat_follow.robot.runner import Robot
+from cat_follow.robot.main_loop import Robot
 from cat_follow.robot.sdnotify import Notifier
 from cat_follow.robot.state_machine import RobotState
 from cat_follow.sources import ArraySource, PoolWriter, ReadStatus
@@ -353,7 +353,7 @@ def test_systemd_ready_and_watchdog_pings_stop_when_the_camera_stalls(harness: C
 def test_a_latched_stop_holds_until_resumed_by_number() -> None:
     """The car thread alone: a stop empties the mailbox and holds; only a send that resumes
     THAT latch lifts it (a stale resume leaves a newer stop in force); capture times are kept."""
-    from cat_follow.threads.car_actor import CarActor
+    from cat_follow.robot.car_thread import CarActor
     from cat_follow.threads.supervised import Health
 
     rec = RecordingCar(sim_car())

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from cat_follow.car.base import (
+from cat_follow.car.interface import (
     PAN_MAX,
     PAN_MIN,
     SPEED_LIMIT,

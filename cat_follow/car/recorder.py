@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from cat_follow.car.base import Applied, Car
+from cat_follow.car.interface import Applied, Car
 
 T = TypeVar("T")
 

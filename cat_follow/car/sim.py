@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cat_follow.calibration import Calibration
-from cat_follow.car.base import (
+from cat_follow.car.interface import (
     Applied,
     Car,
     clamp,

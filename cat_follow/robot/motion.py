@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from cat_follow.calibration import Calibration
-from cat_follow.car.base import PAN_MAX, SPEED_LIMIT, STEER_MAX, TILT_MAX, TILT_MIN, clamp
+from cat_follow.car.interface import PAN_MAX, SPEED_LIMIT, STEER_MAX, TILT_MAX, TILT_MIN, clamp
 from cat_follow.config import MotionConfig, RobotConfig
 from cat_follow.geometry import Box
 from cat_follow.robot.state_machine import Intent, Mode

@@ -24,21 +24,21 @@ from typing import Any
 import numpy as np
 
 from cat_follow.calibration import Calibration
-from cat_follow.car.base import Car
+from cat_follow.car.interface import Car
 from cat_follow.config import Config
 from cat_follow.errors import CatFollowError
 from cat_follow.memory.pool import BBOX_TRACKER, SOURCE_NAMES
 from cat_follow.perception.target import DropReason, TargetState
 from cat_follow.pipeline import Pipeline
+from cat_follow.robot.car_thread import CarActor
+from cat_follow.robot.command_socket import CommandServer
 from cat_follow.robot.commands import VERB_LOCATION, CommandQueue, answer_command
 from cat_follow.robot.motion import DriveCommand, MotionController
 from cat_follow.robot.odometry import Odometry
 from cat_follow.robot.sdnotify import Notifier
-from cat_follow.robot.server import CommandServer
 from cat_follow.robot.state_machine import Intent, Mode, RobotState, Sighting, StateMachine
-from cat_follow.threads.car_actor import CarActor
+from cat_follow.robot.ultrasonic import UltrasonicThread
 from cat_follow.threads.supervised import ThreadFailed
-from cat_follow.threads.ultrasonic import UltrasonicThread
 
 log = logging.getLogger(__name__)
 

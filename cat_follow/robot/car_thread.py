@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cat_follow.car.base import Car
+from cat_follow.car.interface import Car
 from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.supervised import Health, SupervisedThread
 
