@@ -103,7 +103,7 @@ class Metrics:
         return reasons
 
     def summary(self) -> dict[str, Any]:
-        sc, ok = self.scenario, self.scenario.success
+        sc = self.scenario
         acquired = next((s.t for s in self.samples if s.state is RobotState.TRACK), None)
         tracked = [s for s in self.samples if s.state is RobotState.TRACK and s.cat_column is not None]
         centred = sum(abs(s.cat_column - self.frame_width / 2) <= CENTRED_SHARE * self.frame_width
@@ -149,6 +149,16 @@ class Metrics:
             "final_state": last.state.label if last else None,
             "command_answers": [{"t": t, "command": c, "answer": a} for t, c, a in self.answers],
         }
+        reasons = self._verdict(out, acquired, tracked=bool(tracked), errors=bool(errors),
+                                reacquire=reacquire, odo_err=odo_err)
+        out["success"] = not reasons
+        out["reasons"] = reasons
+        return out
+
+    def _verdict(self, out: dict[str, Any], acquired: float | None, *, tracked: bool, errors: bool,
+                 reacquire: list[float], odo_err: float | None) -> list[str]:
+        """Why the run fails the scenario's success criteria (empty: it passes)."""
+        sc, ok, collisions = self.scenario, self.scenario.success, out["collisions"]
         reasons = self._decoys(out, acquired)
         if sc.cat is not None and ok.must_acquire and acquired is None:
             reasons.append("the cat was never acquired (no TRACK)")
@@ -167,6 +177,4 @@ class Metrics:
         if any(a.startswith("ERR") for _, _, a in self.answers):
             refused = next(a for _, _, a in self.answers if a.startswith("ERR"))
             reasons.append(f"a scenario command was refused: {refused}")
-        out["success"] = not reasons
-        out["reasons"] = reasons
-        return out
+        return reasons
