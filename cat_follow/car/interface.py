@@ -1,7 +1,7 @@
 """The car interface. Every implementation clamps like the PiCar-X does.
 
 Threading: ``drive``, ``look``, ``apply``, ``stop`` and ``close`` go through I2C on the real
-car and must all be called from ONE thread (the car thread's: ``cat_follow.robot.car_thread``).
+car and must all be called from ONE thread (the car thread's, robot/car_thread.py).
 ``read_distance_cm`` uses only the ultrasonic sensor's GPIO pins and may be called from the
 sensor thread.
 """
