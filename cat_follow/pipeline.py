@@ -20,7 +20,7 @@ from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.port import DetectorWorker
 from cat_follow.perception.worker import make_worker
-from cat_follow.sources.base import FrameSource
+from cat_follow.sources.source import FrameSource
 from cat_follow.threads.camera import CameraThread
 from cat_follow.threads.detector import ThreadDetectorPort
 from cat_follow.threads.detector_process import ProcessDetectorPort

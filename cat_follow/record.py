@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from cat_follow.memory.pool import SOURCE_NAMES
 from cat_follow.pipeline import Pipeline
-from cat_follow.robot.runner import Robot
+from cat_follow.robot.main_loop import Robot
 from cat_follow.threads.supervised import Health, SupervisedThread
 from cat_follow.video_out import open_video_writer
 

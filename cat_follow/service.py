@@ -15,13 +15,13 @@ from collections.abc import Callable
 from types import FrameType
 
 from cat_follow.calib.store import load_calibration
-from cat_follow.car.base import Car
+from cat_follow.car.interface import Car
 from cat_follow.config import Config
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.worker import resolve_models
 from cat_follow.pipeline import Pipeline
-from cat_follow.robot.runner import Robot
-from cat_follow.robot.server import server_socket_path
+from cat_follow.robot.command_socket import server_socket_path
+from cat_follow.robot.main_loop import Robot
 from cat_follow.sources import default_video, open_source
 
 log = logging.getLogger("cat_follow")

@@ -264,14 +264,14 @@ def test_a_zero_speed_comes_with_its_reason(what: str, expect: str) -> None:
         assert cfg.follow_distance_m - dist > cfg.stop_band_m, "config leaves no room for this case"
     box = None if what == "none" else _box_at(c, dist)
     out = c.command(Intent(mode), t=0.0, dt=0.05, pose=(0.0, 0.0, 0.0), box=box, distance_cm=200.0)
-    assert out.speed == 0 and expect in out.reason, out
+    assert out.order.speed == 0 and expect in out.reason, out
 
 
 def test_a_cat_far_ahead_is_followed_with_no_reason() -> None:
     c, cfg = _controller()
     out = c.command(Intent(Mode.TRACK), t=0.0, dt=0.05, pose=(0.0, 0.0, 0.0),
                     box=_box_at(c, cfg.follow_distance_m + 1.0), distance_cm=300.0)
-    assert out.speed > 0 and out.reason == ""
+    assert out.order.speed > 0 and out.reason == ""
 
 
 # ---- the plot --------------------------------------------------------------------------

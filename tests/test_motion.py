@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from cat_follow.calib.store import Calibration
+from cat_follow.car.interface import Order
 from cat_follow.config import MotionConfig, RobotConfig
-from cat_follow.robot.motion import UNKNOWN_RANGE_SPEED, DriveCommand, MotionController
+from cat_follow.robot.motion import UNKNOWN_RANGE_SPEED, Decision, MotionController
 from cat_follow.robot.state_machine import Intent, Mode
 
 W, H = 640, 480
@@ -29,28 +30,28 @@ def test_cat_right_of_centre_pans_and_steers_right() -> None:
     c = ctl()
     far = height_for(c, 1.5)
     cmd = c.command(Intent(Mode.TRACK), t=0, dt=0.05, pose=(0, 0, 0), box=box_at(500, 240, far), distance_cm=200)
-    assert cmd.pan > 0 and cmd.steer > 0 and cmd.speed > 0
+    assert cmd.order.pan > 0 and cmd.order.steer > 0 and cmd.order.speed > 0
     c = ctl()
     cmd = c.command(Intent(Mode.TRACK), t=0, dt=0.05, pose=(0, 0, 0), box=box_at(100, 240, far), distance_cm=200)
-    assert cmd.pan < 0 and cmd.steer < 0
+    assert cmd.order.pan < 0 and cmd.order.steer < 0
 
 
 def test_cat_above_centre_tilts_up_below_tilts_down() -> None:
     c = ctl()
-    assert c.center_cat_control(box_at(320, 60, 100), 0.05).tilt > 0
-    assert ctl().center_cat_control(box_at(320, 420, 100), 0.05).tilt < 0
+    assert c.center_cat_control(box_at(320, 60, 100), 0.05).order.tilt > 0
+    assert ctl().center_cat_control(box_at(320, 420, 100), 0.05).order.tilt < 0
 
 
 def test_centred_cat_is_inside_the_deadband() -> None:
     c = ctl()
     cmd = c.center_cat_control(box_at(322, 243, 100), 0.05)
-    assert cmd.pan == 0 and cmd.tilt == 0 and cmd.steer == 0
+    assert cmd.order.pan == 0 and cmd.order.tilt == 0 and cmd.order.steer == 0
 
 
 def test_pan_is_slew_limited() -> None:
     c = ctl()
     cmd = c.center_cat_control(box_at(630, 240, 100), 0.05)
-    assert 0 < cmd.pan <= CFG.pan_rate_dps * 0.05 + 1e-9
+    assert 0 < cmd.order.pan <= CFG.pan_rate_dps * 0.05 + 1e-9
 
 
 @pytest.mark.parametrize("distance, expect", [
@@ -60,7 +61,7 @@ def test_speed_from_the_box_height(distance: float, expect: str) -> None:
     c = ctl()
     box = box_at(320, 240, height_for(c, distance))
     assert c.cat_distance_m(box) == pytest.approx(distance, rel=1e-6)
-    speed = c.center_cat_control(box, 0.05).speed
+    speed = c.center_cat_control(box, 0.05).order.speed
     if expect == "forward":
         assert 0 < speed <= CFG.max_speed
     elif expect == "stop":
@@ -71,35 +72,36 @@ def test_speed_from_the_box_height(distance: float, expect: str) -> None:
 
 def test_large_cat_slows_then_stops_then_backs_off() -> None:
     c = ctl()
-    speeds = [c.center_cat_control(box_at(320, 240, height_for(c, d)), 0.05).speed for d in (3.0, 1.0, 0.7, 0.5, 0.25)]
+    speeds = [c.center_cat_control(box_at(320, 240, height_for(c, d)), 0.05).order.speed
+              for d in (3.0, 1.0, 0.7, 0.5, 0.25)]
     assert speeds[0] >= speeds[1] > speeds[2] > 0 and speeds[3] == 0 and speeds[4] < 0
 
 
 def test_goto_steers_toward_the_goal() -> None:
     c = ctl()
     left = c.goto((0, 0, 0), (1.0, 1.0), 0.05)
-    assert left.steer < 0 and left.speed > 0  # goal to the left (y+): steer left (negative)
+    assert left.order.steer < 0 and left.order.speed > 0  # goal to the left (y+): steer left (negative)
     right = ctl().goto((0, 0, 0), (1.0, -1.0), 0.05)
-    assert right.steer > 0
+    assert right.order.steer > 0
 
 
 def test_search_circles_in_the_given_direction() -> None:
-    assert ctl().search(1, 0.0, 0.05).steer > 0
-    assert ctl().search(-1, 0.0, 0.05).steer < 0
+    assert ctl().search(1, 0.0, 0.05).order.steer > 0
+    assert ctl().search(-1, 0.0, 0.05).order.steer < 0
 
 
 def test_range_guard() -> None:
     c = ctl()
-    fwd = DriveCommand(speed=40.0)
-    assert c.limit_for_range(fwd, 15.0).speed == 0 and "obstacle" in c.limit_for_range(fwd, 15.0).reason
-    assert c.limit_for_range(fwd, None).speed == UNKNOWN_RANGE_SPEED  # unknown is not clear
-    assert c.limit_for_range(fwd, 150.0).speed == 40.0
-    back = DriveCommand(speed=-15.0)
-    assert c.limit_for_range(back, 5.0).speed == -15.0  # backing away from it is allowed
+    fwd = Decision(Order(speed=40.0))
+    assert c.limit_for_range(fwd, 15.0).order.speed == 0 and "obstacle" in c.limit_for_range(fwd, 15.0).reason
+    assert c.limit_for_range(fwd, None).order.speed == UNKNOWN_RANGE_SPEED  # unknown is not clear
+    assert c.limit_for_range(fwd, 150.0).order.speed == 40.0
+    back = Decision(Order(speed=-15.0))
+    assert c.limit_for_range(back, 5.0).order.speed == -15.0  # backing away from it is allowed
 
 
 def test_stop_intent_stops_the_motors_but_keeps_the_servos() -> None:
     c = ctl()
     c.command(Intent(Mode.SEARCH, direction=1), t=0.5, dt=0.05, pose=(0, 0, 0), box=None, distance_cm=200)
     cmd = c.command(Intent(Mode.STOP), t=0.55, dt=0.05, pose=(0, 0, 0), box=None, distance_cm=200)
-    assert cmd.speed == 0 and cmd.steer != 0
+    assert cmd.order.speed == 0 and cmd.order.steer != 0

@@ -16,8 +16,8 @@ from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.port import JOB, KIND_CAT, DetectJob, detections, new_result_buffer
 from cat_follow.perception.ssd import SsdDetector
 from cat_follow.perception.worker import SsdWorker
-from cat_follow.sources.base import ReadStatus
 from cat_follow.sources.images import ArraySource
+from cat_follow.sources.source import ReadStatus
 from cat_follow.threads.camera import CameraThread
 from cat_follow.threads.detector import ThreadDetectorPort
 from cat_follow.threads.supervised import Health

@@ -31,7 +31,7 @@ from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.ssd import SsdDetector
 from cat_follow.perception.worker import SsdWorker
 from cat_follow.pipeline import Pipeline
-from cat_follow.robot.runner import Robot
+from cat_follow.robot.main_loop import Robot
 from cat_follow.robot.sdnotify import Notifier
 from cat_follow.robot.state_machine import RobotState
 from cat_follow.sources import ArraySource, PoolWriter, ReadStatus
@@ -353,7 +353,8 @@ def test_systemd_ready_and_watchdog_pings_stop_when_the_camera_stalls(harness: C
 def test_a_latched_stop_holds_until_resumed_by_number() -> None:
     """The car thread alone: a stop empties the mailbox and holds; only a send that resumes
     THAT latch lifts it (a stale resume leaves a newer stop in force); capture times are kept."""
-    from cat_follow.threads.car_actor import CarActor
+    from cat_follow.car.interface import Order
+    from cat_follow.robot.car_thread import CarActor
     from cat_follow.threads.supervised import Health
 
     rec = RecordingCar(sim_car())
@@ -361,23 +362,23 @@ def test_a_latched_stop_holds_until_resumed_by_number() -> None:
     actor.start()
     try:
         assert actor.ready.wait(5)
-        actor.send(40, 0, 0, 0)
+        actor.send(Order(40, 0, 0, 0))
         assert wait_for(lambda: rec.applied.speed == 40, 1)
         t = time.monotonic()
         actor.emergency_stop("test")
         first = actor.latched
         assert first is not None and first.reason == "test"
-        actor.send(50, 0, 0, 0)  # no resume: kept, not applied
+        actor.send(Order(50, 0, 0, 0))  # no resume: kept, not applied
         time.sleep(0.1)
         assert rec.applied.speed == 0
         actor.emergency_stop("second")  # a newer stop, while the first is still in force: same latch
         assert actor.latched == first
-        actor.send(30, 0, 0, 0, resume=first, capture_ns=time.monotonic_ns())
+        actor.send(Order(30, 0, 0, 0), resume=first, capture_ns=time.monotonic_ns())
         assert wait_for(lambda: rec.applied.speed == 30, 1)
         assert actor.latched is None and actor.motor_latency_ms().size >= 1
         assert not actor.motor_latency_ms().flags.writeable
         actor.emergency_stop("third")
-        actor.send(20, 0, 0, 0, resume=first)  # a stale resume does not lift the newer latch
+        actor.send(Order(20, 0, 0, 0), resume=first)  # a stale resume does not lift the newer latch
         time.sleep(0.1)
         assert rec.applied.speed == 0 and actor.latched is not None and actor.latched.reason == "third"
         calls = rec.snapshot()

@@ -21,8 +21,8 @@ from cat_follow.config import Config
 from cat_follow.errors import CatFollowError
 from cat_follow.memory.pool import allocate_pool
 from cat_follow.robot.client import NoService, send_line
+from cat_follow.robot.command_socket import CommandServer
 from cat_follow.robot.commands import CommandQueue
-from cat_follow.robot.server import CommandServer
 from cat_follow.threads.supervised import Health
 
 STATUS = json.dumps({"state": "idle", "pad": "x" * 500})
@@ -123,7 +123,7 @@ def test_oversize_line_is_refused_and_the_client_dropped(server: CommandServer) 
 
 def test_a_client_that_never_reads_is_held_back_then_dropped(server: CommandServer,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("cat_follow.robot.server.STUCK_S", 0.5)
+    monkeypatch.setattr("cat_follow.robot.command_socket.STUCK_S", 0.5)
     deaf = connect(server)
     deaf.setblocking(False)
     other = connect(server)
@@ -207,7 +207,7 @@ def test_client_reports_no_service(sock_dir: Path) -> None:
 
 
 def test_the_tmp_fallback_directory_is_0700_and_checked(tmp_path: Path) -> None:
-    from cat_follow.robot.server import secure_dir
+    from cat_follow.robot.command_socket import secure_dir
 
     d = tmp_path / "cf"
     secure_dir(d)
@@ -250,7 +250,7 @@ def test_accept_errors_are_survived_and_counted(server: CommandServer, monkeypat
 def test_input_is_bounded_under_a_flood_of_short_valid_lines(server: CommandServer) -> None:
     """A client that writes short valid lines as fast as it can and reads its answers: the
     server's unprocessed input for it never grows past a bound."""
-    from cat_follow.robot.server import INBUF_HIGH
+    from cat_follow.robot.command_socket import INBUF_HIGH
 
     c = connect(server)
     stop = threading.Event()

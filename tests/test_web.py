@@ -24,8 +24,8 @@ from cat_follow.memory.pool import allocate_pool
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.robot.commands import CommandQueue, answer_command
 from cat_follow.threads.supervised import Health
+from cat_follow.web.app import Endpoints
 from cat_follow.web.overlay import whole
-from cat_follow.web.server import Endpoints
 from cat_follow.web.view import WebView, parse_web_spec, with_web_slot
 
 TOKEN = "s3cret-token"

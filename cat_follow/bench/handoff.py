@@ -23,6 +23,7 @@ Each mode runs in its own subprocess (class-level timing wrappers, bench only); 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -31,6 +32,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
@@ -55,8 +57,9 @@ def _span(st: Stamps, key: str, fn: Any) -> Any:
     return wrapped
 
 
-def _instrument(st: Stamps) -> None:
-    """Wrap the few methods on the handoff path with time stamps (this process only)."""
+def _instrument(st: Stamps) -> contextlib.ExitStack:
+    """The few methods on the handoff path wrapped with time stamps, for as long as the returned
+    stack is open (this process only; closing it puts the originals back)."""
     wait_frame, process, submit, count = SharedState.wait_frame, TrackerThread.process, JobDesk.submit, JobDesk._count
     tracker_ids: set[int] = set()
 
@@ -84,14 +87,17 @@ def _instrument(st: Stamps) -> None:
         count(self, rec, min_score)
         st["worker_ms"].append(float(rec["ms"]))
 
-    JobDesk._count = w_count  # type: ignore[method-assign]
-    SharedState.wait_frame = w_wait  # type: ignore[method-assign]
-    TrackerThread.process = w_process  # type: ignore[method-assign]
-    JobDesk.submit = w_submit  # type: ignore[method-assign]
-    SharedState.snapshot_for_detector = _span(st, "copy", SharedState.snapshot_for_detector)  # type: ignore[method-assign]
-    ChildHandle.run = _span(st, "child", ChildHandle.run)  # type: ignore[method-assign]
-    for cls in (ThreadDetectorPort, ProcessDetectorPort):
-        cls.run_pending = _span(st, "job", cls.run_pending)  # type: ignore[method-assign]
+    stack = contextlib.ExitStack()
+    wrappers: list[tuple[type, str, Any]] = [
+        (JobDesk, "_count", w_count), (SharedState, "wait_frame", w_wait), (TrackerThread, "process", w_process),
+        (JobDesk, "submit", w_submit),
+        (SharedState, "snapshot_for_detector", _span(st, "copy", SharedState.snapshot_for_detector)),
+        (ChildHandle, "run", _span(st, "child", ChildHandle.run)),
+        (ThreadDetectorPort, "run_pending", _span(st, "job", ThreadDetectorPort.run_pending)),
+        (ProcessDetectorPort, "run_pending", _span(st, "job", ProcessDetectorPort.run_pending))]
+    for cls, name, wrapper in wrappers:
+        stack.enter_context(mock.patch.object(cls, name, wrapper))
+    return stack
 
 
 def _run_delay_ns() -> int:
@@ -152,11 +158,11 @@ def run_mode(mode: str, video: Path, frames: int, rate: float | None) -> dict[st
     from cat_follow.perception.worker import resolve_models
 
     st: Stamps = {k: [] for k in ("wait", "process", "submit", "job", "copy", "child", "worker_ms")}
-    _instrument(st)
     cfg = load_config(None)
     cfg = replace(cfg, detector=replace(cfg.detector, manifest="ssd_mobilenet_v1_coco_quant"),
                   verifier=replace(cfg.verifier, enabled=False))
-    figures = robot_run(video, cfg, resolve_models(cfg), frames, rate, mode)
+    with _instrument(st):
+        figures = robot_run(video, cfg, resolve_models(cfg), frames, rate, mode)
     return {"mode": mode, "bench_handoff_ms_p50": figures["handoff_ms_p50"],
             "bench_handoff_ms_p99": figures["handoff_ms_p99"], "handoff": _split(st),
             "detector": _detector_split(st, np.asarray(st["worker_ms"]))}

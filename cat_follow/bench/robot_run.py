@@ -18,7 +18,7 @@ from cat_follow.car.sim import SimCar
 from cat_follow.config import Config
 from cat_follow.perception.model import ModelFiles
 from cat_follow.pipeline import Pipeline
-from cat_follow.robot.runner import Robot
+from cat_follow.robot.main_loop import Robot
 from cat_follow.sources import VideoFileSource
 from cat_follow.stats import LatencyRecorder, percentile
 from cat_follow.threads.detector_process import ProcessDetectorPort

@@ -27,7 +27,7 @@ from cat_follow.calib.maths import (
     write_picarx_conf,
 )
 from cat_follow.calib.store import Calibration, calibration_as_toml, load_calibration
-from cat_follow.car.base import Car
+from cat_follow.car.interface import Car
 from cat_follow.errors import CatFollowError
 
 Ask = Callable[[str], str]

@@ -13,7 +13,7 @@ from cat_follow.calib import procedures as proc
 from cat_follow.calib.maths import PICARX_KEYS, chessboard_image, read_picarx_conf, speed_table
 from cat_follow.calib.procedures import Ask, Say
 from cat_follow.calib.store import Calibration, calibration_as_toml, load_calibration
-from cat_follow.car.base import Car
+from cat_follow.car.interface import Car
 from cat_follow.errors import CatFollowError
 
 

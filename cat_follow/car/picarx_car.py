@@ -8,9 +8,10 @@ import os
 import pwd
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
-from cat_follow.car.base import (
+from cat_follow.car.interface import (
     PAN_MAX,
     PAN_MIN,
     SPEED_LIMIT,
@@ -18,8 +19,8 @@ from cat_follow.car.base import (
     STEER_MIN,
     TILT_MAX,
     TILT_MIN,
-    Applied,
     Car,
+    Order,
     clamp,
 )
 from cat_follow.errors import CatFollowError
@@ -47,9 +48,9 @@ def _getlogin_fallback() -> Iterator[None]:
         os.getlogin = original
 
 
-def drive_calls(px: Any, applied: Applied, speed: float, steer_deg: float) -> Applied:
+def drive_calls(px: Any, applied: Order, speed: float, steer_deg: float) -> Order:
     """Make the picar-x calls that take the motors from ``applied`` to (speed, steer); returns
-    the new Applied. Shared with the simulator, which runs it against its model of picar-x.
+    the new applied Order. Shared with the simulator, which runs it against its model of picar-x.
 
     picar-x's ``forward``/``backward`` set the reduced wheel's power from the steering angle
     remembered at THAT call, so the motion command is re-issued whenever the steering changes
@@ -66,17 +67,17 @@ def drive_calls(px: Any, applied: Applied, speed: float, steer_deg: float) -> Ap
             px.forward(speed)
         else:
             px.backward(-speed)
-    return Applied(speed, steer, applied.pan, applied.tilt)
+    return replace(applied, speed=speed, steer=steer)
 
 
-def look_calls(px: Any, applied: Applied, pan_deg: float, tilt_deg: float) -> Applied:
-    """The picar-x calls that point the camera at (pan, tilt); returns the new Applied."""
+def look_calls(px: Any, applied: Order, pan_deg: float, tilt_deg: float) -> Order:
+    """The picar-x calls that point the camera at (pan, tilt); returns the new applied Order."""
     pan, tilt = clamp(pan_deg, PAN_MIN, PAN_MAX), clamp(tilt_deg, TILT_MIN, TILT_MAX)
     if pan != applied.pan:
         px.set_cam_pan_angle(pan)
     if tilt != applied.tilt:
         px.set_cam_tilt_angle(tilt)
-    return Applied(applied.speed, applied.steer, pan, tilt)
+    return replace(applied, pan=pan, tilt=tilt)
 
 
 class PicarxCar(Car):
@@ -95,7 +96,7 @@ class PicarxCar(Car):
             except OSError as exc:
                 raise CatFollowError(f"PiCar-X not reachable over I2C ({exc}): is the Robot HAT "
                                      "powered and I2C enabled (raspi-config)?") from exc
-        self.applied = Applied()
+        self.applied = Order()
         self.px.stop()
 
     def _check_thread(self) -> None:
@@ -113,7 +114,7 @@ class PicarxCar(Car):
     def stop(self) -> None:
         self._check_thread()
         self.px.stop()  # sets both PWM channels to 0 (twice)
-        self.applied = Applied(0.0, self.applied.steer, self.applied.pan, self.applied.tilt)
+        self.applied = replace(self.applied, speed=0.0)
 
     def set_zero(self, which: str, degrees: float) -> None:
         self._check_thread()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from cat_follow.car.base import Applied, Car
+from cat_follow.car.interface import Car, Order
 
 T = TypeVar("T")
 
@@ -48,11 +48,11 @@ class RecordingCar(Car):
         return result
 
     @property
-    def applied(self) -> Applied:
+    def applied(self) -> Order:
         return self.inner.applied
 
     @applied.setter
-    def applied(self, value: Applied) -> None:
+    def applied(self, value: Order) -> None:
         self.inner.applied = value
 
     def drive(self, speed: float, steer_deg: float) -> None:

@@ -22,16 +22,12 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from cat_follow.calib.store import Calibration
-from cat_follow.car.base import (
-    Applied,
-    Car,
-    clamp,
-)
+from cat_follow.car.interface import Car, Order, clamp
 from cat_follow.car.picarx_car import drive_calls, look_calls
 from cat_follow.car.picarx_model import PicarxModel
 
@@ -102,7 +98,7 @@ class SimCar(Car):
         self.steer = 0.0            # actual servo angles, deg
         self.pan = 0.0
         self.tilt = 0.0
-        self.applied = Applied()
+        self.applied = Order()
         self.px = PicarxModel()     # what picar-x was told (the sim's side of the picar-x calls)
         self.fail_next: BaseException | None = None
         self.zeros: dict[str, float] = {}
@@ -161,8 +157,7 @@ class SimCar(Car):
         with self._lock:
             self._advance_locked()
             self.px.stop()
-            a = self.applied
-            self.applied = Applied(0.0, a.steer, a.pan, a.tilt)
+            self.applied = replace(self.applied, speed=0.0)
 
     def set_zero(self, which: str, degrees: float) -> None:
         with self._lock:

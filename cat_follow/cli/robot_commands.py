@@ -46,7 +46,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def cmd_send(args: argparse.Namespace) -> int:
     from cat_follow.robot.client import NoService, send_line
-    from cat_follow.robot.server import client_socket_paths
+    from cat_follow.robot.command_socket import client_socket_paths
 
     cfg = load_config(args.config)
     try:

@@ -1,4 +1,4 @@
-"""Motion control: an Intent (plus the cat's box, pose and range) -> motor and servo commands.
+"""Motion control: an Intent (plus the cat's box, pose and range) -> a Decision: the car's Order and why.
 
 Sign conventions are PiCar-X's: steering, pan positive = RIGHT; tilt positive = UP; speed
 positive = forward. Servo commands are slew-limited; limits match the car's clamps.
@@ -8,10 +8,10 @@ The controller keeps only its last command (for the slew limits): pure arithmeti
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cat_follow.calib.store import Calibration
-from cat_follow.car.base import PAN_MAX, SPEED_LIMIT, STEER_MAX, TILT_MAX, TILT_MIN, clamp
+from cat_follow.car.interface import PAN_MAX, SPEED_LIMIT, STEER_MAX, TILT_MAX, TILT_MIN, Order, clamp
 from cat_follow.config import MotionConfig, RobotConfig
 from cat_follow.geometry import Box
 from cat_follow.robot.state_machine import Intent, Mode
@@ -30,12 +30,12 @@ def slew(current: float, target: float, rate: float, dt: float) -> float:
 
 
 @dataclass(frozen=True)
-class DriveCommand:
-    speed: float = 0.0
-    steer: float = 0.0
-    pan: float = 0.0
-    tilt: float = 0.0
-    reason: str = ""  # why the speed is 0 or limited (stop band, no box, obstacle, ...), for status
+class Decision:
+    """The controller's answer for one tick: the order for the car, and why its speed is 0 or
+    limited (stop band, no box, obstacle, ...; "" when nothing limits it), for status."""
+
+    order: Order
+    reason: str = ""
 
 
 class MotionController:
@@ -47,7 +47,7 @@ class MotionController:
         self.tan_hfov = math.tan(math.radians(cal.camera_hfov_deg) / 2)
         self.tan_vfov = math.tan(math.radians(cal.camera_vfov_deg) / 2)
         self.focal_px = cal.focal_px(frame_w)
-        self.last = DriveCommand()
+        self.last = Order()  # the last order computed (for the slew limits)
         self._blocked_since: float | None = None
         self._backing_until = -math.inf
 
@@ -65,7 +65,7 @@ class MotionController:
         return right, down
 
     # ---- behaviours --------------------------------------------------------------------
-    def center_cat_control(self, box: Box | None, dt: float, stale: bool = False) -> DriveCommand:
+    def center_cat_control(self, box: Box | None, dt: float, stale: bool = False) -> Decision:
         """Pan toward the cat, steer the body so the pan returns to centre, and approach to
         the following distance (stop band; reverse slowly when far too close).
 
@@ -75,7 +75,7 @@ class MotionController:
         """
         c, last = self.cfg, self.last
         if box is None:  # unseen: hold still, keep looking where it was
-            return DriveCommand(0.0, last.steer, last.pan, last.tilt, "no box of the cat: holding still")
+            return Decision(replace(last, speed=0.0), "no box of the cat: holding still")
         if stale:
             pan, tilt = last.pan, last.tilt
         else:
@@ -100,9 +100,9 @@ class MotionController:
         else:
             # turn before running: full speed only when the cat is ahead of the body
             speed = min(c.max_speed, c.speed_gain * error) * max(0.3, math.cos(math.radians(pan)))
-        return DriveCommand(speed, steer, pan, tilt, reason)
+        return Decision(Order(speed, steer, pan, tilt), reason)
 
-    def goto(self, pose: tuple[float, float, float], goal: tuple[float, float], dt: float) -> DriveCommand:
+    def goto(self, pose: tuple[float, float, float], goal: tuple[float, float], dt: float) -> Decision:
         """Steer toward ``goal`` (pure pursuit on the bearing), camera looking ahead."""
         c, last = self.cfg, self.last
         bearing = math.atan2(goal[1] - pose[1], goal[0] - pose[0]) - pose[2]
@@ -111,41 +111,41 @@ class MotionController:
         speed = c.nav_speed * max(0.3, math.cos(math.radians(bearing)))
         pan = slew(last.pan, 0.0, c.pan_rate_dps, dt)
         tilt = slew(last.tilt, 0.0, c.tilt_rate_dps, dt)
-        return DriveCommand(speed, steer, pan, tilt)
+        return Decision(Order(speed, steer, pan, tilt))
 
-    def search(self, direction: int, t: float, dt: float) -> DriveCommand:
+    def search(self, direction: int, t: float, dt: float) -> Decision:
         """Circle slowly toward ``direction`` while sweeping the camera."""
         c, last = self.cfg, self.last
         sweep = c.search_pan_deg * math.sin(2 * math.pi * t / SEARCH_SWEEP_S)
         pan = slew(last.pan, clamp(sweep, -PAN_LIMIT, PAN_LIMIT), c.pan_rate_dps, dt)
         tilt = slew(last.tilt, 0.0, c.tilt_rate_dps, dt)
         steer = slew(last.steer, STEER_LIMIT * (1 if direction >= 0 else -1), c.steer_rate_dps, dt)
-        return DriveCommand(c.search_speed, steer, pan, tilt)
+        return Decision(Order(c.search_speed, steer, pan, tilt))
 
-    def stopped(self) -> DriveCommand:
-        return DriveCommand(0.0, self.last.steer, self.last.pan, self.last.tilt, "stopped")
+    def stopped(self) -> Decision:
+        return Decision(replace(self.last, speed=0.0), "stopped")
 
     # ---- safety ------------------------------------------------------------------------
-    def limit_for_range(self, cmd: DriveCommand, distance_cm: float | None) -> DriveCommand:
+    def limit_for_range(self, cmd: Decision, distance_cm: float | None) -> Decision:
         """No forward motion toward an obstacle closer than the stop distance; a slow cap
         when the range is unknown (-1/-2 or stale: unknown is not clear)."""
-        if cmd.speed <= 0:
+        if cmd.order.speed <= 0:
             return cmd
         if distance_cm is None:
-            if cmd.speed > UNKNOWN_RANGE_SPEED:
-                return DriveCommand(UNKNOWN_RANGE_SPEED, cmd.steer, cmd.pan, cmd.tilt, "range unknown")
+            if cmd.order.speed > UNKNOWN_RANGE_SPEED:
+                return Decision(replace(cmd.order, speed=UNKNOWN_RANGE_SPEED), "range unknown")
             return cmd
         if distance_cm < self.robot.obstacle_stop_cm:
-            return DriveCommand(0.0, cmd.steer, cmd.pan, cmd.tilt, f"obstacle at {distance_cm:.0f} cm")
+            return Decision(replace(cmd.order, speed=0.0), f"obstacle at {distance_cm:.0f} cm")
         return cmd
 
-    def _unstick(self, limited: DriveCommand, wanted: DriveCommand, t: float) -> DriveCommand:
+    def _unstick(self, limited: Decision, wanted: Decision, t: float) -> Decision:
         """Forward motion blocked for BLOCKED_S: back off for BACKOFF_S, steering the other
         way so the nose swings clear, then try again."""
         if t < self._backing_until:
-            return DriveCommand(-self.cfg.reverse_speed, -wanted.steer, wanted.pan, wanted.tilt,
-                                "backing off an obstacle")
-        if limited.speed == 0 and wanted.speed > 0 and limited.reason.startswith("obstacle"):
+            w = wanted.order
+            return Decision(Order(-self.cfg.reverse_speed, -w.steer, w.pan, w.tilt), "backing off an obstacle")
+        if limited.order.speed == 0 and wanted.order.speed > 0 and limited.reason.startswith("obstacle"):
             if self._blocked_since is None:
                 self._blocked_since = t
             elif t - self._blocked_since >= BLOCKED_S:
@@ -156,14 +156,14 @@ class MotionController:
         return limited
 
     def command(self, intent: Intent, *, t: float, dt: float, pose: tuple[float, float, float],
-                box: Box | None, distance_cm: float | None, box_stale: bool = False) -> DriveCommand:
-        """The command for this tick; remembers it for the next tick's slew limits."""
+                box: Box | None, distance_cm: float | None, box_stale: bool = False) -> Decision:
+        """The decision for this tick; remembers its order for the next tick's slew limits."""
         if intent.mode is Mode.TRACK:
             cmd = self.center_cat_control(box, dt, box_stale)
         elif intent.mode is Mode.LOOK:
             looked = self.center_cat_control(box, dt, box_stale)
-            cmd = DriveCommand(0.0, self.last.steer, looked.pan, looked.tilt,
-                               "a possible cat, not yet confirmed: looking, not driving")
+            cmd = Decision(Order(0.0, self.last.steer, looked.order.pan, looked.order.tilt),
+                           "a possible cat, not yet confirmed: looking, not driving")
         elif intent.mode is Mode.GOTO and intent.goal is not None:
             cmd = self.goto(pose, intent.goal, dt)
         elif intent.mode is Mode.SEARCH:
@@ -171,6 +171,5 @@ class MotionController:
         else:
             cmd = self.stopped()
         cmd = self._unstick(self.limit_for_range(cmd, distance_cm), cmd, t)
-        self.last = DriveCommand(clamp(cmd.speed, -SPEED_LIMIT, SPEED_LIMIT), cmd.steer, cmd.pan, cmd.tilt,
-                                 cmd.reason)
-        return self.last
+        self.last = replace(cmd.order, speed=clamp(cmd.order.speed, -SPEED_LIMIT, SPEED_LIMIT))
+        return Decision(self.last, cmd.reason)

@@ -30,13 +30,13 @@ from cat_follow.errors import CatFollowError
 from cat_follow.memory.pool import BBOX_TRACKER
 from cat_follow.perception.model import ModelFiles, assets_dirs
 from cat_follow.pipeline import Pipeline
-from cat_follow.robot.runner import Robot
+from cat_follow.robot.main_loop import Robot
 from cat_follow.run_options import RunOptions
-from cat_follow.sim.camera import SimCameraSource
 from cat_follow.sim.camera_view import CameraView
 from cat_follow.sim.metrics import Metrics, Sample
 from cat_follow.sim.plot import plot_paths
 from cat_follow.sim.render import Renderer
+from cat_follow.sim.rendered_camera import SimCameraSource
 from cat_follow.sim.scenario import Scenario
 from cat_follow.sim.sprites import SEG_SUBPATH, Segmenter, Sprite, load_sprite
 from cat_follow.web.overlay import box_label, whole

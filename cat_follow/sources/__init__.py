@@ -7,8 +7,8 @@ from pathlib import Path
 from cat_follow.config import Config
 from cat_follow.errors import SourceError
 from cat_follow.perception.model import assets_dirs
-from cat_follow.sources.base import FrameSource, PoolWriter, ReadStatus, frame_problem
 from cat_follow.sources.images import ArraySource, ImageDirSource
+from cat_follow.sources.source import FrameSource, PoolWriter, ReadStatus, frame_problem
 from cat_follow.sources.video import VideoFileSource
 
 __all__ = ["ArraySource", "FrameSource", "ImageDirSource", "PoolWriter", "ReadStatus",

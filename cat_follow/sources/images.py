@@ -9,7 +9,7 @@ from typing import Any
 import cv2
 
 from cat_follow.errors import SourceError
-from cat_follow.sources.base import FrameSource, PoolWriter, ReadStatus
+from cat_follow.sources.source import FrameSource, PoolWriter, ReadStatus
 
 IMAGE_SUFFIXES = {".bmp", ".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from cat_follow.errors import SourceError
-from cat_follow.sources.base import FrameSource, PoolWriter, ReadStatus
+from cat_follow.sources.source import FrameSource, PoolWriter, ReadStatus
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from cat_follow.errors import SourceError
-from cat_follow.sources.base import FrameSource, PoolWriter, ReadStatus
+from cat_follow.sources.source import FrameSource, PoolWriter, ReadStatus
 
 log = logging.getLogger(__name__)
 

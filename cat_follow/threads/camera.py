@@ -12,7 +12,7 @@ import logging
 import time
 
 from cat_follow.memory.shared_state import SharedState
-from cat_follow.sources.base import FrameSource, PoolWriter, ReadStatus
+from cat_follow.sources.source import FrameSource, PoolWriter, ReadStatus
 from cat_follow.threads.supervised import Health, SupervisedThread
 
 log = logging.getLogger(__name__)

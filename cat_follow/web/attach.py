@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from cat_follow.config import WebConfig
-from cat_follow.web.server import Endpoints
+from cat_follow.web.app import Endpoints
 from cat_follow.web.view import WebView, robot_cat_estimate
 
 

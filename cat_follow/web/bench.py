@@ -24,7 +24,7 @@ from cat_follow.perception.model import ModelFiles
 from cat_follow.pipeline import Pipeline
 from cat_follow.sources import open_source
 from cat_follow.stats import LatencyRecorder
-from cat_follow.web.server import Endpoints
+from cat_follow.web.app import Endpoints
 from cat_follow.web.view import WebView, with_web_slot
 
 WARMUP_S = 3.0

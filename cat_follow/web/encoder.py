@@ -25,7 +25,7 @@ from cat_follow.threads.supervised import Health, SupervisedThread
 from cat_follow.web.overlay import draw_overlay
 from cat_follow.web.trail import Trail
 
-HOLD_S = 0.6  # as long as the robot coasts on a box the tracker dropped (robot.runner.COAST_S)
+HOLD_S = 0.6  # as long as the robot coasts on a box the tracker dropped (robot.main_loop.COAST_S)
 Publish = Callable[[np.ndarray, int, int], None]
 
 

@@ -11,7 +11,7 @@ import threading
 from aiohttp import web
 
 from cat_follow.threads.supervised import Health, SupervisedThread
-from cat_follow.web.server import Hub, sample_trail
+from cat_follow.web.app import Hub, sample_trail
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from cat_follow.config import Config, WebConfig, is_loopback_host
 from cat_follow.errors import CatFollowError
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.threads.supervised import Health
+from cat_follow.web.app import CatEstimate, Endpoints, Hub, make_app
 from cat_follow.web.encoder import FrameEncoder
 from cat_follow.web.ring import JpegRing
 from cat_follow.web.security import Guard
-from cat_follow.web.server import CatEstimate, Endpoints, Hub, make_app
 from cat_follow.web.thread import WebServerThread
 from cat_follow.web.trail import Trail
 

@@ -12,9 +12,7 @@
 from __future__ import annotations
 
 import collections
-import json
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -24,21 +22,22 @@ from typing import Any
 import numpy as np
 
 from cat_follow.calib.store import Calibration
-from cat_follow.car.base import Car
+from cat_follow.car.interface import Car, Order
 from cat_follow.config import Config
 from cat_follow.errors import CatFollowError
-from cat_follow.memory.pool import BBOX_TRACKER, SOURCE_NAMES
-from cat_follow.perception.target import DropReason, TargetState
+from cat_follow.memory.pool import BBOX_TRACKER
+from cat_follow.perception.target import TargetState
 from cat_follow.pipeline import Pipeline
+from cat_follow.robot.car_thread import CarActor
+from cat_follow.robot.command_socket import CommandServer
 from cat_follow.robot.commands import VERB_LOCATION, CommandQueue, answer_command
-from cat_follow.robot.motion import DriveCommand, MotionController
+from cat_follow.robot.motion import Decision, MotionController
 from cat_follow.robot.odometry import Odometry
 from cat_follow.robot.sdnotify import Notifier
-from cat_follow.robot.server import CommandServer
 from cat_follow.robot.state_machine import Intent, Mode, RobotState, Sighting, StateMachine
-from cat_follow.threads.car_actor import CarActor
+from cat_follow.robot.status import StatusBoard
+from cat_follow.robot.ultrasonic import UltrasonicThread
 from cat_follow.threads.supervised import ThreadFailed
-from cat_follow.threads.ultrasonic import UltrasonicThread
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,6 @@ BOX_MAX_AGE_S = 0.5
 COAST_S = 0.6  # drive on the last box for this long when the tracker drops it
 TRACKER_STALE_S = 1.0  # no systemd watchdog ping once the tracker loop has not turned for this long
 CAR_READY_TIMEOUT_S = 15.0
-FPS_WINDOW_S = 1.0
 
 
 class Robot:
@@ -86,11 +84,9 @@ class Robot:
         self.exit_reason = ""
         self.ticks = 0
         self.camera_stalled = False
-        self.last_cmd = DriveCommand()
+        self.last_cmd = Order()  # the order last sent to the car thread
         self._last_tick: float | None = None
-        self._status: dict[str, Any] = {}
-        self._fps: dict[str, float] = {}
-        self._fps_mark: tuple[float, dict[str, int]] | None = None
+        self.board = StatusBoard(self.pool)
         self._coast: tuple[float, tuple[float, float, float, float]] | None = None
         self._last_stamp = 0
 
@@ -203,22 +199,20 @@ class Robot:
         r = self._bbox[0]
         fresh = bool(r["valid"]) and (now_ns - int(r["t_ns"])) / 1e9 < BOX_MAX_AGE_S
         state = int(r["target_state"])
-        if fresh and state == TargetState.TRACKING:
+        if fresh and state in (TargetState.TRACKING, TargetState.ACQUIRING):
             box = (float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"]))
             self._coast = (now, box)
-            right, _ = self.motion.cat_angles(box)
-            side = 1 if self.motion.last.pan + right >= 0 else -1
-            return Sighting(True, side), box, False
-        if fresh and state == TargetState.ACQUIRING:  # a candidate, not yet confirmed
-            box = (float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"]))
-            self._coast = (now, box)
-            return Sighting(False, candidate=True), box, False
+            if state == TargetState.TRACKING:
+                right, _ = self.motion.cat_angles(box)
+                side = 1 if self.motion.last.pan + right >= 0 else -1
+                return Sighting(True, side), box, False
+            return Sighting(False, candidate=True), box, False  # a candidate, not yet confirmed
         if self._coast is not None and now - self._coast[0] <= COAST_S and state in (
                 TargetState.TRACKING, TargetState.ACQUIRING):
             return Sighting(False, candidate=True), self._coast[1], True
         return Sighting(False), None, False
 
-    def tick(self, now: float) -> DriveCommand:
+    def tick(self, now: float) -> Decision:
         """One control step: safety checks, commands, state machine, motion, odometry."""
         dt = 0.0 if self._last_tick is None else min(max(now - self._last_tick, 0.0), 0.5)
         self._last_tick = now
@@ -263,12 +257,11 @@ class Robot:
         stamp = int(self._bbox[0]["t_capture_ns"])  # the frame behind this command, once per frame
         # resume=latch: the stop is lifted in the same locked step that posts this order, which
         # was computed after the state machine saw the stop (so it cannot be an older order)
-        seq = self.actor.send(out.speed, out.steer, out.pan, out.tilt,
-                              capture_ns=stamp if stamp != self._last_stamp else 0, resume=latch)
+        seq = self.actor.send(out.order, capture_ns=stamp if stamp != self._last_stamp else 0, resume=latch)
         self._last_stamp = stamp
         if self.lockstep:
             self.actor.wait_applied(seq, self._exit)
-        self.last_cmd = out
+        self.last_cmd = out.order
         self._publish(now, out, range_cm)
         self._notify(now_ns)
         return out
@@ -285,46 +278,11 @@ class Robot:
             self.watchdog_pings += 1
 
     # ---- status ------------------------------------------------------------------------
-    def _update_fps(self, now: float) -> None:
+    def _publish(self, now: float, out: Decision, range_cm: float | None) -> None:
         c = self.pool.counters[0]
         counts = {"camera": int(c["frames_published"]), "tracker": int(c["tracker_frames"]),
                   "detector": int(c["detector_runs"]), "control": self.ticks}
-        if self._fps_mark is None:
-            self._fps_mark = (now, counts)
-            return
-        t0, c0 = self._fps_mark
-        if now - t0 >= FPS_WINDOW_S:
-            self._fps = {k: round((counts[k] - c0[k]) / (now - t0), 1) for k in counts}
-            self._fps_mark = (now, counts)
-
-    def _publish(self, now: float, out: DriveCommand, range_cm: float | None) -> None:
-        st = self.pool.state[0]
-        st["state"] = int(self.sm.state)
-        tx, ty = self.sm.target if self.sm.target else (math.nan, math.nan)
-        st["target_x"], st["target_y"] = tx, ty
-        r = self._bbox[0]
-        if r["valid"]:
-            st["last_x"], st["last_y"], st["last_w"], st["last_h"] = r["x"], r["y"], r["w"], r["h"]
-            st["last_bbox_t_ns"] = r["t_ns"]
-        self._update_fps(now)
-        x, y, th = self.odom.as_tuple()
-        last_box = None
-        if int(st["last_bbox_t_ns"]):
-            last_box = {"bbox": [round(float(st[k]), 1) for k in ("last_x", "last_y", "last_w", "last_h")],
-                        "age_s": round((time.monotonic_ns() - int(st["last_bbox_t_ns"])) / 1e9, 2),
-                        "source": SOURCE_NAMES[int(r["source"])] if r["valid"] else None}
-        self._status = {  # replaced whole: the server thread reads one consistent dict
-            "state": self.sm.state.label,
-            "pose": {"x": round(x, 3), "y": round(y, 3), "heading_deg": round(math.degrees(th), 1)},
-            "target": list(self.sm.target) if self.sm.target else None,
-            "last_bbox": last_box,
-            "fps": dict(self._fps),
-            "stop_reason": self.sm.stop_reason,
-            "reason": self._motion_reason(out),
-            "target_drop_reason": DropReason(int(r["drop_reason"])).label,  # the tracker's, published one way
-            "motors": {"speed": round(out.speed, 1), "steer": round(out.steer, 1), "pan": round(out.pan, 1),
-                       "tilt": round(out.tilt, 1), "limited_by": out.reason or None},
-            "range_cm": range_cm,
+        health = {
             "camera_stalled": self.camera_stalled,
             "watchdog_trips": self.actor.watchdog_trips,
             "systemd_watchdog_pings": self.watchdog_pings,
@@ -332,13 +290,9 @@ class Robot:
             "threads_failed": [t.name for t in self.health.failed],
             "queued_commands": len(self.queue),
         }
-
-    def _motion_reason(self, out: DriveCommand) -> str | None:
-        """Why the robot is not moving (or moves slower than its behaviour asks), for status."""
-        if self.sm.state is RobotState.IDLE:
-            return f"idle: {self.sm.stop_reason or 'waiting for a cat_location command'}"
-        return out.reason or None
+        self.board.publish(now, self.sm, self._bbox[0], self.odom.as_tuple(), out, range_cm,
+                           counts=counts, health=health)
 
     def status_json(self) -> str:
         """One JSON line (called from the server thread)."""
-        return json.dumps(self._status or {"state": "starting"})
+        return self.board.json()

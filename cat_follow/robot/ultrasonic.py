@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from cat_follow.car.base import UNKNOWN_RANGE
-from cat_follow.threads.car_actor import CarActor
+from cat_follow.car.interface import UNKNOWN_RANGE
+from cat_follow.robot.car_thread import CarActor
 from cat_follow.threads.supervised import Health, SupervisedThread
 
 

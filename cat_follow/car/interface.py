@@ -1,8 +1,9 @@
 """The car interface. Every implementation clamps like the PiCar-X does.
 
-Threading: ``drive``, ``look``, ``stop`` and ``close`` go through I2C on the real car and
-must all be called from ONE thread (the CarActor's). ``read_distance_cm`` uses only the
-ultrasonic sensor's GPIO pins and may be called from the sensor thread.
+Threading: ``drive``, ``look``, ``apply``, ``stop`` and ``close`` go through I2C on the real
+car and must all be called from ONE thread (the car thread's, robot/car_thread.py).
+``read_distance_cm`` uses only the ultrasonic sensor's GPIO pins and may be called from the
+sensor thread.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ def clamp(v: float, lo: float, hi: float) -> float:
 
 
 @dataclass(frozen=True)
-class Applied:
-    """What the car was last told, after clamping."""
+class Order:
+    """What the car is told: motor speed -100..100 (+ = forward), steering -30..30 deg, camera
+    pan -90..90 and tilt -35..65 deg (+ = right, up). Motion control computes one per tick,
+    the car thread applies the newest, and a car keeps the last one it applied, after
+    clamping, as ``Car.applied``."""
 
     speed: float = 0.0
     steer: float = 0.0
@@ -32,7 +36,7 @@ class Applied:
 
 
 class Car(ABC):
-    applied: Applied = Applied()
+    applied: Order = Order()  # what the car was last told, after clamping
 
     @abstractmethod
     def drive(self, speed: float, steer_deg: float) -> None:
@@ -54,6 +58,11 @@ class Car(ABC):
     def set_zero(self, which: str, degrees: float) -> None:
         """Calibration: make ``degrees`` the zero of servo ``which`` (steering, pan, tilt) and
         move the servo there."""
+
+    def apply(self, order: Order) -> None:
+        """Point the camera, then drive: the car thread's one call per order."""
+        self.look(order.pan, order.tilt)
+        self.drive(order.speed, order.steer)
 
     def close(self) -> None:
         """Stop and release the hardware."""

@@ -12,7 +12,7 @@ from cat_follow.car.sim import SimCar
 from cat_follow.sim.render import Billboard, CameraPose, Renderer, camera_pose
 from cat_follow.sim.scenario import Scenario
 from cat_follow.sim.sprites import Sprite
-from cat_follow.sources.base import FrameSource, PoolWriter, ReadStatus
+from cat_follow.sources.source import FrameSource, PoolWriter, ReadStatus
 
 
 class SimCameraSource(FrameSource):

@@ -22,20 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cat_follow.car.base import Car
+from cat_follow.car.interface import Car, Order
 from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.supervised import Health, SupervisedThread
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Order:
-    speed: float
-    steer: float
-    pan: float
-    tilt: float
-    capture_ns: int = 0  # monotonic_ns capture time of the frame this was computed from; 0 = none
 
 
 @dataclass(frozen=True)
@@ -56,8 +47,9 @@ class CarActor(SupervisedThread):
         self.clock = clock
         self.car: Car | None = None
         self.ready = threading.Event()
-        self._lock = threading.Lock()  # guards the mailbox: _order, _order_t, _sent, _latch, _latches
+        self._lock = threading.Lock()  # guards the mailbox: _order, _capture_ns, _order_t, _sent, _latch, _latches
         self._order: Order | None = None
+        self._capture_ns = 0  # monotonic_ns capture time of the frame _order was computed from; 0 = none
         self._sent = 0
         self._applied = 0
         self._applied_cond = threading.Condition()
@@ -71,9 +63,9 @@ class CarActor(SupervisedThread):
         self._latency = LatencyRecorder(4096)  # glass-to-motor: written by the car thread only
 
     # ---- called by other threads (never touch the car) --------------------------------
-    def send(self, speed: float, steer: float, pan: float, tilt: float, *, capture_ns: int = 0,
-             resume: Latch | None = None) -> int:
+    def send(self, order: Order, *, capture_ns: int = 0, resume: Latch | None = None) -> int:
         """Leave the newest order in the mailbox (also feeds the watchdog); returns its number.
+        ``capture_ns``: monotonic_ns capture time of the frame it was computed from (0 = none).
 
         While a stop is latched the order is kept but not applied; ``resume`` (the latch the
         caller has handled, from ``latched``) lifts that latch in the same locked step, unless
@@ -81,7 +73,7 @@ class CarActor(SupervisedThread):
         with self._lock:
             if resume is not None and self._latch is not None and self._latch.number == resume.number:
                 self._latch = None
-            self._order = Order(speed, steer, pan, tilt, capture_ns)
+            self._order, self._capture_ns = order, capture_ns
             self._order_t = self.clock()
             self._sent += 1
             seq = self._sent
@@ -134,7 +126,8 @@ class CarActor(SupervisedThread):
     def _turn(self, car: Car) -> None:
         """One period: watchdog, latch, then the newest order."""
         with self._lock:
-            order, age, seq, latch = self._order, self.clock() - self._order_t, self._sent, self._latch
+            order, capture_ns = self._order, self._capture_ns
+            age, seq, latch = self.clock() - self._order_t, self._sent, self._latch
         if latch is None and age > self.watchdog_s:
             self.watchdog_trips += 1
             latch = self._trip(f"watchdog: no command from the main loop for {age * 1000:.0f} ms")
@@ -143,10 +136,9 @@ class CarActor(SupervisedThread):
                 self._halted_for = latch.number
                 self._halt(car, latch.reason)
         elif order is not None:
-            car.look(order.pan, order.tilt)
-            car.drive(order.speed, order.steer)
-            if order.capture_ns:
-                self._latency.add((time.monotonic_ns() - order.capture_ns) / 1e6)
+            car.apply(order)
+            if capture_ns:
+                self._latency.add((time.monotonic_ns() - capture_ns) / 1e6)
         with self._applied_cond:
             self._applied = seq
             self._applied_cond.notify_all()
