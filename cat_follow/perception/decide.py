@@ -93,7 +93,7 @@ class TargetDecider:
         self._pending = None
         if not int(rec["verified"]) or pending[1] != self.gen:
             return  # no verifier ran, or it checked a box we no longer follow
-        verdict = classify(float(rec["cat_prob"]), self.vcfg)
+        verdict = classify(float(rec["cat_prob"]), float(rec["other_prob"]), self.vcfg)
         self._checked_t_ns, self._checked_box = t_ns, pending[2]
         same = self.picker.has_cat and similarity(rec["signature"], self.picker.cat_sig) >= self.vcfg.same_look
         if same and self.lock.state == TargetState.TRACKING:
@@ -119,9 +119,10 @@ class TargetDecider:
         self.gen += 1
         self.suspect = self.recheck = False
 
-    def on_result(self, rec: np.void, frame: np.ndarray, box: Box | None) -> Hit | None:
-        """Apply a taken RESULT (``box`` = KCF's current box, None without one). Returns the
-        cat detection to (re-)initialise on or confirm, or None."""
+    def on_result(self, rec: np.void, frame: np.ndarray, box: Box | None, last: Box | None = None) -> Hit | None:
+        """Apply a taken RESULT (``box`` = KCF's current box, None without one; ``last`` = where
+        the target was when KCF lost it, None if KCF holds it or there is no target). Returns
+        the cat detection to (re-)initialise on or confirm, or None."""
         t_ns = int(rec["t_media_ns"])
         before = self.lock.state
         self._verdict(rec, t_ns)
@@ -133,7 +134,8 @@ class TargetDecider:
                 self.drop(DropReason.DECOY)
         hit = None
         if self.lock.state.has_target or self.lock.state == before:  # nothing acquired on the result that dropped
-            hit = self._hit(dets, frame, box if self.lock.state.has_target else None, t_ns)
+            held = self.lock.state.has_target
+            hit = self._hit(dets, frame, box if held else None, last if held else None, t_ns)
         self.lock.on_detection(hit is not None, t_ns)
         if self.lock.state == TargetState.TRACKING and before != TargetState.TRACKING:
             self.picker.remember(self._cand_sig, t_ns)
@@ -141,8 +143,15 @@ class TargetDecider:
             self.gen += 1
         return hit if self.lock.state.has_target else None
 
-    def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, t_ns: int) -> Hit | None:
+    def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, last: Box | None,
+             t_ns: int) -> Hit | None:
         i = cat_on(dets, box, self.keep_threshold, KEEP_IOU) if box is not None else -1
+        if i < 0 and box is None and last is not None:
+            # KCF lost it a moment ago: a cat where it was is the same cat. Without this the
+            # colour signature alone chose, and a white blanket beside a white kitten won.
+            i = cat_on(dets, last, self.score_threshold, KEEP_IOU)
+            if i >= 0:
+                box = last
         if i < 0:
             i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns)
         if i < 0:

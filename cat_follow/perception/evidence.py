@@ -22,8 +22,11 @@ def box_of(det: Any) -> Box:
     return (float(det["x"]), float(det["y"]), float(det["w"]), float(det["h"]))
 
 
-def classify(cat_prob: float, cfg: VerifierConfig) -> Verify:
-    if cat_prob >= cfg.cat_threshold:
+def classify(cat_prob: float, dog_prob: float, cfg: VerifierConfig) -> Verify:
+    """One crop check's verdict. A crop verifies as a cat only when the classifier also prefers
+    cat to dog: a cat probability at the threshold with more dog than cat (a blanket beside a
+    kitten, 0.30 cat / 0.55 dog) is not a cat, only unsure."""
+    if cat_prob >= cfg.cat_threshold and cat_prob > dog_prob:
         return Verify.CAT
     return Verify.NOT_CAT if cat_prob < cfg.not_cat_below else Verify.UNSURE
 

@@ -172,7 +172,9 @@ class TrackerThread(SupervisedThread):
         rec = self._result[0]
         if int(rec["seq"]) == 0:
             return False
-        hit = self.decider.on_result(rec, frame, self.box if self.kcf_ok else None)
+        # self.box keeps the target's last place when KCF fails: the decider looks there first
+        hit = self.decider.on_result(rec, frame, self.box if self.kcf_ok else None,
+                                     None if self.kcf_ok else self.box)
         if not self.lock.state.has_target:
             self.kcf_ok = False  # a dropped target is found again by the detector, not by KCF
         if hit is None:
