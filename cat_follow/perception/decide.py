@@ -34,6 +34,7 @@ from cat_follow.perception.target import DropReason, TargetLock, TargetState, Ve
 from cat_follow.perception.verifier import similarity
 
 KEEP_IOU = 0.2
+REJECTED_S = 3.0  # a box the verifier just rejected is not picked again for this long (frame time)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class TargetDecider:
         self._checked_t_ns = -(1 << 62)
         self._checked_box: Box = (0.0, 0.0, 0.0, 0.0)
         self._cand_sig = np.zeros(SIGNATURE_LEN, np.float32)
+        self._rejected: Box | None = None  # the last box a crop check ended, and when
+        self._rejected_t_ns = 0
 
     @property
     def state(self) -> TargetState:
@@ -106,6 +109,7 @@ class TargetDecider:
                 self.picker.remember(self._cand_sig, t_ns)  # appearance drifts with pose and light
         doggy = verdict is Verify.NOT_CAT or (
             verdict is Verify.UNSURE and float(rec["other_prob"]) > float(rec["cat_prob"]))
+        held = self.lock.state.has_target
         if self.suspect and doggy:
             self.drop(DropReason.DECOY)
         elif self.recheck and verdict is Verify.NOT_CAT:
@@ -113,6 +117,10 @@ class TargetDecider:
         else:
             self.lock.on_verdict(verdict)
         self.suspect = self.recheck = False
+        if held and not self.lock.state.has_target:
+            # Do not pick the same thing again at once: a vetoed blanket beside a kitten was
+            # re-picked (by its colour) on the next result, again and again.
+            self._rejected, self._rejected_t_ns = pending[2], t_ns
 
     def drop(self, reason: DropReason) -> None:
         self.lock.drop(reason)
@@ -153,7 +161,8 @@ class TargetDecider:
             if i >= 0:
                 box = last
         if i < 0:
-            i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns)
+            skip = self._rejected if t_ns - self._rejected_t_ns <= REJECTED_S * 1e9 else None
+            i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns, skip)
         if i < 0:
             return None
         det, score = box_of(dets[i]), float(dets[i]["score"])

@@ -141,8 +141,9 @@ class TrackerThread(SupervisedThread):
     # ---- where to look -----------------------------------------------------------------
     def detection_roi(self) -> tuple[int, int, int, int] | None:
         """Tracking: a square around the box (quantised to 80 px so the detector's buffers stay
-        few). Searching: the next step of the scan plan."""
-        if self.lock.state.has_target and self.kcf_ok:
+        few), around its last place when KCF has just lost it (a scan tile there cut a near
+        kitten into a paw-sized "cat"). Searching: the next step of the scan plan."""
+        if self.lock.state.has_target and self.box[2] >= MIN_BOX_PX and self.box[3] >= MIN_BOX_PX:
             if self.roi_scale <= 0:
                 return None
             x, y, w, h = self.box
@@ -192,6 +193,17 @@ class TrackerThread(SupervisedThread):
             self.decider.submitted(ticket, verify)
         return ticket
 
+    def _redetect(self, seq: int, meta: np.void, frame: np.ndarray) -> int:
+        """KCF failed on this frame: ask the detector about this very frame now rather than
+        with the next one (in lock-step, wait and apply it). The source to publish."""
+        ticket = self.submit(seq, int(meta["t_media_ns"])) if self.detection_due(seq) else None
+        if ticket is None:
+            return SOURCE_NONE
+        self.last_request_seq = seq
+        if self.shared.lockstep and self.detector.wait(ticket, 30.0, self.stopping) and self.apply_detection(frame):
+            return SOURCE_DETECTOR
+        return SOURCE_NONE
+
     # ---- per frame ---------------------------------------------------------------------
     def process(self, ref: FrameRef) -> None:
         t_start = time.monotonic_ns()
@@ -212,6 +224,8 @@ class TrackerThread(SupervisedThread):
         else:
             source = SOURCE_NONE
         tracker_ms = (time.monotonic_ns() - t_kcf) / 1e6
+        if source == SOURCE_NONE and ticket is None and self.lock.state.has_target:
+            source = self._redetect(seq, meta, frame)
         state = self.decider.update(int(meta["t_media_ns"]))
         if not state.has_target:
             source = SOURCE_NONE
