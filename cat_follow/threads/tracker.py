@@ -82,6 +82,7 @@ class TrackerThread(SupervisedThread):
         self.height = int(shared.pool.frame_meta["height"][0])
         self.scan = scan_plan(self.width, self.height, config.detector.scan_tile_px)
         self._scan_next = 0
+        self._lost_tries = 0  # detections asked since KCF lost a held target
         self.kcf: cv2.TrackerKCF | None = None
         self.kcf_ok = False
         self.box: Box = (0.0, 0.0, 0.0, 0.0)
@@ -141,9 +142,16 @@ class TrackerThread(SupervisedThread):
     # ---- where to look -----------------------------------------------------------------
     def detection_roi(self) -> tuple[int, int, int, int] | None:
         """Tracking: a square around the box (quantised to 80 px so the detector's buffers stay
-        few), around its last place when KCF has just lost it (a scan tile there cut a near
-        kitten into a paw-sized "cat"). Searching: the next step of the scan plan."""
-        if self.lock.state.has_target and self.box[2] >= MIN_BOX_PX and self.box[3] >= MIN_BOX_PX:
+        few). KCF lost a held target: around its last place and the whole frame in turn (not
+        scan tiles: a 240 px tile cut a near kitten into a paw-sized "cat"; the last place
+        alone missed a kitten that had run off). Searching: the next step of the scan plan."""
+        if self.lock.state.has_target and not self.kcf_ok:
+            self._lost_tries += 1
+            if self._lost_tries % 2 == 0 or self.box[2] < MIN_BOX_PX or self.box[3] < MIN_BOX_PX:
+                return None
+        else:
+            self._lost_tries = 0
+        if self.lock.state.has_target:
             if self.roi_scale <= 0:
                 return None
             x, y, w, h = self.box
