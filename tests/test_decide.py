@@ -91,6 +91,10 @@ def test_a_vetoed_candidate_is_not_picked_again_at_once() -> None:
     assert f.result(both, cat_prob=0.01, dog_prob=0.9) is TargetState.NONE
     assert f.result(both) is TargetState.ACQUIRING
     assert f.box == kitten
+    f.d.drop(DropReason.TIMEOUT)
+    f.box = None
+    f.result([(blanket, 0.7, KIND_CAT)])  # alone, it is asked about again
+    assert f.box == blanket
 
 
 def test_after_a_kcf_failure_the_cat_where_the_target_was_wins() -> None:

@@ -34,7 +34,7 @@ from cat_follow.perception.target import DropReason, TargetLock, TargetState, Ve
 from cat_follow.perception.verifier import similarity
 
 KEEP_IOU = 0.2
-REJECTED_S = 3.0  # a box the verifier just rejected is not picked again for this long (frame time)
+REJECTED_S = 3.0  # for this long (frame time) a box the verifier rejected yields to any other cat
 
 
 @dataclass(frozen=True)

@@ -95,10 +95,12 @@ class CandidatePicker:
 
     def pick(self, frame: np.ndarray, dets: np.ndarray, min_score: float, t_ns: int, within_ns: int,
              skip: Box | None = None) -> int:
-        """Index into ``dets`` of the cat to acquire, or -1; none overlapping ``skip`` (a box
-        the verifier just rejected)."""
-        cats = [i for i, d in enumerate(dets) if int(d["kind"]) == KIND_CAT and float(d["score"]) >= min_score
-                and (skip is None or iou(box_of(d), skip) < OVERLAP_IOU)]
+        """Index into ``dets`` of the cat to acquire, or -1. With another cat in view, not one
+        overlapping ``skip`` (a box the verifier just rejected); alone, it is asked about again
+        (a distant cat the classifier once read as a dog)."""
+        cats = [i for i, d in enumerate(dets) if int(d["kind"]) == KIND_CAT and float(d["score"]) >= min_score]
+        others = [i for i in cats if skip is None or iou(box_of(dets[i]), skip) < OVERLAP_IOU]
+        cats = others or cats
         if len(cats) <= 1 or not self.has_cat or t_ns - self.t_ns > within_ns:
             return cats[0] if cats else -1  # rows are sorted by score
         return max(cats, key=lambda i: self.similarity_to_cat(frame, box_of(dets[i])))
