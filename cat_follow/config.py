@@ -105,7 +105,8 @@ class VerifierConfig:
                          "is confirmed on detector hits alone, and checked as soon as its box grows past this.",
                          lo=0, hi=4096)
     margin: float = _f(0.15, "The crop is a square of the box's longer side plus this share of it.", lo=0.0, hi=2.0)
-    cat_threshold: float = _f(0.3, "A crop verifies as a cat when its summed cat probability is at least this.",
+    cat_threshold: float = _f(0.3, "A crop verifies as a cat when its summed cat probability is at least this "
+                              "and above its summed dog probability.",
                               lo=0.0, hi=1.0)
     not_cat_below: float = _f(0.1, "A crop whose cat probability is below this counts as not a cat: it vetoes "
                               "a candidate and counts toward dropping a target.", lo=0.0, hi=1.0)

@@ -30,7 +30,7 @@ class Feed:
         self.box: Box | None = None  # what KCF would hold
 
     def result(self, dets: list[tuple[Box, float, int]], cat_prob: float | None = None, dog_prob: float = 0.0,
-               signature: np.ndarray | None = None, frame: np.ndarray = FRAME) -> TargetState:
+               signature: np.ndarray | None = None, frame: np.ndarray = FRAME, kcf_lost: bool = False) -> TargetState:
         self.t += 100 * MS
         self.ticket += 1
         verify = self.d.verify_box(self.box, self.t)
@@ -43,7 +43,8 @@ class Feed:
             rec["verified"], rec["cat_prob"], rec["other_prob"] = 1, cat_prob, dog_prob
             if signature is not None:
                 rec["signature"] = signature
-        hit = self.d.on_result(rec, frame, self.box)
+        # kcf_lost: KCF failed on this frame; the tracker passes where the target was instead
+        hit = self.d.on_result(rec, frame, None if kcf_lost else self.box, self.box if kcf_lost else None)
         if hit is not None:
             self.box = hit.box
         if not self.d.state.has_target:
@@ -68,6 +69,45 @@ def test_a_not_cat_crop_vetoes_confirmation() -> None:
     assert f.result([(CAT_BOX, 0.9, KIND_CAT)], cat_prob=0.01, dog_prob=0.95) is TargetState.ACQUIRING
     assert f.result([(CAT_BOX, 0.9, KIND_CAT)], cat_prob=0.01, dog_prob=0.95) is TargetState.NONE
     assert f.d.drop_reason is DropReason.NONE  # a candidate, never a target
+
+
+def test_a_crop_more_dog_than_cat_does_not_confirm() -> None:
+    f = Feed()
+    f.result([(CAT_BOX, 0.8, KIND_CAT)])
+    assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.35, dog_prob=0.55) is TargetState.ACQUIRING
+    assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.35, dog_prob=0.10) is TargetState.TRACKING
+
+
+def test_a_vetoed_candidate_is_not_picked_again_at_once() -> None:
+    """Two not-cat crops end a candidate; the next result picks the other cat, not the same
+    box again (a blanket beside a kitten was re-picked over and over)."""
+    f = Feed()
+    blanket: Box = (0.0, 200.0, 200.0, 150.0)
+    kitten: Box = (300.0, 150.0, 150.0, 150.0)
+    both = [(blanket, 0.7, KIND_CAT), (kitten, 0.6, KIND_CAT)]
+    f.result(both)
+    assert f.box == blanket
+    f.result(both, cat_prob=0.01, dog_prob=0.9)
+    assert f.result(both, cat_prob=0.01, dog_prob=0.9) is TargetState.NONE
+    assert f.result(both) is TargetState.ACQUIRING
+    assert f.box == kitten
+    f.d.drop(DropReason.TIMEOUT)
+    f.box = None
+    f.result([(blanket, 0.7, KIND_CAT)])  # alone, it is asked about again
+    assert f.box == blanket
+
+
+def test_after_a_kcf_failure_the_cat_where_the_target_was_wins() -> None:
+    """KCF lost the box for a frame: a cat detection on its last place is the same cat, even
+    when another cat scores higher (the colour signature alone chose a blanket once)."""
+    f = Feed()
+    f.confirm()
+    other: Box = (400.0, 250.0, 120.0, 100.0)
+    moved: Box = (110.0, 105.0, 120.0, 100.0)
+    assert f.result([(other, 0.9, KIND_CAT), (moved, 0.5, KIND_CAT)], kcf_lost=True) is TargetState.TRACKING
+    assert f.box == moved
+    assert f.result([(other, 0.9, KIND_CAT)], kcf_lost=True) is TargetState.TRACKING
+    assert f.box == other  # nothing where it was: the picker decides, as before
 
 
 def test_a_decoy_overlapping_the_target_drops_it_unless_the_crop_is_a_cat() -> None:

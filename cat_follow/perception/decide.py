@@ -34,6 +34,7 @@ from cat_follow.perception.target import DropReason, TargetLock, TargetState, Ve
 from cat_follow.perception.verifier import similarity
 
 KEEP_IOU = 0.2
+REJECTED_S = 3.0  # for this long (frame time) a box the verifier rejected yields to any other cat
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class TargetDecider:
         self._checked_t_ns = -(1 << 62)
         self._checked_box: Box = (0.0, 0.0, 0.0, 0.0)
         self._cand_sig = np.zeros(SIGNATURE_LEN, np.float32)
+        self._rejected: Box | None = None  # the last box a crop check ended, and when
+        self._rejected_t_ns = 0
 
     @property
     def state(self) -> TargetState:
@@ -93,7 +96,7 @@ class TargetDecider:
         self._pending = None
         if not int(rec["verified"]) or pending[1] != self.gen:
             return  # no verifier ran, or it checked a box we no longer follow
-        verdict = classify(float(rec["cat_prob"]), self.vcfg)
+        verdict = classify(float(rec["cat_prob"]), float(rec["other_prob"]), self.vcfg)
         self._checked_t_ns, self._checked_box = t_ns, pending[2]
         same = self.picker.has_cat and similarity(rec["signature"], self.picker.cat_sig) >= self.vcfg.same_look
         if same and self.lock.state == TargetState.TRACKING:
@@ -106,6 +109,7 @@ class TargetDecider:
                 self.picker.remember(self._cand_sig, t_ns)  # appearance drifts with pose and light
         doggy = verdict is Verify.NOT_CAT or (
             verdict is Verify.UNSURE and float(rec["other_prob"]) > float(rec["cat_prob"]))
+        held = self.lock.state.has_target
         if self.suspect and doggy:
             self.drop(DropReason.DECOY)
         elif self.recheck and verdict is Verify.NOT_CAT:
@@ -113,15 +117,20 @@ class TargetDecider:
         else:
             self.lock.on_verdict(verdict)
         self.suspect = self.recheck = False
+        if held and not self.lock.state.has_target:
+            # Do not pick the same thing again at once: a vetoed blanket beside a kitten was
+            # re-picked (by its colour) on the next result, again and again.
+            self._rejected, self._rejected_t_ns = pending[2], t_ns
 
     def drop(self, reason: DropReason) -> None:
         self.lock.drop(reason)
         self.gen += 1
         self.suspect = self.recheck = False
 
-    def on_result(self, rec: np.void, frame: np.ndarray, box: Box | None) -> Hit | None:
-        """Apply a taken RESULT (``box`` = KCF's current box, None without one). Returns the
-        cat detection to (re-)initialise on or confirm, or None."""
+    def on_result(self, rec: np.void, frame: np.ndarray, box: Box | None, last: Box | None = None) -> Hit | None:
+        """Apply a taken RESULT (``box`` = KCF's current box, None without one; ``last`` = where
+        the target was when KCF lost it, None if KCF holds it or there is no target). Returns
+        the cat detection to (re-)initialise on or confirm, or None."""
         t_ns = int(rec["t_media_ns"])
         before = self.lock.state
         self._verdict(rec, t_ns)
@@ -133,7 +142,8 @@ class TargetDecider:
                 self.drop(DropReason.DECOY)
         hit = None
         if self.lock.state.has_target or self.lock.state == before:  # nothing acquired on the result that dropped
-            hit = self._hit(dets, frame, box if self.lock.state.has_target else None, t_ns)
+            held = self.lock.state.has_target
+            hit = self._hit(dets, frame, box if held else None, last if held else None, t_ns)
         self.lock.on_detection(hit is not None, t_ns)
         if self.lock.state == TargetState.TRACKING and before != TargetState.TRACKING:
             self.picker.remember(self._cand_sig, t_ns)
@@ -141,10 +151,18 @@ class TargetDecider:
             self.gen += 1
         return hit if self.lock.state.has_target else None
 
-    def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, t_ns: int) -> Hit | None:
+    def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, last: Box | None,
+             t_ns: int) -> Hit | None:
         i = cat_on(dets, box, self.keep_threshold, KEEP_IOU) if box is not None else -1
+        if i < 0 and box is None and last is not None:
+            # KCF lost it a moment ago: a cat where it was is the same cat. Without this the
+            # colour signature alone chose, and a white blanket beside a white kitten won.
+            i = cat_on(dets, last, self.score_threshold, KEEP_IOU)
+            if i >= 0:
+                box = last
         if i < 0:
-            i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns)
+            skip = self._rejected if t_ns - self._rejected_t_ns <= REJECTED_S * 1e9 else None
+            i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns, skip)
         if i < 0:
             return None
         det, score = box_of(dets[i]), float(dets[i]["score"])

@@ -22,8 +22,11 @@ def box_of(det: Any) -> Box:
     return (float(det["x"]), float(det["y"]), float(det["w"]), float(det["h"]))
 
 
-def classify(cat_prob: float, cfg: VerifierConfig) -> Verify:
-    if cat_prob >= cfg.cat_threshold:
+def classify(cat_prob: float, dog_prob: float, cfg: VerifierConfig) -> Verify:
+    """One crop check's verdict. A crop verifies as a cat only when the classifier also prefers
+    cat to dog: a cat probability at the threshold with more dog than cat (a blanket beside a
+    kitten, 0.30 cat / 0.55 dog) is not a cat, only unsure."""
+    if cat_prob >= cfg.cat_threshold and cat_prob > dog_prob:
         return Verify.CAT
     return Verify.NOT_CAT if cat_prob < cfg.not_cat_below else Verify.UNSURE
 
@@ -90,9 +93,14 @@ class CandidatePicker:
         write_signature(frame, box, self._sig, self._scratch)
         return similarity(self._sig, self.cat_sig)
 
-    def pick(self, frame: np.ndarray, dets: np.ndarray, min_score: float, t_ns: int, within_ns: int) -> int:
-        """Index into ``dets`` of the cat to acquire, or -1."""
+    def pick(self, frame: np.ndarray, dets: np.ndarray, min_score: float, t_ns: int, within_ns: int,
+             skip: Box | None = None) -> int:
+        """Index into ``dets`` of the cat to acquire, or -1. With another cat in view, not one
+        overlapping ``skip`` (a box the verifier just rejected); alone, it is asked about again
+        (a distant cat the classifier once read as a dog)."""
         cats = [i for i, d in enumerate(dets) if int(d["kind"]) == KIND_CAT and float(d["score"]) >= min_score]
+        others = [i for i in cats if skip is None or iou(box_of(dets[i]), skip) < OVERLAP_IOU]
+        cats = others or cats
         if len(cats) <= 1 or not self.has_cat or t_ns - self.t_ns > within_ns:
             return cats[0] if cats else -1  # rows are sorted by score
         return max(cats, key=lambda i: self.similarity_to_cat(frame, box_of(dets[i])))

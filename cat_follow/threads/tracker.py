@@ -82,6 +82,7 @@ class TrackerThread(SupervisedThread):
         self.height = int(shared.pool.frame_meta["height"][0])
         self.scan = scan_plan(self.width, self.height, config.detector.scan_tile_px)
         self._scan_next = 0
+        self._lost_tries = 0  # detections asked since KCF lost a held target
         self.kcf: cv2.TrackerKCF | None = None
         self.kcf_ok = False
         self.box: Box = (0.0, 0.0, 0.0, 0.0)
@@ -141,8 +142,16 @@ class TrackerThread(SupervisedThread):
     # ---- where to look -----------------------------------------------------------------
     def detection_roi(self) -> tuple[int, int, int, int] | None:
         """Tracking: a square around the box (quantised to 80 px so the detector's buffers stay
-        few). Searching: the next step of the scan plan."""
-        if self.lock.state.has_target and self.kcf_ok:
+        few). KCF lost a held target: around its last place and the whole frame in turn (not
+        scan tiles: a 240 px tile cut a near kitten into a paw-sized "cat"; the last place
+        alone missed a kitten that had run off). Searching: the next step of the scan plan."""
+        if self.lock.state.has_target and not self.kcf_ok:
+            self._lost_tries += 1
+            if self._lost_tries % 2 == 0 or self.box[2] < MIN_BOX_PX or self.box[3] < MIN_BOX_PX:
+                return None
+        else:
+            self._lost_tries = 0
+        if self.lock.state.has_target:
             if self.roi_scale <= 0:
                 return None
             x, y, w, h = self.box
@@ -172,7 +181,9 @@ class TrackerThread(SupervisedThread):
         rec = self._result[0]
         if int(rec["seq"]) == 0:
             return False
-        hit = self.decider.on_result(rec, frame, self.box if self.kcf_ok else None)
+        # self.box keeps the target's last place when KCF fails: the decider looks there first
+        hit = self.decider.on_result(rec, frame, self.box if self.kcf_ok else None,
+                                     None if self.kcf_ok else self.box)
         if not self.lock.state.has_target:
             self.kcf_ok = False  # a dropped target is found again by the detector, not by KCF
         if hit is None:
@@ -189,6 +200,17 @@ class TrackerThread(SupervisedThread):
         if ticket is not None:
             self.decider.submitted(ticket, verify)
         return ticket
+
+    def _redetect(self, seq: int, meta: np.void, frame: np.ndarray) -> int:
+        """KCF failed on this frame: ask the detector about this very frame now rather than
+        with the next one (in lock-step, wait and apply it). The source to publish."""
+        ticket = self.submit(seq, int(meta["t_media_ns"])) if self.detection_due(seq) else None
+        if ticket is None:
+            return SOURCE_NONE
+        self.last_request_seq = seq
+        if self.shared.lockstep and self.detector.wait(ticket, 30.0, self.stopping) and self.apply_detection(frame):
+            return SOURCE_DETECTOR
+        return SOURCE_NONE
 
     # ---- per frame ---------------------------------------------------------------------
     def process(self, ref: FrameRef) -> None:
@@ -210,6 +232,8 @@ class TrackerThread(SupervisedThread):
         else:
             source = SOURCE_NONE
         tracker_ms = (time.monotonic_ns() - t_kcf) / 1e6
+        if source == SOURCE_NONE and ticket is None and self.lock.state.has_target:
+            source = self._redetect(seq, meta, frame)
         state = self.decider.update(int(meta["t_media_ns"]))
         if not state.has_target:
             source = SOURCE_NONE
