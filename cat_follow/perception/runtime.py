@@ -41,14 +41,14 @@ class TfliteRuntime:
         if len(inputs) != 1 or len(inputs[0]["shape"]) != 4 or inputs[0]["shape"][3] != 3:
             raise ModelError(f"model {path}: expected one image input [1,H,W,3], got "
                              f"{[list(i['shape']) for i in inputs]}")
-        self._in = int(inputs[0]["index"])
+        self.input_index = int(inputs[0]["index"])
         self.input_h, self.input_w = int(inputs[0]["shape"][1]), int(inputs[0]["shape"][2])
         self.input_dtype = np.dtype(inputs[0]["dtype"])
         self.output_details = self.interp.get_output_details()
         self._out = [int(o["index"]) for o in self.output_details]
 
     def input_view(self) -> np.ndarray:
-        return self.interp.tensor(self._in)()[0]  # a view of the interpreter's own input
+        return self.interp.tensor(self.input_index)()[0]  # a view of the interpreter's own input
 
     def invoke(self) -> None:
         self.interp.invoke()

@@ -20,8 +20,9 @@ import numpy as np
 
 from cat_follow.errors import ModelError
 from cat_follow.geometry import Box, Letterbox
-from cat_follow.perception.model import class_id, load_interpreter, parse_labels
+from cat_follow.perception.model import class_id, parse_labels
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, KIND_OTHER, KIND_PERSON, Roi
+from cat_follow.perception.runtime import TfliteRuntime
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +59,10 @@ class SsdDetector:
         for cid, name in self.labels.items():
             self._kind[cid] = kinds.get(name, KIND_OTHER)
         self.score_threshold = score_threshold
-        self.interp = load_interpreter(model, num_threads)
-        inputs = self.interp.get_input_details()
-        if len(inputs) != 1 or len(inputs[0]["shape"]) != 4 or inputs[0]["shape"][3] != 3:
-            raise ModelError(f"model {model}: expected one image input [1,H,W,3], got "
-                             f"{[list(i['shape']) for i in inputs]}")
-        self._in_index = int(inputs[0]["index"])
-        self.input_h, self.input_w = int(inputs[0]["shape"][1]), int(inputs[0]["shape"][2])
-        self.input_dtype = np.dtype(inputs[0]["dtype"])
+        runtime = TfliteRuntime(model, num_threads)  # loads it and checks its one [1,H,W,3] input
+        self.interp = runtime.interp
+        self._in_index = runtime.input_index
+        self.input_h, self.input_w, self.input_dtype = runtime.input_h, runtime.input_w, runtime.input_dtype
         if self.input_dtype not in (np.dtype(np.uint8), np.dtype(np.float32)):
             raise ModelError(f"model {model}: input dtype {self.input_dtype} is not uint8 or float32")
         self._geoms: dict[tuple[int, int], _Geometry] = {}
