@@ -29,6 +29,9 @@ KIND_OTHER, KIND_CAT, KIND_DOG, KIND_PERSON = 0, 1, 2, 3
 KIND_NAMES = {KIND_OTHER: "other", KIND_CAT: "cat", KIND_DOG: "dog", KIND_PERSON: "person"}
 MAX_DETECTIONS = 16
 SIGNATURE_LEN = 64
+# In lock-step (--fast) the tracker waits this long for its ticket's result: those runs promise the
+# same result on any machine, so a slow run there is waited for, not treated as a hang.
+LOCKSTEP_WAIT_S = 30.0
 
 # One detection, in slot pixels.
 DETECTION = np.dtype([

@@ -33,7 +33,7 @@ from cat_follow.config import Config
 from cat_follow.memory.segments import create_segment, unlink_segment
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.model import ModelFiles
-from cat_follow.perception.port import RESULT
+from cat_follow.perception.port import LOCKSTEP_WAIT_S, RESULT
 from cat_follow.perception.worker import make_worker
 from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.detector import DetectorThread, JobDesk
@@ -150,7 +150,9 @@ class ProcessDetectorPort(JobDesk):
         child = self._child
         if child is None:
             return False
-        outcome = child.run(ticket, self.hang_timeout_s)
+        # lock-step: as long as the tracker waits, so machine speed cannot change the result
+        timeout = max(self.hang_timeout_s, LOCKSTEP_WAIT_S) if self.shared.lockstep else self.hang_timeout_s
+        outcome = child.run(ticket, timeout)
         if outcome == "ok":
             return True
         self.recover(outcome)

@@ -27,7 +27,7 @@ from cat_follow.geometry import Box, clip_box, iou, map_to_source
 from cat_follow.memory.pool import BBOX_TRACKER, SOURCE_DETECTOR, SOURCE_NONE, SOURCE_TRACKER
 from cat_follow.memory.shared_state import FrameRef, SharedState
 from cat_follow.perception.decide import TargetDecider
-from cat_follow.perception.port import DetectJob, DetectorPort, new_result_buffer
+from cat_follow.perception.port import LOCKSTEP_WAIT_S, DetectJob, DetectorPort, new_result_buffer
 from cat_follow.perception.target import TargetState
 from cat_follow.threads.supervised import Health, SupervisedThread
 
@@ -208,7 +208,8 @@ class TrackerThread(SupervisedThread):
         if ticket is None:
             return SOURCE_NONE
         self.last_request_seq = seq
-        if self.shared.lockstep and self.detector.wait(ticket, 30.0, self.stopping) and self.apply_detection(frame):
+        answered = self.shared.lockstep and self.detector.wait(ticket, LOCKSTEP_WAIT_S, self.stopping)
+        if answered and self.apply_detection(frame):
             return SOURCE_DETECTOR
         return SOURCE_NONE
 
@@ -222,7 +223,7 @@ class TrackerThread(SupervisedThread):
         ticket = self.submit(seq, int(meta["t_media_ns"])) if self.detection_due(seq) else None
         if ticket is not None:
             self.last_request_seq = seq
-            if self.shared.lockstep and self.detector.wait(ticket, 30.0, self.stopping):
+            if self.shared.lockstep and self.detector.wait(ticket, LOCKSTEP_WAIT_S, self.stopping):
                 reinit = self.apply_detection(frame) or reinit
         t_kcf = time.monotonic_ns()
         if reinit:
