@@ -97,6 +97,8 @@ def _thread_wake(reps: int, gil_hog: bool) -> dict[str, Any]:
     stop.set()
     for t in threads:
         t.join()
+    if len(out) < reps:
+        raise RuntimeError(f"the waiter thread stopped after {len(out)} of {reps} wakes")
     return pct(out)
 
 

@@ -201,17 +201,15 @@ class TrackerThread(SupervisedThread):
             self.decider.submitted(ticket, verify)
         return ticket
 
-    def _redetect(self, seq: int, meta: np.void, frame: np.ndarray) -> int:
-        """KCF failed on this frame: ask the detector about this very frame now rather than
-        with the next one (in lock-step, wait and apply it). The source to publish."""
+    def _ask_detector(self, seq: int, meta: np.void, frame: np.ndarray) -> tuple[int | None, bool]:
+        """Submit a job when one is due; in lock-step wait for it and apply it to ``frame``.
+        (the ticket or None, whether that answer re-initialised KCF)."""
         ticket = self.submit(seq, int(meta["t_media_ns"])) if self.detection_due(seq) else None
         if ticket is None:
-            return SOURCE_NONE
+            return None, False
         self.last_request_seq = seq
         answered = self.shared.lockstep and self.detector.wait(ticket, LOCKSTEP_WAIT_S, self.stopping)
-        if answered and self.apply_detection(frame):
-            return SOURCE_DETECTOR
-        return SOURCE_NONE
+        return ticket, answered and self.apply_detection(frame)
 
     # ---- per frame ---------------------------------------------------------------------
     def process(self, ref: FrameRef) -> None:
@@ -220,11 +218,8 @@ class TrackerThread(SupervisedThread):
         seq = ref.seq
         frame = ref.pixels
         reinit = self.apply_detection(frame)
-        ticket = self.submit(seq, int(meta["t_media_ns"])) if self.detection_due(seq) else None
-        if ticket is not None:
-            self.last_request_seq = seq
-            if self.shared.lockstep and self.detector.wait(ticket, LOCKSTEP_WAIT_S, self.stopping):
-                reinit = self.apply_detection(frame) or reinit
+        ticket, answered = self._ask_detector(seq, meta, frame)
+        reinit = answered or reinit
         t_kcf = time.monotonic_ns()
         if reinit:
             source = SOURCE_DETECTOR
@@ -234,7 +229,8 @@ class TrackerThread(SupervisedThread):
             source = SOURCE_NONE
         tracker_ms = (time.monotonic_ns() - t_kcf) / 1e6
         if source == SOURCE_NONE and ticket is None and self.lock.state.has_target:
-            source = self._redetect(seq, meta, frame)
+            # KCF failed on this frame: ask about this very frame now, not with the next one
+            source = SOURCE_DETECTOR if self._ask_detector(seq, meta, frame)[1] else SOURCE_NONE
         state = self.decider.update(int(meta["t_media_ns"]))
         if not state.has_target:
             source = SOURCE_NONE
