@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cat_follow.config_process import ProcessConfig
 from cat_follow.config_schema import build_section, document_as_toml, read_toml
 from cat_follow.config_schema import field_doc as _f
 from cat_follow.errors import ConfigError
@@ -241,6 +242,7 @@ class Config:
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    process: ProcessConfig = field(default_factory=ProcessConfig)
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:

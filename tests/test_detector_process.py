@@ -108,6 +108,13 @@ def test_results_come_back_whole_from_the_detector_process(models: ModelFiles) -
     assert port.restarts == 0
 
 
+def _thread_nice(pid: int | None) -> set[int]:
+    """The nice values of every thread of ``pid`` (field 19 of /proc/<pid>/task/<tid>/stat)."""
+    assert pid is not None
+    return {int((task / "stat").read_text().rsplit(")", 1)[1].split()[16])
+            for task in Path(f"/proc/{pid}/task").iterdir()}
+
+
 def _run_with_fault(models: ModelFiles, fault: signal.Signals, hang_timeout_s: float) -> dict[str, object]:
     """A process-mode pipeline on the sample video; after some detections, ``fault`` goes to
     the child. Returns what the main thread saw."""
@@ -139,7 +146,8 @@ def _run_with_fault(models: ModelFiles, fault: signal.Signals, hang_timeout_s: f
                 os.kill(old_pid, fault)
         assert old_pid is not None, f"no 3 detector runs to fault after (restarts {port.restarts}: a loaded machine?)"
         seen.update(statuses=statuses, restarts=port.restarts, recovery_ms=port.recovery_ms.samples().tolist(),
-                    runs_after=port.runs - runs_at_fault, old_pid=old_pid, new_pid=port.child_pid)
+                    runs_after=port.runs - runs_at_fault, old_pid=old_pid, new_pid=port.child_pid,
+                    child_nice=_thread_nice(port.child_pid))
     seen["segment_left"] = segment.exists()
     return seen
 
@@ -157,6 +165,8 @@ def test_a_crashed_or_hung_detector_process_is_replaced_within_2_s(models: Model
     assert int(seen["rows_while_restarting"]) > 0, "tracking must go on while the detector restarts"  # type: ignore[call-overload]
     assert int(seen["runs_after"]) > 0, "the new detector process must deliver results"  # type: ignore[call-overload]
     assert seen["new_pid"] != seen["old_pid"]
+    # the restarted child, the runtime's own threads included, runs below the service's priority
+    assert seen["child_nice"] == {config_from_dict({}).process.detector_nice} != {os.getpriority(os.PRIO_PROCESS, 0)}
     with pytest.raises(ProcessLookupError):
         os.kill(int(seen["old_pid"]), 0)  # type: ignore[call-overload]  # killed and reaped
     assert not seen["segment_left"], "stop must unlink the segment"

@@ -151,14 +151,20 @@ def _detector_split(st: Stamps, worker_ms: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def run_mode(mode: str, video: Path, frames: int, rate: float | None) -> dict[str, Any]:
-    """One instrumented ``robot_run`` (the bench's own run) in this process."""
+def run_mode(mode: str, video: Path, frames: int, rate: float | None, config: Path | None,
+             switch_ms: float | None) -> dict[str, Any]:
+    """One instrumented ``robot_run`` (the bench's own run) in this process, with the config's
+    ``[process]`` applied as the service applies it (``switch_ms`` overrides its switch interval)."""
+    from cat_follow import process_setup
     from cat_follow.bench.robot_run import robot_run
     from cat_follow.config import load_config
     from cat_follow.perception.worker import resolve_models
 
     st: Stamps = {k: [] for k in ("wait", "process", "submit", "job", "copy", "child", "worker_ms")}
-    cfg = load_config(None)
+    cfg = load_config(config)
+    if switch_ms:
+        cfg = replace(cfg, process=replace(cfg.process, gil_switch_ms=switch_ms))
+    process_setup.apply(cfg.process)
     cfg = replace(cfg, detector=replace(cfg.detector, manifest="ssd_mobilenet_v1_coco_quant"),
                   verifier=replace(cfg.verifier, enabled=False))
     with _instrument(st):
@@ -174,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--rate", type=float)
     ap.add_argument("--modes", default="thread,process")
-    ap.add_argument("--switch-interval-ms", type=float, help="sys.setswitchinterval for the runs")
+    ap.add_argument("--config", type=Path, help="config file (its [process] applies to the runs)")
+    ap.add_argument("--switch-interval-ms", type=float, help="override process.gil_switch_ms for the runs")
     ap.add_argument("--one", choices=["thread", "process", "components"], help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.switch_interval_ms:
@@ -183,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         from cat_follow.sources import default_video
 
         out = wakes.components() if a.one == "components" else \
-            run_mode(a.one, a.video or default_video(), a.frames, a.rate)
+            run_mode(a.one, a.video or default_video(), a.frames, a.rate, a.config, a.switch_interval_ms)
         print(json.dumps(out))
         return 0
     results = []
@@ -191,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, "-m", "cat_follow.bench.handoff", "--one", one, "--frames", str(a.frames)]
         cmd += ["--video", str(a.video)] if a.video else []
         cmd += ["--rate", str(a.rate)] if a.rate else []
+        cmd += ["--config", str(a.config)] if a.config else []
         cmd += ["--switch-interval-ms", str(a.switch_interval_ms)] if a.switch_interval_ms else []
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:

@@ -25,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from cat_follow import process_setup
 from cat_follow.bench import baseline
 from cat_follow.bench.alloc import peak_alloc_bytes
 from cat_follow.bench.robot_run import robot_run
@@ -84,6 +85,7 @@ def worker(argv: list[str]) -> None:
     p.add_argument("--rate", type=float)
     a = p.parse_args(argv)
     config = load_config(a.config)
+    process_setup.apply(config.process)  # as the service does: every design gets the same settings
     # both designs run the bare SSD (the baseline has no verifier): compare designs, not models
     config = replace(config, verifier=replace(config.verifier, enabled=False))
     models = ModelFiles(a.model, a.labels)

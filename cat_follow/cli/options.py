@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from cat_follow import process_setup
 from cat_follow.config import Config, WebConfig, load_config
 
 if TYPE_CHECKING:
@@ -20,11 +21,13 @@ def setup_logging(level: str) -> None:
 
 
 def config(args: argparse.Namespace) -> Config:
-    """The config file's settings with ``--model`` applied; sets up logging (``-v``: debug)."""
+    """The config file's settings with ``--model`` applied; sets up logging (``-v``: debug) and applies
+    ``[process]`` to this process."""
     cfg = load_config(args.config)
     if getattr(args, "model", None):
         cfg = replace(cfg, detector=replace(cfg.detector, model=str(args.model)))
     setup_logging(cfg.logging.level if not args.verbose else "DEBUG")
+    process_setup.apply(cfg.process)  # before any thread starts: GIL switch interval, malloc arenas
     return cfg
 
 

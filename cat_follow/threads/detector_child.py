@@ -45,6 +45,7 @@ from cat_follow.memory.segments import attach_segment
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.port import JOB, RESULT, DetectJob, DetectorWorker
 from cat_follow.perception.worker import make_worker
+from cat_follow.process_setup import lower_priority, set_arena_max
 
 START_TIMEOUT_S = 20.0  # first start: fork server + imports + model load
 CHILD_MODULE = "cat_follow.threads.detector_child"
@@ -102,6 +103,9 @@ def child_main(segment: str, config: Config, models: ModelFiles, sizes: list[tup
     # this process (STOP, then SIGKILL), or this process sees the parent's death and leaves.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Before the model loads, so the runtime's threads inherit both (Linux: nice is per thread).
+    set_arena_max(config.process.malloc_arena_max)
+    lower_priority(config.process.detector_nice)
     shm = attach_segment(segment)
     assert shm.buf is not None
     try:
