@@ -84,3 +84,21 @@ def test_handoff_split_attributes_each_frame() -> None:
     assert out["pin"]["p50"] == 1.0
     assert out["queued"]["n"] == 1 and out["queued"]["p50"] == 5.0
     assert out["total_during_job"]["n"] == 1 and out["total_no_job"]["n"] == 1
+
+
+@pytest.mark.slow
+def test_stage_bench_times_every_stage_of_the_pi_budget(kittens: Path, cli_env: dict[str, str]) -> None:
+    """``python -m cat_follow.bench.stages`` (docs/pi_budget.md) in a real subprocess: every
+    stage the budget lists is timed on the video's frames, with consistent figures."""
+    out = subprocess.run([sys.executable, "-m", "cat_follow.bench.stages", "--video", str(kittens),
+                          "--frames", "20"], capture_output=True, text=True, env=cli_env, check=True, timeout=300)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    stages = result["stages"]
+    for want in ("camera_to_pool_", "camera_copy_640x480", "kcf_shrink", "kcf_update", "detector_1_thread",
+                 "verifier", "main_tick", "web_encode"):
+        assert any(n.startswith(want) for n in stages), (want, sorted(stages))
+    assert result["frames"] == 20 and 0 < result["kcf_scale"] <= 1.0
+    for name, r in stages.items():
+        assert 0 < r["p50_ms"] <= r["p99_ms"], (name, r)
+        assert r["core_pct"] == pytest.approx(r["cpu_ms"] * r["per_s"] / 10, abs=0.06), (name, r)
+    assert "| kcf_update |" in out.stdout  # the markdown table the budget quotes
