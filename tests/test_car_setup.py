@@ -83,6 +83,7 @@ def test_unit_keeps_its_safety_settings() -> None:
     assert svc["KillSignal"] == "SIGTERM"
     assert "gpio" in svc["SupplementaryGroups"] and "i2c" in svc["SupplementaryGroups"]
     assert svc["NoNewPrivileges"] == "yes" and svc["ProtectSystem"] == "strict"
+    assert int(svc["Nice"]) < 0  # the control path outranks other jobs; the detector lowers itself
     unit = _unit()["Unit"]
     assert int(unit["StartLimitBurst"]) > 0 and int(unit["StartLimitIntervalSec"]) > 0
 
