@@ -55,6 +55,25 @@ def echo_worker(config: Config, models: ModelFiles) -> _EchoWorker:
     return _EchoWorker()
 
 
+class _SpinWorker:
+    """Computes (spins on a core) for ``min_score`` x 10 s: a slow detector, not a hung one."""
+
+    def prepare(self, sizes: Sequence[tuple[int, int]]) -> None:
+        pass
+
+    def run(self, job: DetectJob, frame: np.ndarray, out: np.void) -> None:
+        if job.min_score >= 1.0:
+            return  # the child's warm-up run before READY
+        end = time.monotonic() + job.min_score * 10
+        while time.monotonic() < end:
+            pass
+        out["n"] = 0
+
+
+def spin_worker(config: Config, models: ModelFiles) -> _SpinWorker:
+    return _SpinWorker()
+
+
 def _camera(shared: SharedState, stop: threading.Event) -> None:
     while not stop.is_set():
         with shared.writing() as slot:
@@ -106,6 +125,31 @@ def test_results_come_back_whole_from_the_detector_process(models: ModelFiles) -
     assert shared.published_seq > 2 * results, "the camera must have lapped the detector"
     assert torn == 0 and bad == 0, (torn, bad, results)
     assert port.restarts == 0
+
+
+def test_a_slow_detector_process_is_waited_for_and_a_spinning_one_replaced(models: ModelFiles) -> None:
+    """No result within hang_timeout_s is a hang only if the child used no CPU meanwhile (the
+    SIGSTOP test below); one still computing gets up to 10x as long, then is replaced."""
+    config = config_from_dict({**SMALL, "detector": {"mode": "process", "hang_timeout_s": 0.2}})
+    shared = SharedState(allocate_pool(config))
+    with shared.writing() as slot:
+        assert slot is not None
+        shared.publish_slot(slot, t_capture_ns=0, t_media_ns=0, frame_index=0)
+    port = ProcessDetectorPort(shared, config, models, Health(), [(160, 120)], factory=spin_worker)
+    port.start()
+    try:
+        slow = port.submit(DetectJob(None, 0.08))  # 0.8 s of CPU: 4x the hang timeout
+        assert slow is not None and port.wait(slow, 10.0, threading.Event())
+        assert port.restarts == 0, "a child still computing must not be killed as hung"
+        t0 = time.monotonic()
+        spin = port.submit(DetectJob(None, 0.5))  # 5 s of CPU: beyond 10 x 0.2 s
+        assert spin is not None and port.wait(spin, 10.0, threading.Event())
+        assert port.restarts == 1 and 1.9 <= time.monotonic() - t0 < 4.5, (port.restarts, time.monotonic() - t0)
+    finally:
+        port.thread.stop()
+        port.thread.join(5)
+        port.close()
+        shared.close()
 
 
 def _thread_nice(pid: int | None) -> set[int]:

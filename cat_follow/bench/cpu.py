@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+from cat_follow.procfs import cpu_seconds
 
 
 def core_times() -> list[tuple[int, int]]:
@@ -35,12 +35,7 @@ def core_pct(before: list[tuple[int, int]], after: list[tuple[int, int]]) -> lis
 
 def process_cpu_s(pid: int | None = None) -> float:
     """User + system CPU seconds of ``pid`` (default: this process), 0.0 if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid or os.getpid()}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15)
+    return cpu_seconds(pid) or 0.0
 
 
 def rss_mb(pid: int | None = None) -> float:

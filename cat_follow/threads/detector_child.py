@@ -46,6 +46,7 @@ from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.port import JOB, RESULT, DetectJob, DetectorWorker
 from cat_follow.perception.worker import make_worker
 from cat_follow.process_setup import lower_priority, set_arena_max
+from cat_follow.procfs import cpu_seconds
 
 START_TIMEOUT_S = 20.0  # first start: fork server + imports + model load
 CHILD_MODULE = "cat_follow.threads.detector_child"
@@ -188,20 +189,31 @@ class ChildHandle:
     def pid(self) -> int | None:
         return self.proc.pid
 
-    def run(self, ticket: int, timeout: float) -> str:
-        """Hand the exchange over with ``ticket``; "ok", "crashed" or "hung"."""
+    def run(self, ticket: int, timeout: float, cap: float) -> str:
+        """Hand the exchange over with ``ticket``; "ok", "crashed" or "hung". Hung: no result
+        for ``timeout`` during which the child used no CPU (stopped, deadlocked), or none
+        within ``cap`` at all (spinning). A child still computing is slow, not hung: under its
+        nice value a busy machine can starve it for longer than ``timeout``."""
         try:
             self.job_w.send_bytes(ticket_bytes(ticket))
         except OSError:
             return "crashed"
-        ready = wait([self.res_r, self.proc.sentinel], timeout)
-        if self.res_r in ready:
-            try:
-                got = int.from_bytes(self.res_r.recv_bytes(), "little", signed=True)
-            except EOFError:
+        deadline = time.monotonic() + max(cap, timeout)
+        cpu = cpu_seconds(self.pid)
+        while True:
+            ready = wait([self.res_r, self.proc.sentinel], min(timeout, max(0.0, deadline - time.monotonic())))
+            if self.res_r in ready:
+                try:
+                    got = int.from_bytes(self.res_r.recv_bytes(), "little", signed=True)
+                except EOFError:
+                    return "crashed"
+                return "ok" if got == ticket else "crashed"
+            if ready:
                 return "crashed"
-            return "ok" if got == ticket else "crashed"
-        return "crashed" if ready else "hung"
+            now_cpu = cpu_seconds(self.pid)
+            if cpu is None or now_cpu is None or now_cpu <= cpu or time.monotonic() >= deadline:
+                return "hung"
+            cpu = now_cpu
 
     def kill(self) -> None:
         """SIGKILL (if alive) and reap: after this no store of the child can land."""

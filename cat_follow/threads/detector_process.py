@@ -8,7 +8,8 @@ child (``detector_child``) holds the interpreter, so its pre/post-processing run
 another core and never competes with the tracker for the GIL.
 
 Watchdog: a child that dies (its sentinel fires) or hangs (no result within
-``detector.hang_timeout_s`` of a job) is SIGKILLed if still there, reaped, and replaced
+``detector.hang_timeout_s`` of a job while it used no CPU, or none within ``BUSY_CAP`` times
+that while computing) is SIGKILLed if still there, reaped, and replaced
 by a new one. Meanwhile ``submit`` returns None, so the tracker goes on with KCF alone, and
 ``status()`` says ``restarting (n)``. Each recovery's time, from the fault being seen to
 the new child being ready, goes into ``recovery_ms``.
@@ -50,6 +51,7 @@ from cat_follow.threads.supervised import Health
 log = logging.getLogger(__name__)
 
 RETRY_S = 1.0           # a child that failed to start is tried again after this
+BUSY_CAP = 10.0         # a child still using CPU (slow: starved under its nice value) gets this x hang_timeout_s
 
 
 class ProcessDetectorPort(JobDesk):
@@ -152,7 +154,7 @@ class ProcessDetectorPort(JobDesk):
             return False
         # lock-step: as long as the tracker waits, so machine speed cannot change the result
         timeout = max(self.hang_timeout_s, LOCKSTEP_WAIT_S) if self.shared.lockstep else self.hang_timeout_s
-        outcome = child.run(ticket, timeout)
+        outcome = child.run(ticket, timeout, cap=BUSY_CAP * self.hang_timeout_s)
         if outcome == "ok":
             return True
         self.recover(outcome)

@@ -1,0 +1,19 @@
+"""What Linux's /proc says about a process: its CPU time. Read-only; None where /proc is missing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int | None = None) -> float | None:
+    """User + system CPU seconds of ``pid`` (default: this process), all its threads; None if
+    it is gone or there is no /proc. Resolution: one clock tick (10 ms)."""
+    try:
+        stat = Path(f"/proc/{pid or os.getpid()}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15)
