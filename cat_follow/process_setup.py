@@ -1,8 +1,9 @@
-"""Apply ``[process]`` to the running process: call once, from an entry point, before threads start.
+"""Apply ``[process]`` to the running process: ``apply`` once, from an entry point, before
+threads start; ``HeapTrimmer.maybe`` from a main loop.
 
-Owns process-wide state only: the interpreter's switch interval, glibc's ``mallopt`` and the
-calling process's nice value. Library code never calls this; ``Pipeline`` and the tests
-work the same without it.
+Owns process-wide state only: the interpreter's switch interval, glibc's ``mallopt`` and
+``malloc_trim``, the calling process's nice value. Library code never calls this; ``Pipeline``
+and the tests work the same without it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,22 @@ import logging
 import os
 import platform
 import sys
+import time
+from typing import Any
 
 from cat_follow.config_process import ProcessConfig
+from cat_follow.stats import LatencyRecorder
 
 log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8  # glibc's malloc.h
+
+
+def glibc() -> Any:
+    """This process's glibc (ctypes), or None on another C library."""
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    return ctypes.CDLL("libc.so.6")
 
 
 def set_arena_max(arenas: int) -> bool:
@@ -25,10 +36,10 @@ def set_arena_max(arenas: int) -> bool:
     the first time a thread needs an arena beyond its first eight, so call this early."""
     if arenas <= 0:
         return False
-    if platform.libc_ver()[0] != "glibc":
+    libc = glibc()
+    if libc is None:
         log.info("process.malloc_arena_max: not glibc (%s); left as it is", platform.libc_ver()[0] or "unknown")
         return False
-    libc = ctypes.CDLL("libc.so.6")
     if libc.mallopt(M_ARENA_MAX, arenas) != 1:
         log.warning("process.malloc_arena_max: mallopt(M_ARENA_MAX, %d) failed", arenas)
         return False
@@ -51,3 +62,38 @@ def apply(cfg: ProcessConfig) -> None:
     set_arena_max(cfg.malloc_arena_max)
     log.debug("process: GIL switch interval %.2f ms, malloc arenas %s", cfg.gil_switch_ms,
               cfg.malloc_arena_max or "glibc default")
+
+
+class HeapTrimmer:
+    """Every ``every_s`` seconds, gives the free memory glibc keeps in its heaps back to the
+    OS (``malloc_trim(0)``, all arenas), so the resident size follows live memory. A main
+    loop calls ``maybe(now)`` between ticks; ``ms`` records each trim's duration."""
+
+    def __init__(self, every_s: float) -> None:
+        self.libc = glibc() if every_s > 0 else None
+        self.every_s = every_s
+        self.ms = LatencyRecorder(1024)
+        self._next: float | None = None
+
+    def maybe(self, now: float) -> bool:
+        """Trim if one is due at ``now`` (the first call only starts the clock); True if it did."""
+        if self.libc is None:
+            return False
+        if self._next is None:
+            self._next = now + self.every_s
+            return False
+        if now < self._next:
+            return False
+        self._next = now + self.every_s
+        self.trim()
+        return True
+
+    def trim(self) -> bool:
+        """One ``malloc_trim(0)`` now; True if memory was given back. False without glibc."""
+        libc = self.libc or glibc()
+        if libc is None:
+            return False
+        t0 = time.perf_counter_ns()
+        released = bool(libc.malloc_trim(0))
+        self.ms.add((time.perf_counter_ns() - t0) / 1e6)
+        return released

@@ -80,23 +80,3 @@ def test_cross_field_rules_name_both_keys(tmp_path: Path, doc: str, names: list[
     p.write_text("[camera]\nslots = 5\n[robot]\ncontrol_hz = 10.0\nwatchdog_s = 0.25\n")
     load_config(p)  # the limits themselves are fine
 
-
-def test_process_settings_apply_to_a_fresh_interpreter() -> None:
-    """``[process]`` applied in a real interpreter: the switch interval is set, glibc takes the
-    arena cap, and the nice value only ever goes up (lowering it would need privilege)."""
-    import json
-    import subprocess
-    import sys
-
-    code = ("import json, sys\n"
-            "from cat_follow.config import config_from_dict\n"
-            "from cat_follow.process_setup import apply, lower_priority, set_arena_max\n"
-            "cfg = config_from_dict({'process': {'gil_switch_ms': 0.25, 'malloc_arena_max': 2}})\n"
-            "apply(cfg.process)\n"
-            "print(json.dumps([sys.getswitchinterval(), set_arena_max(2), set_arena_max(0),"
-            " lower_priority(7), lower_priority(3)]))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    interval, capped, default_left, nice_up, nice_kept = json.loads(out.stdout.strip().splitlines()[-1])
-    assert interval == pytest.approx(0.00025)
-    assert capped is (sys.platform == "linux") and default_left is False
-    assert nice_up == 7 and nice_kept == 7

@@ -8,8 +8,10 @@ split as ``/proc/<pid>/smaps_rollup`` splits it: anonymous memory (heaps: Python
 OpenCV's, the interpreter's arenas) and file-backed pages (shared libraries and the mapped
 model, paged in as code paths are first used: bounded, not a leak). The Python/numpy heap as
 tracemalloc sees it, and tracemalloc's own bookkeeping, are reported separately, to tell a
-Python leak from native allocators' drift. At the end the main process calls glibc's
-``malloc_trim(0)``: what RSS gives back then was free memory glibc kept, not live data.
+Python leak from native allocators' drift. The loop trims glibc's heaps every
+``process.malloc_trim_s`` as the robot's main loop does (0: never, to see the drift); at the
+end the main process calls ``malloc_trim(0)`` once more: what RSS gives back then was free
+memory glibc kept, not live data.
 Growth in the second half against the first tells drift that settles from drift that grows
 with N.
 
@@ -20,8 +22,6 @@ events, so this counts windows, a lower bound of the allocations (0 means none w
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import time
 import tracemalloc
 from pathlib import Path
@@ -31,6 +31,7 @@ from cat_follow.bench.robot_run import with_mode
 from cat_follow.config import Config
 from cat_follow.perception.model import ModelFiles
 from cat_follow.pipeline import Pipeline
+from cat_follow.process_setup import HeapTrimmer
 from cat_follow.sources import VideoFileSource
 from cat_follow.threads.detector_process import ProcessDetectorPort
 
@@ -50,15 +51,6 @@ def memory_mb(pid: int | str = "self") -> dict[str, float]:
         pass
     return {"rss": round(kb["Rss"] / 1024, 1), "anon": round(kb["Anonymous"] / 1024, 1),
             "file": round((kb["Rss"] - kb["Anonymous"]) / 1024, 1)}
-
-
-def malloc_trim() -> bool:
-    """glibc's ``malloc_trim(0)`` on this process (False where there is no glibc)."""
-    name = ctypes.util.find_library("c")
-    try:
-        return bool(ctypes.CDLL(name).malloc_trim(0)) if name else False
-    except (OSError, AttributeError):
-        return False
 
 
 def _sample(pipe: Pipeline) -> dict[str, Any]:
@@ -86,14 +78,17 @@ def warmup_frames(frames: int) -> int:
     return max(WARMUP_FRAMES, frames // 10)
 
 
-def _drive(pipe: Pipeline, frames: int, frame_bytes: int, samples: dict[str, Any]) -> tuple[int, int]:
-    """Run the pipeline to the end, sampling memory; (windows, windows with a frame-sized alloc)."""
+def _drive(pipe: Pipeline, frames: int, frame_bytes: int, samples: dict[str, Any],
+           heap: HeapTrimmer) -> tuple[int, int]:
+    """Run the pipeline to the end, sampling memory, trimming the heap as the robot's main loop
+    does (``process.malloc_trim_s``); (windows, windows with a frame-sized alloc)."""
     cursor = mark = windows = frame_sized = 0
     warmup = warmup_frames(frames)
     half = warmup + (frames - warmup) // 2
     while not pipe.finished():
         pipe.health.raise_if_failed()
         pipe.shared.wait_frame(pipe.main_reader, 0.05)
+        heap.maybe(time.monotonic())
         for c, _row in pipe.results(cursor):
             cursor = c + 1
         seq = pipe.tracker.last_seq
@@ -120,11 +115,12 @@ def run_soak(video: Path, config: Config, models: ModelFiles, frames: int, mode:
     out: dict[str, Any] = {"frames": frames, "mode": pipe.mode, "frame_bytes": frame_bytes,
                            "warmup_frames": warmup_frames(frames)}
     samples: dict[str, Any] = {}
+    heap = HeapTrimmer(config.process.malloc_trim_s)
     tracemalloc.start()
     t0 = time.monotonic()
     try:
         with pipe:
-            windows, frame_sized = _drive(pipe, frames, frame_bytes, samples)
+            windows, frame_sized = _drive(pipe, frames, frame_bytes, samples, heap)
     finally:
         tracemalloc.stop()
     start = samples.get("start", samples["end"])
@@ -139,7 +135,9 @@ def run_soak(video: Path, config: Config, models: ModelFiles, frames: int, mode:
     out["growth_first_half"] = _growth(start, samples.get("half", end))
     out["growth_second_half"] = _growth(samples.get("half", end), end)
     out["samples"] = samples
-    out["malloc_trim"] = malloc_trim()
+    out.update(heap_trims=heap.ms.count, heap_trim_ms_p50=heap.ms.percentile(50),
+               heap_trim_ms_max=float(heap.ms.samples().max()) if heap.ms.count else None)
+    out["malloc_trim"] = HeapTrimmer(0).trim()  # the last word: what is still free in the heaps
     out["rss_after_trim_mb"] = memory_mb()["rss"]
     out.update(windows=windows, windows_with_frame_sized_alloc=frame_sized,
                tracker_frames=int(pipe.shared.counters["tracker_frames"]),

@@ -28,6 +28,7 @@ from cat_follow.errors import CatFollowError
 from cat_follow.memory.pool import BBOX_TRACKER
 from cat_follow.perception.target import TargetState
 from cat_follow.pipeline import Pipeline
+from cat_follow.process_setup import HeapTrimmer
 from cat_follow.robot.car_thread import CarActor
 from cat_follow.robot.command_socket import CommandServer
 from cat_follow.robot.commands import VERB_LOCATION, CommandQueue, answer_command
@@ -79,8 +80,8 @@ class Robot:
         self.last_range_cm: float | None = None
         self._exit = threading.Event()
         self.notifier = notifier or Notifier()
-        self.ready_sent = False
-        self.watchdog_pings = 0
+        self.ready_sent, self.watchdog_pings = False, 0
+        self.heap = HeapTrimmer(config.process.malloc_trim_s)  # between ticks: RSS follows live memory
         self.exit_reason = ""
         self.ticks = 0
         self.camera_stalled = False
@@ -170,6 +171,7 @@ class Robot:
                 self.tick(now)
                 if on_tick is not None:
                     on_tick(now)
+                self.heap.maybe(now)
                 next_t += period
                 delay = next_t - clock()
                 if delay > 0:
