@@ -24,7 +24,7 @@ class ProcessConfig:
     malloc_arena_max: int = _f(2, "glibc's malloc arenas per process (mallopt M_ARENA_MAX, set before the "
                                "threads start; 0 = glibc's default, 8 per core): fewer arenas keep memory freed by "
                                "one thread's native code reusable by the others, so RSS stays flat.", lo=0, hi=64)
-    malloc_trim_s: float = _f(10.0, "Every this many seconds the main loop gives the free memory glibc keeps in "
+    malloc_trim_s: float = _f(2.0, "Every this many seconds the main loop gives the free memory glibc keeps in "
                               "its heaps back to the OS (malloc_trim; about a millisecond, README \"Memory over a "
                               "soak\"), so the service's resident size follows its live memory; 0 = never.",
                               lo=0.0, hi=3600.0)
