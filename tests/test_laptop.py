@@ -241,6 +241,36 @@ def test_simulate_opens_a_window_on_a_desktop(cli_env: dict[str, str], tmp_path:
         xvfb.wait(10)
 
 
+def test_closing_the_simulator_window_ends_the_run_with_the_motors_stopped(tmp_path: Path) -> None:
+    """q, Esc or the window's close button sets the view's ``closed`` (read from OpenCV after
+    each frame); the simulation then ends at once, not at the scenario's end, motors stopped."""
+    from unittest import mock
+
+    from cat_follow.config import Config
+    from cat_follow.perception.worker import resolve_models
+    from cat_follow.sim.camera_view import CameraView
+    from cat_follow.sim.simulation import SimOptions, Simulation
+
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(SHORT.format(duration=20.0))
+    cfg = Config()
+    sim = Simulation(load_scenario(str(scenario)), cfg, resolve_models(cfg),
+                     SimOptions(fast=True, out_video=tmp_path / "v.mp4"))
+    assert sim.view is not None
+    real_show, shown = CameraView.show, []
+
+    def show_then_close(view: CameraView, *args: object) -> None:
+        real_show(view, *args)  # type: ignore[arg-type]
+        shown.append(1)
+        view.closed = len(shown) >= 45  # the user closes the window at the 45th frame (1.5 s)
+
+    with mock.patch.object(CameraView, "show", show_then_close):
+        summary = sim.run()
+    assert len(shown) == 45 and sim.robot.exit_reason == "window closed"
+    assert summary["frames"] < 60 < 20.0 * 30
+    assert sim.car.applied.speed == 0.0  # the car stopped on the way out
+
+
 # ---- the status says why the robot does not move ---------------------------------------
 def _controller() -> tuple[MotionController, MotionConfig]:
     cfg = MotionConfig()

@@ -12,6 +12,8 @@ import numpy as np
 from cat_follow.video_out import annotate, open_video_writer
 
 MAX_WRITES_PER_CALL = 3  # video frames written per overlay call at most (see CameraView.show)
+WINDOW = "cat-follow simulate"
+QUIT_KEYS = (ord("q"), ord("Q"), 27)  # q or Esc in the window
 
 
 class CameraView:
@@ -30,6 +32,7 @@ class CameraView:
         self.live = live
         self.frames_written = 0
         self.last_t: float | None = None
+        self.closed = False  # the user closed the window or pressed q/Esc in it: the run should end
 
     def due(self, t: float) -> int:
         """How many video frames are due by scenario time ``t`` and not yet written."""
@@ -51,9 +54,11 @@ class CameraView:
             for _ in range(n):
                 self.writer.write(self.canvas)
             self.frames_written += n
-        if self.live:
-            cv2.imshow("cat-follow simulate", self.canvas)
-            cv2.waitKey(1)
+        if self.live and not self.closed:
+            cv2.imshow(WINDOW, self.canvas)
+            key = cv2.waitKey(1) & 0xFF
+            # a window closed with its title bar's button reports itself invisible
+            self.closed = key in QUIT_KEYS or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1
 
     def close(self) -> None:
         if self.writer is not None:

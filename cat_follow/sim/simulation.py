@@ -237,6 +237,8 @@ class Simulation:
             self.last_s = int(now)
         if now >= sc.duration_s:
             self.robot.request_exit("scenario over")
+        elif self.view is not None and self.view.closed:
+            self.robot.request_exit("window closed")
 
     def _run_lockstep(self, steps: int, bar: Any) -> None:
         """One frame per step: render -> track (-> detect) -> tick -> world advances by 1/fps."""
@@ -245,6 +247,9 @@ class Simulation:
         robot.start()
         try:
             for k in range(steps):
+                if self.view is not None and self.view.closed:
+                    robot.request_exit("window closed")
+                    break
                 self._lockstep_frame(k / self.sc.fps)
                 clock.t = (k + 1) / self.sc.fps
                 self.car.advance()
