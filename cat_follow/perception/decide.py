@@ -64,6 +64,7 @@ class TargetDecider:
         self.picker = CandidatePicker()
         self.suspect = False          # a decoy is suspected: check the crop now
         self.recheck = False          # the target's box jumped to another detection: check it now
+        self.unseen = False           # ...away from where KCF lost it: not shown until checked
         self.gen = 0                  # bumped whenever the followed thing may have changed
         self._pending: tuple[int, int, Box] | None = None  # (ticket, gen, box) of a check in flight
         self._checked_t_ns = -(1 << 62)
@@ -131,7 +132,7 @@ class TargetDecider:
             self.drop(DropReason.UNVERIFIED)  # it jumped onto something that is not a cat
         else:
             self.lock.on_verdict(verdict)
-        self.suspect = self.recheck = False
+        self.suspect = self.recheck = self.unseen = False
         if held and not self.lock.state.has_target:
             # Do not pick the same thing again at once: a vetoed blanket beside a kitten was
             # re-picked (by its colour) on the next result, again and again.
@@ -140,7 +141,7 @@ class TargetDecider:
     def drop(self, reason: DropReason) -> None:
         self.lock.drop(reason)
         self.gen += 1
-        self.suspect = self.recheck = False
+        self.suspect = self.recheck = self.unseen = False
 
     def on_result(self, rec: np.void, frame: np.ndarray, box: Box | None, last: Box | None = None) -> Hit | None:
         """Apply a taken RESULT (``box`` = KCF's current box, None without one; ``last`` = where
@@ -192,16 +193,19 @@ class TargetDecider:
                 and max(det[2], det[3]) < self.vcfg.min_box_px):
             self.lock.verified = True  # too small to check: the detector decides, until the box grows
             self.recheck = True        # ...then its first check must not say not-cat
-        return self._placed(Hit(det, score), box if box is not None else last)
+        return self._placed(Hit(det, score), box, last)
 
-    def _placed(self, hit: Hit, ref: Box | None) -> Hit:
-        """Book a hit away from ``ref`` (the tracked box, or where KCF lost it) as a new place:
-        checks of the old place no longer count, a candidate's verification was of something else,
-        and a confirmed target's new box is checked before it is shown (``shows``)."""
+    def _placed(self, hit: Hit, box: Box | None, last: Box | None) -> Hit:
+        """Book a hit away from ``box`` (KCF's) or ``last`` (where KCF lost the target) as a new
+        place: checks of the old place no longer count, a candidate's verification was of something
+        else, a confirmed target's new box is checked, and, if KCF had lost it (the detector took
+        whatever else was in view), not shown before that check (``shows``)."""
+        ref = box if box is not None else last
         if ref is None or iou(ref, hit.box) < OVERLAP_IOU:
             self.gen += 1
             if self.lock.state == TargetState.TRACKING:
                 self.recheck = self.recheck or ref is not None
+                self.unseen = self.unseen or (box is None and last is not None)
             elif max(hit.box[2], hit.box[3]) >= self.vcfg.min_box_px:
                 self.lock.verified = False  # ...a too-small one keeps the detector's word
         return hit
@@ -215,13 +219,13 @@ class TargetDecider:
 
     def shows(self, box: Box) -> bool:
         """May the held box be published (the main loop looks at candidates too)? A candidate
-        only once its crop verified, a confirmed target not while a jump to a new place waits for
-        its check, either when it is too small to check: a box the verifier has not passed (often
+        only once its crop verified, a confirmed target not while a jump away from where KCF lost
+        it waits for its check, either when it is too small to check: a box the verifier has not passed (often
         a dog, or a bit of sofa) must not turn the car's head."""
         if not self.verifying or max(box[2], box[3]) < self.vcfg.min_box_px:
             return True
         if self.lock.state == TargetState.TRACKING:
-            return not self.recheck
+            return not self.unseen
         return self.lock.verified
 
     @property
