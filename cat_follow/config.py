@@ -128,8 +128,8 @@ class VerifierConfig:
     same_look_s: float = _f(10.0, "Colour (same_look) stands in for a cat verdict only this long (frame time) after "
                             "the classifier itself last called the target a cat, and never for a box that jumped "
                             "to a new place; later, its not-cat checks count again. The remembered colours change "
-                            "only on the classifier's cat verdicts. (The calico kitten the classifier calls a "
-                            "puppy went up to 8.6 s between cat verdicts.)",
+                            "only on the classifier's cat verdicts. (A calico kitten the classifier calls a "
+                            "puppy went about 10 s between cat verdicts on its real crops.)",
                             lo=0.0, hi=3600.0)
     identity_s: float = _f(30.0, "For this long after losing a target, prefer the candidate whose colour "
                            "signature is most like the lost cat's.", lo=0.0, hi=3600.0)

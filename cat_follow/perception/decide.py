@@ -111,9 +111,10 @@ class TargetDecider:
         # a calico kitten and a box that jumped onto it was kept.
         same = (look >= self.vcfg.same_look and t_ns - self._cat_ns <= self.same_look_ns
                 and not self.recheck)
-        log.debug("check t=%.3f box=%s cat=%.2f other=%.2f look=%.2f -> %s (%s)", t_ns / 1e9,
-                  [round(v) for v in pending[2]], float(rec["cat_prob"]), float(rec["other_prob"]), look,
-                  verdict.name, self.lock.state.name)
+        if log.isEnabledFor(logging.DEBUG):  # -v: why each check was taken as it was
+            log.debug("check t=%.3f box=%s cat=%.2f other=%.2f look=%.2f -> %s (%s)", t_ns / 1e9,
+                      [round(v) for v in pending[2]], float(rec["cat_prob"]), float(rec["other_prob"]), look,
+                      verdict.name, self.lock.state.name)
         if same and self.lock.state == TargetState.TRACKING:
             verdict, self.suspect, self.recheck = max(verdict, Verify.UNSURE), False, False  # the cat we confirmed
         elif same and float(rec["other_prob"]) < DOGGY and t_ns - self.picker.t_ns <= self.identity_ns:
