@@ -128,6 +128,12 @@ class VerifierConfig:
                           "re-confirmed without a cat verdict unless the crop says dog (>= 0.5). Same cat a few "
                           "frames apart: >= 0.86 on 90% of the sample videos' checks; a cat and a dog: <= 0.78 on "
                           "90%.", lo=0.0, hi=1.01)
+    same_look_s: float = _f(10.0, "Colour (same_look) stands in for a cat verdict only this long (frame time) after "
+                            "the classifier itself last called the target a cat, and never for a box that jumped "
+                            "to a new place; later, its not-cat checks count again. The remembered colours change "
+                            "only on the classifier's cat verdicts. (A calico kitten the classifier calls a "
+                            "puppy went about 10 s between cat verdicts on its real crops.)",
+                            lo=0.0, hi=3600.0)
     identity_s: float = _f(30.0, "For this long after losing a target, prefer the candidate whose colour "
                            "signature is most like the lost cat's.", lo=0.0, hi=3600.0)
 

@@ -203,3 +203,68 @@ def test_a_cat_too_small_to_check_is_confirmed_by_the_detector_then_checked_when
     assert f.d.verify_box(f.box, f.t + 1) == near
     assert f.result([(near, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9) is TargetState.LOST
     assert f.d.drop_reason is DropReason.UNVERIFIED
+
+
+def _signatures(*colours: tuple[int, int, int]) -> list[np.ndarray]:
+    frame = np.zeros((480, 640, 3), np.uint8)
+    scratch = (np.zeros((48, 48, 3), np.uint8), np.zeros((48, 48, 3), np.uint8))
+    sigs = []
+    for c in colours:
+        frame[100:200, 100:220] = c
+        sigs.append(np.zeros(SIGNATURE_LEN, np.float32))
+        write_signature(frame, CAT_BOX, sigs[-1], scratch)
+    return sigs
+
+
+def test_colour_alone_keeps_a_target_only_for_same_look_s() -> None:
+    """Checks 0.1 s apart that read puppy but match the cat's colours: kept while the
+    classifier's last cat verdict is under same_look_s old, then dropped by the not-cat rule."""
+    cfg = Config()
+    f = Feed(replace(cfg, verifier=replace(cfg.verifier, every_s=0.05, same_look_s=1.0)))
+    (ginger,) = _signatures((40, 120, 220))
+    f.confirm(signature=ginger)
+    states = [f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=ginger)
+              for _ in range(14)]
+    assert states[:10] == [TargetState.TRACKING] * 10  # within 1 s of the cat verdict
+    assert states[12] is TargetState.LOST               # then three not-cat checks count
+    assert f.d.drop_reason is DropReason.UNVERIFIED
+
+
+def test_a_colour_match_does_not_move_the_remembered_colours() -> None:
+    """Re-confirmed on colour alone (the identity rule), the cat's remembered colours stay
+    those the classifier saw: only its own cat verdicts update them."""
+    ginger, white = _signatures((40, 120, 220), (250, 250, 250))
+    paler = 0.9 * ginger + 0.1 * white  # a tenth of it pale: similarity sqrt(0.9) ~ 0.95
+    f = Feed()
+    f.confirm(signature=ginger)
+    f.d.drop(DropReason.TIMEOUT)
+    f.box = None
+    f.result([(CAT_BOX, 0.8, KIND_CAT)])
+    assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.05, dog_prob=0.1, signature=paler) is TargetState.TRACKING
+    assert np.array_equal(f.d.picker.cat_sig, ginger)
+    assert not np.array_equal(paler, ginger)
+
+
+def test_a_jump_from_the_last_place_is_checked_before_it_is_shown() -> None:
+    """KCF lost the cat and the only cat detection is elsewhere (a dog the detector half
+    calls a cat): that box is not shown until its crop is checked, and a not-cat check drops
+    it even though its colours match (colour never vouches for a new place)."""
+    (ginger,) = _signatures((40, 120, 220))
+    f = Feed()
+    f.confirm(signature=ginger)
+    elsewhere: Box = (400.0, 250.0, 130.0, 110.0)
+    assert f.result([(elsewhere, 0.45, KIND_CAT)], kcf_lost=True) is TargetState.TRACKING
+    assert f.box == elsewhere and not f.d.shows(elsewhere)
+    assert f.result([(elsewhere, 0.45, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=ginger) is TargetState.LOST
+    assert f.d.drop_reason is DropReason.UNVERIFIED
+
+
+def test_a_candidates_cat_check_does_not_confirm_a_box_elsewhere() -> None:
+    """The crop check said cat for the candidate's box, but the hit that came with it is at
+    another place: that other box must be checked itself before it is confirmed."""
+    f = Feed()
+    there: Box = (400.0, 250.0, 130.0, 110.0)
+    f.result([(CAT_BOX, 0.8, KIND_CAT)])
+    assert f.result([(there, 0.8, KIND_CAT)], cat_prob=0.9) is TargetState.ACQUIRING
+    assert f.box == there and not f.d.shows(there)
+    assert f.result([(there, 0.8, KIND_CAT)], cat_prob=0.9) is TargetState.TRACKING

@@ -13,6 +13,7 @@ lost cat's colour signature is preferred.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,10 @@ from cat_follow.perception.port import SIGNATURE_LEN, detections
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
 from cat_follow.perception.verifier import similarity
 
+log = logging.getLogger(__name__)
+
 KEEP_IOU = 0.2
+DOGGY = 0.5  # a crop's dog probability from which colour no longer vouches for it
 REJECTED_S = 3.0  # for this long (frame time) a box the verifier rejected yields to any other cat
 
 
@@ -55,9 +59,12 @@ class TargetDecider:
         self.score_threshold, self.keep_threshold = d.score_threshold, d.keep_threshold
         self.every_ns = round(self.vcfg.every_s * 1e9)
         self.identity_ns = round(self.vcfg.identity_s * 1e9)
+        self.same_look_ns = round(self.vcfg.same_look_s * 1e9)
+        self._cat_ns = -(1 << 62)     # when the classifier itself last called the followed thing a cat
         self.picker = CandidatePicker()
         self.suspect = False          # a decoy is suspected: check the crop now
         self.recheck = False          # the target's box jumped to another detection: check it now
+        self.unseen = False           # ...away from where KCF lost it: not shown until checked
         self.gen = 0                  # bumped whenever the followed thing may have changed
         self._pending: tuple[int, int, Box] | None = None  # (ticket, gen, box) of a check in flight
         self._checked_t_ns = -(1 << 62)
@@ -96,14 +103,24 @@ class TargetDecider:
         self._pending = None
         if not int(rec["verified"]) or pending[1] != self.gen:
             return  # no verifier ran, or it checked a box we no longer follow
-        verdict = classify(float(rec["cat_prob"]), float(rec["other_prob"]), self.vcfg)
+        verdict = raw = classify(float(rec["cat_prob"]), float(rec["other_prob"]), self.vcfg)
         self._checked_t_ns, self._checked_box = t_ns, pending[2]
-        same = self.picker.has_cat and similarity(rec["signature"], self.picker.cat_sig) >= self.vcfg.same_look
+        look = similarity(rec["signature"], self.picker.cat_sig) if self.picker.has_cat else 0.0
+        # Colour stands in for a cat verdict only for a while after the classifier's last one,
+        # and never for a new place (a jump): in a scene of pale colours a pastel cushion matched
+        # a calico kitten and a box that jumped onto it was kept.
+        same = (look >= self.vcfg.same_look and t_ns - self._cat_ns <= self.same_look_ns
+                and not self.recheck)
+        if log.isEnabledFor(logging.DEBUG):  # -v: why each check was taken as it was
+            log.debug("check t=%.3f box=%s cat=%.2f other=%.2f look=%.2f -> %s (%s)", t_ns / 1e9,
+                      [round(v) for v in pending[2]], float(rec["cat_prob"]), float(rec["other_prob"]), look,
+                      verdict.name, self.lock.state.name)
         if same and self.lock.state == TargetState.TRACKING:
             verdict, self.suspect, self.recheck = max(verdict, Verify.UNSURE), False, False  # the cat we confirmed
-        elif same and float(rec["other_prob"]) < 0.5 and t_ns - self.picker.t_ns <= self.identity_ns:
+        elif same and float(rec["other_prob"]) < DOGGY and t_ns - self.picker.t_ns <= self.identity_ns:
             verdict = Verify.CAT  # the cat we lost a moment ago, back (a partial view may read not-cat)
-        if verdict is Verify.CAT:
+        if raw is Verify.CAT:  # only the classifier's own verdict: a colour match must not move the cat's colours
+            self._cat_ns = t_ns
             np.copyto(self._cand_sig, rec["signature"])
             if self.lock.state == TargetState.TRACKING:
                 self.picker.remember(self._cand_sig, t_ns)  # appearance drifts with pose and light
@@ -116,7 +133,7 @@ class TargetDecider:
             self.drop(DropReason.UNVERIFIED)  # it jumped onto something that is not a cat
         else:
             self.lock.on_verdict(verdict)
-        self.suspect = self.recheck = False
+        self.suspect = self.recheck = self.unseen = False
         if held and not self.lock.state.has_target:
             # Do not pick the same thing again at once: a vetoed blanket beside a kitten was
             # re-picked (by its colour) on the next result, again and again.
@@ -125,7 +142,7 @@ class TargetDecider:
     def drop(self, reason: DropReason) -> None:
         self.lock.drop(reason)
         self.gen += 1
-        self.suspect = self.recheck = False
+        self.suspect = self.recheck = self.unseen = False
 
     def on_result(self, rec: np.void, frame: np.ndarray, box: Box | None, last: Box | None = None) -> Hit | None:
         """Apply a taken RESULT (``box`` = KCF's current box, None without one; ``last`` = where
@@ -145,6 +162,11 @@ class TargetDecider:
             held = self.lock.state.has_target
             hit = self._hit(dets, frame, box if held else None, last if held else None, t_ns)
         self.lock.on_detection(hit is not None, t_ns)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("result t=%.3f kcf=%s last=%s dets=%s hit=%s -> %s", t_ns / 1e9,
+                      box and [round(v) for v in box], last and [round(v) for v in last],
+                      [(int(d["kind"]), round(float(d["score"]), 2), [round(v) for v in box_of(d)]) for d in dets],
+                      hit and ([round(v) for v in hit.box], round(hit.score, 2)), self.lock.state.name)
         if self.lock.state == TargetState.TRACKING and before != TargetState.TRACKING:
             self.picker.remember(self._cand_sig, t_ns)
         if self.lock.state != before and not self.lock.state.has_target:
@@ -172,10 +194,22 @@ class TargetDecider:
                 and max(det[2], det[3]) < self.vcfg.min_box_px):
             self.lock.verified = True  # too small to check: the detector decides, until the box grows
             self.recheck = True        # ...then its first check must not say not-cat
-        if box is None or iou(box, det) < OVERLAP_IOU:
-            self.gen += 1  # a new place: earlier checks were of something else
-            self.recheck = self.recheck or (box is not None and self.lock.state == TargetState.TRACKING)
-        return Hit(det, score)
+        return self._placed(Hit(det, score), box, last)
+
+    def _placed(self, hit: Hit, box: Box | None, last: Box | None) -> Hit:
+        """Book a hit away from ``box`` (KCF's) or ``last`` (where KCF lost the target) as a new
+        place: checks of the old place no longer count, a candidate's verification was of something
+        else, a confirmed target's new box is checked, and, if KCF had lost it (the detector took
+        whatever else was in view), not shown before that check (``shows``)."""
+        ref = box if box is not None else last
+        if ref is None or iou(ref, hit.box) < OVERLAP_IOU:
+            self.gen += 1
+            if self.lock.state == TargetState.TRACKING:
+                self.recheck = self.recheck or ref is not None
+                self.unseen = self.unseen or (box is None and last is not None)
+            elif max(hit.box[2], hit.box[3]) >= self.vcfg.min_box_px:
+                self.lock.verified = False  # ...a too-small one keeps the detector's word
+        return hit
 
     def update(self, t_ns: int) -> TargetState:
         before = self.lock.state
@@ -184,11 +218,16 @@ class TargetDecider:
             self.gen += 1
         return state
 
-    def shows_candidate(self, box: Box) -> bool:
-        """May an unconfirmed candidate be published (the main loop looks at candidates)? Only
-        once its crop verified, or when it is too small to check: a candidate the verifier has
-        not passed (often a dog, or a bit of sofa) must not turn the car's head."""
-        return not self.verifying or self.lock.verified or max(box[2], box[3]) < self.vcfg.min_box_px
+    def shows(self, box: Box) -> bool:
+        """May the held box be published (the main loop looks at candidates too)? A candidate
+        only once its crop verified, a confirmed target not while a jump away from where KCF lost
+        it waits for its check, either when it is too small to check: a box the verifier has not passed (often
+        a dog, or a bit of sofa) must not turn the car's head."""
+        if not self.verifying or max(box[2], box[3]) < self.vcfg.min_box_px:
+            return True
+        if self.lock.state == TargetState.TRACKING:
+            return not self.unseen
+        return self.lock.verified
 
     @property
     def drop_reason(self) -> DropReason:

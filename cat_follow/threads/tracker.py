@@ -235,7 +235,7 @@ class TrackerThread(SupervisedThread):
         if not state.has_target:
             source = SOURCE_NONE
             self.kcf_ok = False  # a lost target is found again by the detector, not by KCF
-        if state == TargetState.ACQUIRING and not self.decider.shows_candidate(self.box):
+        if state.has_target and not self.decider.shows(self.box):
             source = SOURCE_NONE  # tracked, but not shown until its crop passes
         valid = source != SOURCE_NONE
         x, y, w, h = self.box if valid else (0.0, 0.0, 0.0, 0.0)
