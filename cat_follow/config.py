@@ -17,6 +17,7 @@ from typing import Any
 from cat_follow.config_process import ProcessConfig
 from cat_follow.config_schema import build_section, document_as_toml, read_toml
 from cat_follow.config_schema import field_doc as _f
+from cat_follow.config_web import WebConfig
 from cat_follow.errors import ConfigError
 
 
@@ -204,38 +205,6 @@ class BehaviourConfig:
 @dataclass(frozen=True)
 class LoggingConfig:
     level: str = _f("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for names and addresses that only this machine can reach."""
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-@dataclass(frozen=True)
-class WebConfig:
-    host: str = _f("127.0.0.1", "Address the web view binds (--web [HOST:]PORT overrides); anything but a "
-                   "loopback address needs a token.")
-    port: int = _f(8080, "TCP port of the web view (0 = any free port, logged).", lo=0, hi=65535)
-    token: str = _f("", "Secret every request must carry (header X-Cat-Follow-Token or Authorization: Bearer; "
-                    "?token= for page and stream GETs). Required when host is not a loopback address.")
-    allowed_hosts: str = _f("", "Extra names accepted in the Host header, comma-separated (e.g. picar.local); "
-                            "loopback names, this machine's name and IP literals are always accepted.")
-    max_clients: int = _f(20, "Stream viewers at once; each one more is answered 503.", lo=1, hi=256)
-    jpeg_quality: int = _f(70, "JPEG quality of the stream.", lo=10, hi=100)
-    rate_hz: float = _f(15.0, "Encodes per second at most (one encoder, whatever the number of viewers).",
-                        lo=0.5, hi=60.0)
-
-    def check(self) -> None:
-        if len(self.token) < 8 and (self.token or not is_loopback_host(self.host)):
-            raise ValueError(f"token: binding {self.host!r} (not a loopback address) needs a token of at "
-                             "least 8 characters" if not self.token else "token: must be at least 8 characters")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cat_follow.config import Config, WebConfig, config_from_dict
+from cat_follow.config import Config, config_from_dict
+from cat_follow.config_web import WebConfig
 from cat_follow.errors import CatFollowError, ConfigError
 from cat_follow.memory.pool import allocate_pool
 from cat_follow.memory.shared_state import SharedState

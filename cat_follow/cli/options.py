@@ -9,7 +9,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from cat_follow import process_setup
-from cat_follow.config import Config, WebConfig, load_config
+from cat_follow.config import Config, load_config
+from cat_follow.config_web import WebConfig
 
 if TYPE_CHECKING:
     from cat_follow.perception.model import ModelFiles

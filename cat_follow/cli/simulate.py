@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cat_follow.cli import options
-from cat_follow.config import Config, WebConfig
+from cat_follow.config import Config
+from cat_follow.config_web import WebConfig
 
 if TYPE_CHECKING:
     from cat_follow.perception.model import ModelFiles

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cat_follow.config import WebConfig
+from cat_follow.config_web import WebConfig
 from cat_follow.web.app import Endpoints
 from cat_follow.web.view import WebView, robot_cat_estimate
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from cat_follow.config import Config, WebConfig, is_loopback_host
+from cat_follow.config import Config
+from cat_follow.config_web import WebConfig, is_loopback_host
 from cat_follow.errors import CatFollowError
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.threads.supervised import Health
