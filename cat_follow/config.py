@@ -126,7 +126,8 @@ class VerifierConfig:
     same_look: float = _f(0.85, "A crop whose colour signature is at least this similar (Bhattacharyya, 0..1) to "
                           "the confirmed cat's is the same animal: it is not dropped as unverified or decoy (the "
                           "classifier calls some kittens puppies), and within identity_s of a loss it is "
-                          "re-confirmed without a cat verdict unless the crop says dog (>= 0.5). Same cat a few "
+                          "re-confirmed without a cat verdict unless the crop says dog (>= 0.5); both only within "
+                          "same_look_s of the classifier's last cat verdict, never after a jump. Same cat a few "
                           "frames apart: >= 0.86 on 90% of the sample videos' checks; a cat and a dog: <= 0.78 on "
                           "90%.", lo=0.0, hi=1.01)
     same_look_s: float = _f(10.0, "Colour (same_look) stands in for a cat verdict only this long (frame time) after "

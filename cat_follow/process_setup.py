@@ -46,12 +46,12 @@ def set_arena_max(arenas: int) -> bool:
     return True
 
 
-def lower_priority(nice: int) -> int:
-    """Raise this process's nice value to ``nice`` (never lowers it: that needs privilege).
-    Returns the nice value now in force. Threads created afterwards inherit it."""
-    current = os.getpriority(os.PRIO_PROCESS, 0)
-    if nice > current:
-        os.setpriority(os.PRIO_PROCESS, 0, nice)
+def lower_priority(levels: int) -> int:
+    """Run this process (Linux: this thread, and the threads it creates afterwards) ``levels``
+    nice values lower than now, at most 19; returns the nice value now in force. Relative, so
+    the gap to the service stays the same whatever nice value the service runs at."""
+    if levels > 0:
+        os.nice(levels)
     return os.getpriority(os.PRIO_PROCESS, 0)
 
 

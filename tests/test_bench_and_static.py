@@ -100,5 +100,4 @@ def test_stage_bench_times_every_stage_of_the_pi_budget(kittens: Path, cli_env: 
     assert result["frames"] == 20 and 0 < result["kcf_scale"] <= 1.0
     for name, r in stages.items():
         assert 0 < r["p50_ms"] <= r["p99_ms"], (name, r)
-        assert r["core_pct"] == pytest.approx(r["cpu_ms"] * r["per_s"] / 10, abs=0.06), (name, r)
     assert "| kcf_update |" in out.stdout  # the markdown table the budget quotes

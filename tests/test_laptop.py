@@ -122,7 +122,13 @@ def _interrupt_when(proc: subprocess.Popen[str], marker: str, timeout: float = 6
         assert seen.wait(timeout), "".join(lines)[-3000:]
         time.sleep(1.0)
         proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:  # a hang: PYTHONFAULTHANDLER prints every thread's stack on SIGABRT
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(10)
+            t.join(10)
+            pytest.fail("still running 30 s after Ctrl-C; its threads:\n" + "".join(lines)[-8000:])
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -140,6 +146,7 @@ def test_ctrl_c_is_a_normal_stop(command: str, cli_env: dict[str, str], tmp_path
     args = {"simulate": ["simulate", "--scenario", str(scenario), "--out-video", str(video)],
             "replay": ["replay", "--out-video", str(video)]}[command]
     env = {k: v for k, v in cli_env.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["PYTHONFAULTHANDLER"] = "1"
     proc = subprocess.Popen([sys.executable, "-m", "cat_follow", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     err = _interrupt_when(proc, "cat-follow running" if command == "simulate" else "video ")
@@ -269,6 +276,32 @@ def test_closing_the_simulator_window_ends_the_run_with_the_motors_stopped(tmp_p
     assert len(shown) == 45 and sim.robot.exit_reason == "window closed"
     assert summary["frames"] < 60 < 20.0 * 30
     assert sim.car.applied.speed == 0.0  # the car stopped on the way out
+
+
+@pytest.mark.parametrize(("keys", "visible", "closed_at"), [
+    ([-1, -1, ord("q")], [1, 1, 1], 3),     # q
+    ([-1, 27], [1, 1], 2),                  # Esc
+    ([-1, -1, -1], [1, 1, 0], 3),           # the close button: visible, then not
+    ([-1, -1, -1, -1], [-1, -1, -1, -1], None),  # a backend without visibility (GTK): only keys close
+    ([-1, -1], [0, 1], None),               # not yet mapped at first: not "closed"
+])
+def test_the_simulator_window_closes_on_q_esc_or_its_button(monkeypatch: pytest.MonkeyPatch, keys: list[int],
+                                                            visible: list[int], closed_at: int | None) -> None:
+    """What OpenCV's window reports after each frame (keys, WND_PROP_VISIBLE), as the Qt, GTK and
+    Cocoa back-ends report it, and when the view says the user closed it."""
+    from cat_follow.sim import camera_view
+
+    k, v = iter(keys), iter(visible)
+    monkeypatch.setattr(camera_view.cv2, "imshow", lambda *a: None)
+    monkeypatch.setattr(camera_view.cv2, "waitKey", lambda *a: next(k) & 0xFFFFFFFF)
+    monkeypatch.setattr(camera_view.cv2, "getWindowProperty", lambda *a: float(next(v)))
+    view = camera_view.CameraView(None, np.zeros((48, 64, 3), np.uint8), 30.0, live=True)
+    box = np.zeros(1, dtype=[("valid", "i8"), ("x", "f8"), ("y", "f8"), ("w", "f8"), ("h", "f8")])[0]
+    states = []
+    for i in range(len(keys)):
+        view.show(np.zeros((48, 64, 3), np.uint8), box, "t", i / 30)
+        states.append(view.closed)
+    assert states.index(True) + 1 == closed_at if closed_at else not any(states)
 
 
 # ---- the status says why the robot does not move ---------------------------------------

@@ -21,18 +21,19 @@ def _run(code: str) -> list:
 
 def test_process_settings_apply_to_a_fresh_interpreter() -> None:
     """``[process]`` applied in a real interpreter: the switch interval is set, glibc takes the
-    arena cap, and the nice value only ever goes up (lowering it would need privilege)."""
-    code = ("import json, sys\n"
+    arena cap, and lower_priority lowers by so many levels from where the process is, never up."""
+    code = ("import json, os, sys\n"
             "from cat_follow.config import config_from_dict\n"
             "from cat_follow.process_setup import apply, lower_priority, set_arena_max\n"
             "cfg = config_from_dict({'process': {'gil_switch_ms': 0.25, 'malloc_arena_max': 2}})\n"
             "apply(cfg.process)\n"
-            "print(json.dumps([sys.getswitchinterval(), set_arena_max(2), set_arena_max(0),"
-            " lower_priority(7), lower_priority(3)]))\n")
-    interval, capped, default_left, nice_up, nice_kept = _run(code)
+            "base = os.getpriority(os.PRIO_PROCESS, 0)\n"
+            "print(json.dumps([sys.getswitchinterval(), set_arena_max(2), set_arena_max(0), base,"
+            " lower_priority(3), lower_priority(0), lower_priority(2)]))\n")
+    interval, capped, default_left, base, down3, same, down5 = _run(code)
     assert interval == pytest.approx(0.00025)
     assert capped is GLIBC and default_left is False
-    assert nice_up == 7 and nice_kept == 7
+    assert (down3, same, down5) == (min(19, base + 3), min(19, base + 3), min(19, base + 5))
 
 
 def test_heap_trimmer_runs_when_due_and_never_when_off() -> None:

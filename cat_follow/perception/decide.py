@@ -141,6 +141,11 @@ class TargetDecider:
 
     def drop(self, reason: DropReason) -> None:
         self.lock.drop(reason)
+        self._forget()
+
+    def _forget(self) -> None:
+        """The target is gone (dropped here or by the lock): checks and flags about it lapse,
+        so none carries over to the next one."""
         self.gen += 1
         self.suspect = self.recheck = self.unseen = False
 
@@ -170,7 +175,7 @@ class TargetDecider:
         if self.lock.state == TargetState.TRACKING and before != TargetState.TRACKING:
             self.picker.remember(self._cand_sig, t_ns)
         if self.lock.state != before and not self.lock.state.has_target:
-            self.gen += 1
+            self._forget()  # the lock dropped it itself (misses)
         return hit if self.lock.state.has_target else None
 
     def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, last: Box | None,
@@ -214,7 +219,9 @@ class TargetDecider:
     def update(self, t_ns: int) -> TargetState:
         before = self.lock.state
         state = self.lock.update(t_ns)
-        if state != before:
+        if state != before and not state.has_target:
+            self._forget()  # dropped on timeout
+        elif state != before:
             self.gen += 1
         return state
 

@@ -33,6 +33,7 @@ class CameraView:
         self.frames_written = 0
         self.last_t: float | None = None
         self.closed = False  # the user closed the window or pressed q/Esc in it: the run should end
+        self._was_visible = False  # the backend reports visibility (GTK and old Cocoa builds say -1)
 
     def due(self, t: float) -> int:
         """How many video frames are due by scenario time ``t`` and not yet written."""
@@ -57,8 +58,11 @@ class CameraView:
         if self.live and not self.closed:
             cv2.imshow(WINDOW, self.canvas)
             key = cv2.waitKey(1) & 0xFF
-            # a window closed with its title bar's button reports itself invisible
-            self.closed = key in QUIT_KEYS or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1
+            # A window closed with its title bar's button reports itself invisible, on backends
+            # that report visibility at all: only a window once seen visible can be closed so.
+            visible = cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) >= 1
+            self.closed = key in QUIT_KEYS or (self._was_visible and not visible)
+            self._was_visible = self._was_visible or visible
 
     def close(self) -> None:
         if self.writer is not None:

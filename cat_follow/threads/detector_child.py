@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from cat_follow.process_setup import lower_priority, set_arena_max
 from cat_follow.procfs import cpu_seconds
 
 START_TIMEOUT_S = 20.0  # first start: fork server + imports + model load
+STOP_CHECK_S = 0.25     # a job's wait notices a shutdown this soon (the pipeline joins for 3 s)
 CHILD_MODULE = "cat_follow.threads.detector_child"
 READY = (0).to_bytes(8, "little", signed=True)
 STOP = (-1).to_bytes(8, "little", signed=True)
@@ -106,7 +108,7 @@ def child_main(segment: str, config: Config, models: ModelFiles, sizes: list[tup
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Before the model loads, so the runtime's threads inherit both (Linux: nice is per thread).
     set_arena_max(config.process.malloc_arena_max)
-    lower_priority(config.process.detector_nice)
+    lower_priority(config.process.detector_nice)  # levels below the service
     shm = attach_segment(segment)
     assert shm.buf is not None
     try:
@@ -189,19 +191,23 @@ class ChildHandle:
     def pid(self) -> int | None:
         return self.proc.pid
 
-    def run(self, ticket: int, timeout: float, cap: float) -> str:
-        """Hand the exchange over with ``ticket``; "ok", "crashed" or "hung". Hung: no result
-        for ``timeout`` during which the child used no CPU (stopped, deadlocked), or none
+    def run(self, ticket: int, timeout: float, cap: float, stop: threading.Event | None = None) -> str:
+        """Hand the exchange over with ``ticket``; "ok", "crashed", "hung" or "stopped". Hung: no
+        result for ``timeout`` during which the child used no CPU (stopped, deadlocked), or none
         within ``cap`` at all (spinning). A child still computing is slow, not hung: under its
-        nice value a busy machine can starve it for longer than ``timeout``."""
+        nice value a busy machine can starve it for longer than ``timeout``. Without /proc (not
+        Linux) its CPU time is unknown and no result within ``timeout`` is a hang. "stopped":
+        ``stop`` was set meanwhile (shutting down), seen within STOP_CHECK_S."""
         try:
             self.job_w.send_bytes(ticket_bytes(ticket))
         except OSError:
             return "crashed"
-        deadline = time.monotonic() + max(cap, timeout)
+        now = time.monotonic()
+        deadline, window_end = now + max(cap, timeout), now + timeout
         cpu = cpu_seconds(self.pid)
-        while True:
-            ready = wait([self.res_r, self.proc.sentinel], min(timeout, max(0.0, deadline - time.monotonic())))
+        while stop is None or not stop.is_set():
+            slice_s = max(0.0, min(STOP_CHECK_S, window_end - now, deadline - now))
+            ready = wait([self.res_r, self.proc.sentinel], slice_s)
             if self.res_r in ready:
                 try:
                     got = int.from_bytes(self.res_r.recv_bytes(), "little", signed=True)
@@ -210,10 +216,15 @@ class ChildHandle:
                 return "ok" if got == ticket else "crashed"
             if ready:
                 return "crashed"
-            now_cpu = cpu_seconds(self.pid)
-            if cpu is None or now_cpu is None or now_cpu <= cpu or time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 return "hung"
-            cpu = now_cpu
+            if now >= window_end:  # a whole timeout without a result: did it compute meanwhile?
+                now_cpu = cpu_seconds(self.pid)
+                if cpu is None or now_cpu is None or now_cpu <= cpu:
+                    return "hung"
+                cpu, window_end = now_cpu, now + timeout
+        return "stopped"
 
     def kill(self) -> None:
         """SIGKILL (if alive) and reap: after this no store of the child can land."""

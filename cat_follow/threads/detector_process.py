@@ -154,14 +154,18 @@ class ProcessDetectorPort(JobDesk):
             return False
         # lock-step: as long as the tracker waits, so machine speed cannot change the result
         timeout = max(self.hang_timeout_s, LOCKSTEP_WAIT_S) if self.shared.lockstep else self.hang_timeout_s
-        outcome = child.run(ticket, timeout, cap=BUSY_CAP * self.hang_timeout_s)
+        outcome = child.run(ticket, timeout, cap=BUSY_CAP * self.hang_timeout_s, stop=self.shared.closed)
         if outcome == "ok":
             return True
-        self.recover(outcome)
+        if outcome != "stopped":
+            self.recover(outcome)
         return False
 
     def recover(self, why: str) -> None:
-        """Replace the child (dead, hung or missing); the fault was seen just now."""
+        """Replace the child (dead, hung or missing); the fault was seen just now. Not while
+        shutting down: ``close`` may already have stopped the child and unlinked the segment."""
+        if self.shared.closed.is_set():
+            return
         seen = self._last_attempt = time.monotonic()
         self.restarts += 1
         self._state = f"restarting ({self.restarts})"
