@@ -147,8 +147,12 @@ def test_ctrl_c_is_a_normal_stop(command: str, cli_env: dict[str, str], tmp_path
             "replay": ["replay", "--out-video", str(video)]}[command]
     env = {k: v for k, v in cli_env.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["PYTHONFAULTHANDLER"] = "1"
+    # A user's Ctrl-C: the child starts with SIGINT's default action even where this test runs as
+    # a background job of a shell without job control (which starts it ignored, and Python then
+    # keeps it ignored: the run went on for 30 s after the signal in two such CI runs).
     proc = subprocess.Popen([sys.executable, "-m", "cat_follow", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     err = _interrupt_when(proc, "cat-follow running" if command == "simulate" else "video ")
     assert proc.returncode == 130, err[-3000:]
     assert "Traceback" not in err and "ERROR" not in err and "KeyboardInterrupt" not in err, err[-3000:]
