@@ -70,14 +70,15 @@ class HeapTrimmer:
     loop calls ``maybe(now)`` between ticks; ``ms`` records each trim's duration."""
 
     def __init__(self, every_s: float) -> None:
-        self.libc = glibc() if every_s > 0 else None
+        self.libc = glibc()
         self.every_s = every_s
         self.ms = LatencyRecorder(1024)
         self._next: float | None = None
 
     def maybe(self, now: float) -> bool:
-        """Trim if one is due at ``now`` (the first call only starts the clock); True if it did."""
-        if self.libc is None:
+        """Trim if one is due at ``now`` (the first call only starts the clock); True if it did.
+        Never with ``every_s`` <= 0 or without glibc."""
+        if self.every_s <= 0 or self.libc is None:
             return False
         if self._next is None:
             self._next = now + self.every_s
@@ -90,10 +91,9 @@ class HeapTrimmer:
 
     def trim(self) -> bool:
         """One ``malloc_trim(0)`` now; True if memory was given back. False without glibc."""
-        libc = self.libc or glibc()
-        if libc is None:
+        if self.libc is None:
             return False
         t0 = time.perf_counter_ns()
-        released = bool(libc.malloc_trim(0))
+        released = bool(self.libc.malloc_trim(0))
         self.ms.add((time.perf_counter_ns() - t0) / 1e6)
         return released

@@ -219,17 +219,18 @@ class TargetDecider:
     def update(self, t_ns: int) -> TargetState:
         before = self.lock.state
         state = self.lock.update(t_ns)
-        if state != before and not state.has_target:
-            self._forget()  # dropped on timeout
-        elif state != before:
-            self.gen += 1
+        if state != before:
+            if state.has_target:
+                self.gen += 1
+            else:
+                self._forget()  # dropped on timeout
         return state
 
     def shows(self, box: Box) -> bool:
-        """May the held box be published (the main loop looks at candidates too)? A candidate
-        only once its crop verified, a confirmed target not while a jump away from where KCF lost
-        it waits for its check, either when it is too small to check: a box the verifier has not passed (often
-        a dog, or a bit of sofa) must not turn the car's head."""
+        """May the held box be published (the main loop looks at candidates too)? Always when it
+        is too small to check; otherwise a candidate only once its crop verified, and a confirmed
+        target not while a jump away from where KCF lost it waits for its check: a box the
+        verifier has not passed (often a dog, or a bit of sofa) must not turn the car's head."""
         if not self.verifying or max(box[2], box[3]) < self.vcfg.min_box_px:
             return True
         if self.lock.state == TargetState.TRACKING:
