@@ -136,6 +136,11 @@ class VerifierConfig:
                             "only on the classifier's cat verdicts. (A calico kitten the classifier calls a "
                             "puppy went about 10 s between cat verdicts on its real crops.)",
                             lo=0.0, hi=3600.0)
+    probe_dogs: bool = _f(True, "With no target, check the crop of the strongest dog detection (score >= "
+                          "detector.score_threshold, longer side >= min_box_px) with each detector job: a cat verdict "
+                          "makes it a cat candidate, followed by the classifier's checks (NanoDet calls a Siamese "
+                          "on a lawn a dog; the classifier called 0 of 261 dog boxes on the dog-only videos cats). "
+                          "Costs one classifier run per job while a dog is in view and nothing is followed.")
     identity_s: float = _f(30.0, "For this long after losing a target, prefer the candidate whose colour "
                            "signature is most like the lost cat's.", lo=0.0, hi=3600.0)
 

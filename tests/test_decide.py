@@ -268,3 +268,49 @@ def test_a_candidates_cat_check_does_not_confirm_a_box_elsewhere() -> None:
     assert f.result([(there, 0.8, KIND_CAT)], cat_prob=0.9) is TargetState.ACQUIRING
     assert f.box == there and not f.d.shows(there)
     assert f.result([(there, 0.8, KIND_CAT)], cat_prob=0.9) is TargetState.TRACKING
+
+
+def test_a_dog_box_the_classifier_calls_a_cat_becomes_a_cat_target() -> None:
+    """The detector's cat-or-dog label is the weaker opinion: with no target, the strongest dog
+    box's crop is checked; a cat verdict starts KCF on it, dog detections on it then count as
+    hits (not decoys), and its own periodic checks decide, as for any target."""
+    cfg = Config()
+    f = Feed(replace(cfg, verifier=replace(cfg.verifier, every_s=0.05)))
+    siamese = ((200.0, 150.0, 160.0, 120.0), 0.5, KIND_DOG)
+    assert f.result([siamese]) is TargetState.NONE        # nothing followed; the box is probed next
+    assert f.d.verify_box(None, f.t + 1) == siamese[0]
+    assert f.result([siamese], cat_prob=0.8, dog_prob=0.1) is TargetState.ACQUIRING
+    assert f.box == siamese[0] and f.d.shows(siamese[0])  # verified by that very check
+    assert f.result([siamese], cat_prob=0.8, dog_prob=0.1) is TargetState.TRACKING
+    for _ in range(2):
+        assert f.result([siamese], cat_prob=0.02, dog_prob=0.9) is TargetState.TRACKING
+    assert f.result([siamese], cat_prob=0.02, dog_prob=0.9) is TargetState.LOST
+    assert f.d.drop_reason is DropReason.UNVERIFIED
+
+
+def test_a_dog_box_the_classifier_calls_a_dog_is_never_followed() -> None:
+    f = Feed()
+    dog = ((200.0, 150.0, 160.0, 120.0), 0.9, KIND_DOG)
+    for _ in range(6):
+        assert f.result([dog], cat_prob=0.05, dog_prob=0.9) is TargetState.NONE
+        assert f.box is None
+    small = ((200.0, 150.0, 60.0, 50.0), 0.9, KIND_DOG)  # too small to judge: never probed
+    f.result([small])
+    assert f.d.verify_box(None, f.t + 1) is None
+    cfg = Config()
+    f = Feed(replace(cfg, verifier=replace(cfg.verifier, probe_dogs=False)))
+    f.result([dog])
+    assert f.d.verify_box(None, f.t + 1) is None
+
+
+def test_after_a_kcf_failure_a_weak_cat_on_the_same_place_is_the_target() -> None:
+    """A cat detection under score_threshold counts where KCF lost the target only on the same
+    place (IoU >= 0.5); a weak one beside it does not."""
+    f = Feed()
+    f.confirm()
+    beside: Box = (170.0, 100.0, 120.0, 100.0)  # IoU ~0.27 with CAT_BOX
+    assert f.result([(beside, 0.3, KIND_CAT)], kcf_lost=True) is TargetState.TRACKING
+    assert f.box == CAT_BOX
+    there: Box = (105.0, 102.0, 120.0, 100.0)
+    assert f.result([(there, 0.3, KIND_CAT)], kcf_lost=True) is TargetState.TRACKING
+    assert f.box == there

@@ -9,6 +9,12 @@ when its box jumps or changes size; it is dropped when its crop stops verifying
 does not verify (``decoy``); KCF is never (re-)initialised on a box that a dog or person
 detection claims more strongly than the cat; after a loss, the candidate most like the
 lost cat's colour signature is preferred.
+
+The detector's cat-or-dog label is the weaker opinion (NanoDet calls a Siamese on a lawn and
+some kittens dogs; the classifier tells them apart): with no target held, the strongest dog
+detection's crop is checked (``probe_dogs``), and a cat verdict makes that box a cat
+candidate, KCF starting on it only then. Such a target (``by_crop``) stays the classifier's:
+dog detections on it count as hits, never as decoys, and its periodic checks decide.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from cat_follow.perception.evidence import (
     cat_on,
     classify,
     decoy_over,
+    dog_to_probe,
     moved,
     other_class_wins,
 )
@@ -37,6 +44,7 @@ from cat_follow.perception.verifier import similarity
 log = logging.getLogger(__name__)
 
 KEEP_IOU = 0.2
+SAME_PLACE_IOU = 0.5  # a detection this much on where KCF lost the target is the target
 DOGGY = 0.5  # a crop's dog probability from which colour no longer vouches for it
 REJECTED_S = 3.0  # for this long (frame time) a box the verifier rejected yields to any other cat
 
@@ -66,7 +74,11 @@ class TargetDecider:
         self.recheck = False          # the target's box jumped to another detection: check it now
         self.unseen = False           # ...away from where KCF lost it: not shown until checked
         self.gen = 0                  # bumped whenever the followed thing may have changed
-        self._pending: tuple[int, int, Box] | None = None  # (ticket, gen, box) of a check in flight
+        self.by_crop = False          # the target is a cat by the classifier's word, a dog by the detector's
+        self._probe: Box | None = None   # no target: a dog box to check with the next job
+        self._probed: Box | None = None  # ...one the classifier called a cat, for this result
+        # (ticket, gen, box, probe) of a check in flight; probe = of a dog box, with no target held
+        self._pending: tuple[int, int, Box, bool] | None = None
         self._checked_t_ns = -(1 << 62)
         self._checked_box: Box = (0.0, 0.0, 0.0, 0.0)
         self._cand_sig = np.zeros(SIGNATURE_LEN, np.float32)
@@ -80,7 +92,11 @@ class TargetDecider:
     # ---- what to ask ---------------------------------------------------------------------
     def verify_box(self, box: Box | None, t_ns: int) -> Box | None:
         """The box to check with the next job, if a check is due (``box`` = KCF's, or None)."""
-        if not self.verifying or box is None or not self.lock.state.has_target:
+        if not self.verifying:
+            return None
+        if not self.lock.state.has_target:
+            return self._probe
+        if box is None:
             return None
         if max(box[2], box[3]) < self.vcfg.min_box_px:
             return None  # too small for the classifier to judge
@@ -93,7 +109,7 @@ class TargetDecider:
 
     def submitted(self, ticket: int, verify: Box | None) -> None:
         if verify is not None:
-            self._pending = (ticket, self.gen, verify)
+            self._pending = (ticket, self.gen, verify, not self.lock.state.has_target)
 
     # ---- what came back --------------------------------------------------------------------
     def _verdict(self, rec: np.void, t_ns: int) -> None:
@@ -104,6 +120,13 @@ class TargetDecider:
         if not int(rec["verified"]) or pending[1] != self.gen:
             return  # no verifier ran, or it checked a box we no longer follow
         verdict = raw = classify(float(rec["cat_prob"]), float(rec["other_prob"]), self.vcfg)
+        if pending[3]:  # a dog box probed with no target held: a cat verdict makes it a candidate
+            log.debug("probe t=%.3f box=%s cat=%.2f dog=%.2f -> %s", t_ns / 1e9, [round(v) for v in pending[2]],
+                      float(rec["cat_prob"]), float(rec["other_prob"]), raw.name)
+            if raw is Verify.CAT and not self.lock.state.has_target:
+                self._probed = pending[2]
+                np.copyto(self._cand_sig, rec["signature"])
+            return
         self._checked_t_ns, self._checked_box = t_ns, pending[2]
         look = similarity(rec["signature"], self.picker.cat_sig) if self.picker.has_cat else 0.0
         # Colour stands in for a cat verdict only for a while after the classifier's last one,
@@ -147,7 +170,7 @@ class TargetDecider:
         """The target is gone (dropped here or by the lock): checks and flags about it lapse,
         so none carries over to the next one."""
         self.gen += 1
-        self.suspect = self.recheck = self.unseen = False
+        self.suspect = self.recheck = self.unseen = self.by_crop = False
 
     def on_result(self, rec: np.void, frame: np.ndarray, box: Box | None, last: Box | None = None) -> Hit | None:
         """Apply a taken RESULT (``box`` = KCF's current box, None without one; ``last`` = where
@@ -157,7 +180,8 @@ class TargetDecider:
         before = self.lock.state
         self._verdict(rec, t_ns)
         dets = detections(rec)
-        if box is not None and self.lock.state == TargetState.TRACKING and decoy_over(dets, box, self.vcfg.decoy_iou):
+        if (box is not None and self.lock.state == TargetState.TRACKING
+                and decoy_over(dets, box, self.vcfg.decoy_iou, dogs=not self.by_crop)):
             if self.verifying:
                 self.suspect = True  # the next job checks the crop; a not-cat answer drops it
             else:
@@ -167,6 +191,12 @@ class TargetDecider:
             held = self.lock.state.has_target
             hit = self._hit(dets, frame, box if held else None, last if held else None, t_ns)
         self.lock.on_detection(hit is not None, t_ns)
+        if hit is not None and self._probed is not None and self.lock.state == TargetState.ACQUIRING:
+            self.by_crop, self._cat_ns = True, t_ns
+            self.lock.on_verdict(Verify.CAT)  # the probe's check was of this very box
+        self._probed = None
+        self._probe = (dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px)
+                       if self.vcfg.probe_dogs and not self.lock.state.has_target else None)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("result t=%.3f kcf=%s last=%s dets=%s hit=%s -> %s", t_ns / 1e9,
                       box and [round(v) for v in box], last and [round(v) for v in last],
@@ -180,20 +210,31 @@ class TargetDecider:
 
     def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, last: Box | None,
              t_ns: int) -> Hit | None:
-        i = cat_on(dets, box, self.keep_threshold, KEEP_IOU) if box is not None else -1
+        dog_iou = self.vcfg.decoy_iou if self.by_crop else None  # the detector's word for this cat
+        i = cat_on(dets, box, self.keep_threshold, KEEP_IOU, dog_iou) if box is not None else -1
         if i < 0 and box is None and last is not None:
             # KCF lost it a moment ago: a cat where it was is the same cat. Without this the
             # colour signature alone chose, and a white blanket beside a white kitten won.
-            i = cat_on(dets, last, self.score_threshold, KEEP_IOU)
+            i = cat_on(dets, last, self.score_threshold, KEEP_IOU, dog_iou)
+            if i < 0:  # ...and a weaker one right there (the same place) too
+                i = cat_on(dets, last, self.keep_threshold, SAME_PLACE_IOU, dog_iou and SAME_PLACE_IOU)
             if i >= 0:
                 box = last
         if i < 0:
             skip = self._rejected if t_ns - self._rejected_t_ns <= REJECTED_S * 1e9 else None
             i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns, skip)
+        if i < 0 and self._probed is not None and box is None and last is None:
+            # the classifier called the probed dog box a cat on this result's frame: take the
+            # detection there now (it moved), else the box it checked
+            i = cat_on(dets, self._probed, self.keep_threshold, OVERLAP_IOU, OVERLAP_IOU)
+            hit = Hit(box_of(dets[i]), float(dets[i]["score"])) if i >= 0 else Hit(self._probed, self.score_threshold)
+            return self._placed(hit, None, None)
         if i < 0:
+            self._probed = None
             return None
+        self._probed = None  # a cat detection won: a probe's verdict was not about it
         det, score = box_of(dets[i]), float(dets[i]["score"])
-        if other_class_wins(dets, det, score, self.vcfg.decoy_iou):
+        if other_class_wins(dets, det, score, self.vcfg.decoy_iou, dogs=not self.by_crop):
             return None  # more dog (or person) than cat there: never initialise on it
         if (self.verifying and self.lock.state != TargetState.TRACKING and score >= self.score_threshold
                 and max(det[2], det[3]) < self.vcfg.min_box_px):

@@ -11,7 +11,7 @@ import numpy as np
 
 from cat_follow.config import VerifierConfig
 from cat_follow.geometry import Box, iou
-from cat_follow.perception.port import KIND_CAT, SIGNATURE_LEN
+from cat_follow.perception.port import KIND_CAT, KIND_DOG, SIGNATURE_LEN
 from cat_follow.perception.target import Verify
 from cat_follow.perception.verifier import similarity, write_signature
 
@@ -31,33 +31,56 @@ def classify(cat_prob: float, dog_prob: float, cfg: VerifierConfig) -> Verify:
     return Verify.NOT_CAT if cat_prob < cfg.not_cat_below else Verify.UNSURE
 
 
-def other_class_wins(dets: np.ndarray, box: Box, score: float, min_iou: float) -> bool:
-    """A dog or person detection overlapping ``box`` by ``min_iou`` scores above ``score``
-    (the cat's): the region is more likely another animal."""
+def other_class_wins(dets: np.ndarray, box: Box, score: float, min_iou: float, *, dogs: bool = True) -> bool:
+    """A dog (unless not ``dogs``) or person detection overlapping ``box`` by ``min_iou``
+    scores above ``score`` (the cat's): the region is more likely another animal."""
     for d in dets:
-        if int(d["kind"]) != KIND_CAT and float(d["score"]) > score and iou(box_of(d), box) >= min_iou:
+        kind = int(d["kind"])
+        if kind == KIND_CAT or (kind == KIND_DOG and not dogs):
+            continue
+        if float(d["score"]) > score and iou(box_of(d), box) >= min_iou:
             return True
     return False
 
 
-def decoy_over(dets: np.ndarray, box: Box, min_iou: float) -> bool:
-    """Does a dog or person detection overlap the tracked ``box`` and outscore every cat
-    detection on it?"""
+def decoy_over(dets: np.ndarray, box: Box, min_iou: float, *, dogs: bool = True) -> bool:
+    """Does a dog (unless not ``dogs``) or person detection overlap the tracked ``box`` and
+    outscore every cat detection on it?"""
     cat_score = 0.0
     for d in dets:
         if int(d["kind"]) == KIND_CAT and iou(box_of(d), box) >= OVERLAP_IOU:
             cat_score = max(cat_score, float(d["score"]))
-    return other_class_wins(dets, box, cat_score, min_iou)
+    return other_class_wins(dets, box, cat_score, min_iou, dogs=dogs)
 
 
-def cat_on(dets: np.ndarray, box: Box, min_score: float, min_iou: float) -> int:
-    """Index of the best cat detection overlapping ``box`` (IoU >= min_iou), or -1."""
+def cat_on(dets: np.ndarray, box: Box, min_score: float, min_iou: float,
+           dog_iou: float | None = None) -> int:
+    """Index of the best cat detection overlapping ``box`` (IoU >= min_iou), or -1. With
+    ``dog_iou``, a dog detection overlapping it at least that much counts too (a target the
+    classifier called a cat where the detector says dog)."""
     best, best_s = -1, min_score
     for i, d in enumerate(dets):
-        s = float(d["score"])
-        if int(d["kind"]) == KIND_CAT and s >= best_s and iou(box_of(d), box) >= min_iou:
+        s, kind = float(d["score"]), int(d["kind"])
+        if s < best_s:
+            continue
+        overlap = iou(box_of(d), box)
+        if (kind == KIND_CAT and overlap >= min_iou) or (kind == KIND_DOG and dog_iou is not None
+                                                          and overlap >= dog_iou):
             best, best_s = i, s
     return best
+
+
+def dog_to_probe(dets: np.ndarray, min_score: float, min_side: float) -> Box | None:
+    """The strongest dog detection of at least ``min_score`` whose longer side is at least
+    ``min_side`` (big enough for the classifier): a box whose crop is worth asking the
+    classifier about, since the detector calls some cats dogs (a Siamese on a lawn,
+    kittens); or None."""
+    for d in dets:  # rows are sorted by score
+        if int(d["kind"]) == KIND_DOG and float(d["score"]) >= min_score:
+            b = box_of(d)
+            if max(b[2], b[3]) >= min_side:
+                return b
+    return None
 
 
 def moved(box: Box, ref: Box, cfg: VerifierConfig) -> bool:
