@@ -200,20 +200,38 @@ def test_the_suite_replays_and_scores_every_video(suite: dict[str, Any], assets:
     assert "| video | score_as |" in suite["markdown"] and suite["markdown"] in suite["stdout"] + "\n"
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="issue 9 goals not yet met on kitten_playing (on_cat ~0.82: a box "
-                   "merging the kitten and a pastel cushion, grown onto by overlapping cat detections and kept "
-                   "by colour within same_look_s of a cat verdict; the classifier calls it a dog, as it "
-                   "calls this kitten) and the lawn video "
-                   "(present 0.874: a Siamese both models read as a dog; reference 'person' boxes on the "
-                   "cat) (README, Choosing the detector)")
-def test_the_suite_meets_the_issue_9_goals(suite: dict[str, Any]) -> None:
-    misses = []
+# Figures that miss a goal today, each explained in README ("Choosing the detector"). The goals
+# test holds every other figure of every video to its goal; the xfail test below checks these and
+# passes (xpass) once they are met.
+KNOWN_MISSES = {
+    # a box merging the kitten and a pastel cushion: the classifier calls both a dog, as it calls this
+    # kitten, and only colour (which cannot tell them apart in this pale room) keeps the kitten followed
+    ("kitten_playing_lowcam_bed.mp4", "on_cat"),
+    # the reference labels the Siamese's face `person` when it fills the frame (frames 329-384)
+    ("cat_walking_to_groundlevel_cam_lawn.mp4", "on_decoy"),
+}
+
+
+def _goal_misses(suite: dict[str, Any]) -> dict[tuple[str, str], str]:
+    misses = {}
     for r in suite["videos"]:
         for figure, op, bound in GOALS[r["score_as"]]:
             value = r[figure]
             if value is None:
                 continue  # the reference has nothing to score this figure on
             if (op == "<=" and value > bound) or (op == ">=" and value < bound):
-                misses.append(f"{r['video']}: {figure} {value} (goal {op} {bound})")
+                misses[(r["video"], figure)] = f"{r['video']}: {figure} {value} (goal {op} {bound})"
+    return misses
+
+
+@pytest.mark.slow
+def test_the_suite_meets_the_issue_9_goals(suite: dict[str, Any]) -> None:
+    misses = [m for key, m in _goal_misses(suite).items() if key not in KNOWN_MISSES]
+    assert not misses, "\n".join(misses)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="the known misses (KNOWN_MISSES; README, Choosing the detector)")
+def test_the_known_misses_meet_the_goals_too(suite: dict[str, Any]) -> None:
+    misses = [m for key, m in _goal_misses(suite).items() if key in KNOWN_MISSES]
     assert not misses, "\n".join(misses)
