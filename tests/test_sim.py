@@ -156,7 +156,7 @@ def suite_run(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[s
     """The shipped suite, run once in lock-step through the CLI."""
     out = tmp_path_factory.mktemp("suite") / "suite.json"
     env = {**os.environ, "CAT_FOLLOW_ASSETS": str(assets)}
-    p = subprocess.run([sys.executable, "-m", "cat_follow", "simulate", "--suite", "--fast",
+    p = subprocess.run([sys.executable, "-m", "cat_follow", "simulate", "--suite", "--fast", "--jobs", "2",
                         "--summary-json", str(out)], capture_output=True, text=True, env=env,
                        timeout=1200, check=False)
     assert out.is_file(), p.stderr[-3000:]
@@ -181,3 +181,12 @@ def test_each_shipped_scenario_passes_in_lock_step(
         name: str, suite_run: tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]]) -> None:
     r = suite_run[1][name]
     assert r["success"] and r["collisions"] == 0 and r["decoy_fraction"] <= 0.02, r
+
+
+@pytest.mark.parametrize("extra, message", [(["--fast", "--jobs", "0"], "--jobs: must be >= 1, got 0"),
+                                            (["--jobs", "2"], "--jobs: only with --fast")])
+def test_suite_jobs_are_checked(assets: Path, extra: list[str], message: str) -> None:
+    env = {**os.environ, "CAT_FOLLOW_ASSETS": str(assets)}
+    p = subprocess.run([sys.executable, "-m", "cat_follow", "simulate", "--suite", *extra], capture_output=True,
+                       text=True, env=env, timeout=120, check=False)
+    assert p.returncode == 2 and message in p.stderr, p.stderr[-2000:]

@@ -100,6 +100,8 @@ def _robot_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                   help="closed-loop simulation: the real pipeline chasing a rendered cat")
     sm.add_argument("--scenario", help="a shipped scenario's name or a scenario .toml file")
     sm.add_argument("--suite", action="store_true", help="run every shipped scenario; exit 1 if any fails")
+    sm.add_argument("--jobs", type=int, default=1, help="--suite --fast: scenarios at once, each in its own "
+                    "process (lock-step: the same results as one at a time)")
     sm.add_argument("--fast", action="store_true", help="lock-step on a simulated clock: as fast as possible, "
                     "same result on any machine")
     sm.add_argument("--out-video", type=Path, help="write the camera view with the tracker's box here")

@@ -6,7 +6,9 @@ import argparse
 import json
 import logging
 import os
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cat_follow.cli import options
 from cat_follow.config import Config
 from cat_follow.config_web import WebConfig
+from cat_follow.errors import CatFollowError, ConfigError
 
 if TYPE_CHECKING:
     from cat_follow.perception.model import ModelFiles
@@ -64,10 +67,18 @@ def _suite(args: argparse.Namespace, cfg: Config, models: ModelFiles) -> int:
     from cat_follow.sim.scenario import load_scenario, shipped_scenarios
     from cat_follow.sim.simulation import SimOptions, run_scenario
 
+    names = shipped_scenarios()
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs: must be >= 1, got {args.jobs}")
+    if args.jobs > 1 and not args.fast:
+        raise ConfigError("--jobs: only with --fast (real-time runs would slow each other down)")
+    if args.jobs > 1:
+        results = _in_processes(args, names)
+    else:
+        results = (run_scenario(load_scenario(name), cfg, models,
+                                SimOptions(fast=args.fast, progress=sys.stderr.isatty())) for name in names)
     rows = []
-    for name in shipped_scenarios():
-        out = run_scenario(load_scenario(name), cfg, models,
-                           SimOptions(fast=args.fast, progress=sys.stderr.isatty()))
+    for name, out in zip(names, results, strict=True):
         rows.append(out)
         print(f"{name:24s} {'PASS' if out['success'] else 'FAIL'}  acquire={out['time_to_acquire_s']}s "
               f"centred={out['centered_fraction']} dist_err={out['mean_distance_error_m']}m "
@@ -79,6 +90,31 @@ def _suite(args: argparse.Namespace, cfg: Config, models: ModelFiles) -> int:
     failed = [r["scenario"] for r in rows if not r["success"]]
     print(f"{len(rows) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
+
+
+def _in_processes(args: argparse.Namespace, names: list[str]) -> Iterator[dict[str, Any]]:
+    """Each scenario as a ``simulate --scenario NAME --fast`` subprocess, ``args.jobs`` at once;
+    their summaries in ``names``' order. A scenario whose process fails raises with its stderr."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(name: str) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="cat-follow-sim-") as tmp:
+            summary = Path(tmp) / "summary.json"
+            cmd = [sys.executable, "-m", "cat_follow", "simulate", "--scenario", name, "--fast",
+                   "--summary-json", str(summary)]
+            if args.config:
+                cmd += ["--config", str(args.config)]
+            if args.model:
+                cmd += ["--model", str(args.model)]
+            p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+            if not summary.is_file():
+                raise CatFollowError(f"scenario {name}: simulate exited with status {p.returncode}:\n"
+                                   f"{p.stderr[-1500:]}")
+            result: dict[str, Any] = json.loads(summary.read_text(encoding="utf-8"))
+            return result
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        yield from pool.map(one, names)
 
 
 def _real_time_view(args: argparse.Namespace, view: View, web: WebConfig | None, scenario: Scenario) -> View:
