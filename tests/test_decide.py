@@ -314,3 +314,17 @@ def test_after_a_kcf_failure_a_weak_cat_on_the_same_place_is_the_target() -> Non
     there: Box = (105.0, 102.0, 120.0, 100.0)
     assert f.result([(there, 0.3, KIND_CAT)], kcf_lost=True) is TargetState.TRACKING
     assert f.box == there
+
+
+def test_a_rejected_dog_box_yields_the_next_probe_to_another() -> None:
+    """A puppy (the strongest dog box) beside a Siamese the detector also calls a dog: once the
+    classifier says the puppy is not a cat, the Siamese is asked about next, and followed."""
+    f = Feed()
+    puppy = ((40.0, 150.0, 160.0, 140.0), 0.8, KIND_DOG)
+    siamese = ((320.0, 150.0, 160.0, 120.0), 0.5, KIND_DOG)
+    f.result([puppy, siamese])
+    assert f.d.verify_box(None, f.t + 1) == puppy[0]
+    assert f.result([puppy, siamese], cat_prob=0.02, dog_prob=0.9) is TargetState.NONE
+    assert f.d.verify_box(None, f.t + 1) == siamese[0]
+    assert f.result([puppy, siamese], cat_prob=0.85, dog_prob=0.05) is TargetState.ACQUIRING
+    assert f.box == siamese[0]

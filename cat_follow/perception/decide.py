@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 KEEP_IOU = 0.2
 SAME_PLACE_IOU = 0.5  # a detection this much on where KCF lost the target is the target
 DOGGY = 0.5  # a crop's dog probability from which colour no longer vouches for it
+MAX_PROBE_REJECTS = 4  # dog boxes remembered as not cats (for REJECTED_S), so other dog boxes get probed
 REJECTED_S = 3.0  # for this long (frame time) a box the verifier rejected yields to any other cat
 
 
@@ -77,6 +78,7 @@ class TargetDecider:
         self.by_crop = False          # the target is a cat by the classifier's word, a dog by the detector's
         self._probe: Box | None = None   # no target: a dog box to check with the next job
         self._probed: Box | None = None  # ...one the classifier called a cat, for this result
+        self._probe_rejects: list[tuple[Box, int]] = []  # dog boxes it called not cats, and when
         # (ticket, gen, box, probe) of a check in flight; probe = of a dog box, with no target held
         self._pending: tuple[int, int, Box, bool] | None = None
         self._checked_t_ns = -(1 << 62)
@@ -126,6 +128,10 @@ class TargetDecider:
             if raw is Verify.CAT and not self.lock.state.has_target:
                 self._probed = pending[2]
                 np.copyto(self._cand_sig, rec["signature"])
+            elif raw is not Verify.CAT:
+                # the next probes try other dog boxes first: a puppy beside a Siamese that the
+                # detector also calls a dog must not be the only box ever asked about
+                self._probe_rejects = [*self._probe_rejects[-(MAX_PROBE_REJECTS - 1):], (pending[2], t_ns)]
             return
         self._checked_t_ns, self._checked_box = t_ns, pending[2]
         look = similarity(rec["signature"], self.picker.cat_sig) if self.picker.has_cat else 0.0
@@ -195,8 +201,11 @@ class TargetDecider:
             self.by_crop, self._cat_ns = True, t_ns
             self.lock.on_verdict(Verify.CAT)  # the probe's check was of this very box
         self._probed = None
-        self._probe = (dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px)
-                       if self.vcfg.probe_dogs and not self.lock.state.has_target else None)
+        self._probe = None
+        if self.vcfg.probe_dogs and not self.lock.state.has_target:
+            skip = [b for b, t in self._probe_rejects if t_ns - t <= REJECTED_S * 1e9]
+            self._probe = (dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px, skip)
+                           or dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px))
         if log.isEnabledFor(logging.DEBUG):
             log.debug("result t=%.3f kcf=%s last=%s dets=%s hit=%s -> %s", t_ns / 1e9,
                       box and [round(v) for v in box], last and [round(v) for v in last],

@@ -5,6 +5,7 @@ small colour-signature scratch the tracker owns for comparing candidates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -70,15 +71,15 @@ def cat_on(dets: np.ndarray, box: Box, min_score: float, min_iou: float,
     return best
 
 
-def dog_to_probe(dets: np.ndarray, min_score: float, min_side: float) -> Box | None:
+def dog_to_probe(dets: np.ndarray, min_score: float, min_side: float, skip: Sequence[Box] = ()) -> Box | None:
     """The strongest dog detection of at least ``min_score`` whose longer side is at least
-    ``min_side`` (big enough for the classifier): a box whose crop is worth asking the
-    classifier about, since the detector calls some cats dogs (a Siamese on a lawn,
-    kittens); or None."""
+    ``min_side`` (big enough for the classifier) and that overlaps no box in ``skip`` (ones the
+    classifier just called not cats): a box whose crop is worth asking the classifier about,
+    since the detector calls some cats dogs (a Siamese on a lawn, kittens); or None."""
     for d in dets:  # rows are sorted by score
         if int(d["kind"]) == KIND_DOG and float(d["score"]) >= min_score:
             b = box_of(d)
-            if max(b[2], b[3]) >= min_side:
+            if max(b[2], b[3]) >= min_side and all(iou(b, s) < OVERLAP_IOU for s in skip):
                 return b
     return None
 
