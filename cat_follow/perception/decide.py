@@ -226,7 +226,7 @@ class TargetDecider:
             # colour signature alone chose, and a white blanket beside a white kitten won.
             i = cat_on(dets, last, self.score_threshold, KEEP_IOU, dog_iou)
             if i < 0:  # ...and a weaker one right there (the same place) too
-                i = cat_on(dets, last, self.keep_threshold, SAME_PLACE_IOU, dog_iou and SAME_PLACE_IOU)
+                i = cat_on(dets, last, self.keep_threshold, SAME_PLACE_IOU, SAME_PLACE_IOU if self.by_crop else None)
             if i >= 0:
                 box = last
         if i < 0:
