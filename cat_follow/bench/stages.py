@@ -5,7 +5,7 @@ time on one thread, so a figure is the stage's cost, not a latency under content
 
 * camera -> pool: ``PoolWriter.write`` (validate, copy or letterbox into a slot, publish);
   and the bare 640x480 copy the Pi camera path makes (``MappedArray`` -> slot);
-* KCF: the tracker's own shrink (``_kcf_image``) and ``TrackerKCF.update`` on the cat's box
+* KCF: the tracker's own shrink (``kcf_image``) and ``TrackerKCF.update`` on the cat's box
   (the box from the configured detector on the first frame);
 * detector: the configured back-end's whole job (letterbox, inference, decode) on the whole
   frame, with ``detector.num_threads`` threads and with one;
@@ -136,12 +136,12 @@ def _kcf(config: Config, shared: SharedState, models: ModelFiles, frames: list[n
     health = Health()
     port = ThreadDetectorPort(shared, make_worker(config, models), health)  # never started: no jobs
     trk = TrackerThread(shared, config, health, port)
-    if not trk._init_kcf(frames[0], box):
+    if not trk.init_kcf(frames[0], box):
         raise RuntimeError(f"KCF would not start on {box}")
     shrink, update = [], []
     for frame in frames[1:]:
         t0 = time.perf_counter_ns()
-        small = trk._kcf_image(frame)
+        small = trk.kcf_image(frame)
         shrink.append(_ms_since(t0))
         t1 = time.perf_counter_ns()
         assert trk.kcf is not None

@@ -123,8 +123,9 @@ class TargetDecider:
             return  # no verifier ran, or it checked a box we no longer follow
         verdict = raw = classify(float(rec["cat_prob"]), float(rec["other_prob"]), self.vcfg)
         if pending[3]:  # a dog box probed with no target held: a cat verdict makes it a candidate
-            log.debug("probe t=%.3f box=%s cat=%.2f dog=%.2f -> %s", t_ns / 1e9, [round(v) for v in pending[2]],
-                      float(rec["cat_prob"]), float(rec["other_prob"]), raw.name)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("probe t=%.3f box=%s cat=%.2f dog=%.2f -> %s", t_ns / 1e9, [round(v) for v in pending[2]],
+                          float(rec["cat_prob"]), float(rec["other_prob"]), raw.name)
             if raw is Verify.CAT and not self.lock.state.has_target:
                 self._probed = pending[2]
                 np.copyto(self._cand_sig, rec["signature"])
@@ -239,7 +240,6 @@ class TargetDecider:
             hit = Hit(box_of(dets[i]), float(dets[i]["score"])) if i >= 0 else Hit(self._probed, self.score_threshold)
             return self._placed(hit, None, None)
         if i < 0:
-            self._probed = None
             return None
         self._probed = None  # a cat detection won: a probe's verdict was not about it
         det, score = box_of(dets[i]), float(dets[i]["score"])

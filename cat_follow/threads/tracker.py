@@ -102,14 +102,19 @@ class TrackerThread(SupervisedThread):
             sw, sh = max(8, round(self.width * s)), max(8, round(self.height * s))
             self._small = self.scratch[: sh * sw * 3].reshape(sh, sw, 3)
 
-    def _kcf_image(self, frame: np.ndarray) -> np.ndarray:
+    def kcf_image(self, frame: np.ndarray) -> np.ndarray:
+        """What KCF sees of ``frame``: the frame itself, or its shrink into the tracker's own
+        scratch buffer (overwritten by the next call) when the box is big (``scale`` < 1)."""
         if self.scale >= 1.0:
             return frame
         small = self._small
         cv2.resize(frame, (small.shape[1], small.shape[0]), dst=small, interpolation=cv2.INTER_AREA)
         return small
 
-    def _init_kcf(self, frame: np.ndarray, box: Box) -> bool:
+    def init_kcf(self, frame: np.ndarray, box: Box) -> bool:
+        """Start a fresh KCF on ``box`` of ``frame``; sets ``box``, ``scale`` and ``kcf_ok``.
+        False (KCF off) for a box too small to track. Tracker thread only (or a bench that owns
+        this tracker)."""
         x, y, w, h = clip_box(box, self.width, self.height)
         if w < MIN_BOX_PX or h < MIN_BOX_PX:
             self.kcf_ok = False
@@ -120,14 +125,14 @@ class TrackerThread(SupervisedThread):
         # internally, and init() on a used object with a new size fails in update().
         # This allocates on a re-init (a detector event), never per frame.
         self.kcf = cv2.TrackerKCF_create()
-        self.kcf.init(self._kcf_image(frame), (int(x * s), int(y * s), max(2, int(w * s)), max(2, int(h * s))))
+        self.kcf.init(self.kcf_image(frame), (int(x * s), int(y * s), max(2, int(w * s)), max(2, int(h * s))))
         self.kcf_ok = True
         self.box = (x, y, w, h)
         return True
 
     def _update_kcf(self, frame: np.ndarray) -> bool:
         assert self.kcf is not None
-        ok, b = self.kcf.update(self._kcf_image(frame))
+        ok, b = self.kcf.update(self.kcf_image(frame))
         if not ok:
             self.kcf_ok = False
             self.shared.counters["tracker_failures"] += 1
@@ -191,7 +196,7 @@ class TrackerThread(SupervisedThread):
         self.score = hit.score
         if self.kcf_ok and iou(self.box, hit.box) >= self.reinit_iou:
             return False  # they agree: keep KCF's own, newer estimate
-        return self._init_kcf(frame, hit.box)
+        return self.init_kcf(frame, hit.box)
 
     def submit(self, seq: int, t_ns: int) -> int | None:
         """Ask for a detection (and a crop check when one is due); the ticket, or None."""
