@@ -10,6 +10,7 @@ mean of the two 0-viewer phases (so drift of a shared machine shows in the sprea
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from cat_follow.pipeline import Pipeline
 from cat_follow.sources import open_source
 from cat_follow.stats import LatencyRecorder
 from cat_follow.web.app import Endpoints
+from cat_follow.web.bench_client import TOKEN_ENV
 from cat_follow.web.view import WebView, with_web_slot
 
 WARMUP_S = 3.0
@@ -39,7 +41,8 @@ def _phase(pipe: Pipeline, view: WebView, clients: int, seconds: float, cursor: 
     proc = None
     if clients:
         proc = subprocess.Popen([sys.executable, "-m", "cat_follow.web.bench_client", str(view.server.port),
-                                 str(clients), str(seconds + 1.0)], stdout=subprocess.PIPE, text=True)
+                                 str(clients), str(seconds + 1.0)], stdout=subprocess.PIPE, text=True,
+                                 env={**os.environ, TOKEN_ENV: view.token})
         time.sleep(0.5)  # connected and reading before the clock starts
     for _, _row in pipe.results(cursor):  # skip what came before the phase
         cursor += 1
