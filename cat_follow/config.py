@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cat_follow.config_process import ProcessConfig
+from cat_follow.config_record import RecordConfig
 from cat_follow.config_schema import build_section, document_as_toml, read_toml
 from cat_follow.config_schema import field_doc as _f
 from cat_follow.config_web import WebConfig
@@ -225,6 +226,7 @@ class Config:
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
 
 
