@@ -30,6 +30,7 @@ from cat_follow.web.bench_client import TOKEN_ENV
 from cat_follow.web.view import WebView, with_web_slot
 
 WARMUP_S = 3.0
+CONNECT_S = 30.0  # the viewers' process may take seconds to start on a loaded machine
 
 
 def _phase(pipe: Pipeline, view: WebView, clients: int, seconds: float, cursor: int) -> tuple[dict[str, Any], int]:
@@ -43,7 +44,9 @@ def _phase(pipe: Pipeline, view: WebView, clients: int, seconds: float, cursor: 
         proc = subprocess.Popen([sys.executable, "-m", "cat_follow.web.bench_client", str(view.server.port),
                                  str(clients), str(seconds + 1.0)], stdout=subprocess.PIPE, text=True,
                                  env={**os.environ, TOKEN_ENV: view.token})
-        time.sleep(0.5)  # connected and reading before the clock starts
+        t_end = time.monotonic() + CONNECT_S  # connected and reading before the clock starts
+        while view.hub.viewers < clients and time.monotonic() < t_end and proc.poll() is None:
+            time.sleep(0.05)
     for _, _row in pipe.results(cursor):  # skip what came before the phase
         cursor += 1
     f0, e0, cpu0 = int(c["tracker_frames"]), view.encoder.encodes, view.encoder.cpu_s
