@@ -191,6 +191,7 @@ class Recording:
         except (OSError, ValueError) as exc:
             raise SourceError(f"recording {folder}: {MANIFEST} is unreadable ({exc})") from exc
         self.fps = float(manifest.get("fps") or 30.0)
+        self.version = int(manifest.get("version", 1))
         self.frames, cut_frames = read_jsonl(folder / manifest.get("frames", FRAMES))
         self.rows, cut_rows = read_jsonl(folder / manifest.get("telemetry", TELEMETRY))
         self.cut_rows = cut_frames + cut_rows
@@ -202,7 +203,7 @@ class Recording:
             if summary.is_file() else None
 
     def _segments(self, manifest: dict[str, Any]) -> list[Segment]:
-        if int(manifest.get("version", 1)) < 2:  # one camera.mp4, whole only if the run ended cleanly
+        if self.version < 2:  # one camera.mp4, whole only if the run ended cleanly
             return [Segment(self.folder / manifest["video"], 0, len(self.frames))]
         listed, _ = read_jsonl(self.folder / manifest.get("segments", SEGMENTS))
         segs = [Segment(self.folder / s["file"], int(s["first_k"]), int(s["frames"])) for s in listed
@@ -232,7 +233,8 @@ class Recording:
     def facts(self) -> dict[str, Any]:
         """For the replay summary: what was played, what was lost, what was dropped."""
         last = self.frames[-1] if self.frames else {}
-        return {"complete": self.summary is not None, "segments": len(self.segments),
+        complete = None if self.version < 2 else self.summary is not None  # version 1 had no summary
+        return {"complete": complete, "segments": len(self.segments),
                 "frames": len(self.frames), "frames_playable": self.playable_frames,
                 "frames_lost": len(self.frames) - self.playable_frames,
                 "frames_dropped": int(last.get("dropped", 0)), "telemetry_rows": len(self.rows),
