@@ -100,8 +100,14 @@ def test_requests_without_the_token_take_no_slot_and_lock_nobody_out(rig_factory
 
 def test_the_token_is_random_per_run_logged_with_the_url_and_fixed_by_the_config(
         rig_factory: Any, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="cat_follow.web.view"):
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)  # as with logging.level = "WARNING": the URL must still show
+    caplog.handler.setLevel(logging.DEBUG)
+    try:
         a, b = rig_factory(), rig_factory()
+    finally:
+        root.setLevel(level)
     assert a.view.token != b.view.token
     for rig in (a, b):
         url = f"http://127.0.0.1:{rig.port}/?token={rig.view.token}"

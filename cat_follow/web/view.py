@@ -32,6 +32,10 @@ from cat_follow.web.thread import WebServerThread
 from cat_follow.web.trail import Trail
 
 log = logging.getLogger(__name__)
+# the URL with its token is logged whatever logging.level says (WARNING would hide it, and
+# without it nobody can open the page), as Jupyter always prints its URL
+url_log = logging.getLogger(__name__ + ".url")
+url_log.setLevel(logging.INFO)
 
 RING_SLOTS = 3
 TOKEN_BYTES = 18  # secrets.token_urlsafe: 24 characters, 144 random bits
@@ -118,7 +122,7 @@ class WebView:
         self.encoder.start()
         reach = "this machine only" if is_loopback_host(self.config.host) else "reachable from the network"
         fixed = "web.token" if self.config.token else "random for this run; web.token fixes it"
-        log.info("web view on %s (open this URL; %s; token %s)", self.url, reach, fixed)
+        url_log.info("web view on %s (open this URL; %s; token %s)", self.url, reach, fixed)
 
     def stop(self) -> None:
         """End both threads (never raises); a thread that will not end is logged."""
