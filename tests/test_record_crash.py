@@ -97,11 +97,12 @@ def test_the_recorder_cuts_segments_counts_drops_and_allocates_no_frames(tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", ["thread", "process"])
 def test_a_recording_cut_by_sigkill_replays_up_to_its_last_segment(kittens: Path, cli_env: dict[str, str],
-                                                                  tmp_path: Path) -> None:
+                                                                  tmp_path: Path, mode: str) -> None:
     rec = tmp_path / "rec"
     cfg = tmp_path / "c.toml"
-    cfg.write_text("[record]\nsegment_s = 1.0\n")
+    cfg.write_text(f'[record]\nsegment_s = 1.0\n[detector]\nmode = "{mode}"\n')
     sock_dir = Path(tempfile.mkdtemp(prefix="cfk", dir="/tmp"))
     proc = subprocess.Popen([sys.executable, "-m", "cat_follow", "record", "--sim", "--source", str(kittens),
                              "--out", str(rec), "--config", str(cfg), "--socket", str(sock_dir / "s.sock")],
