@@ -46,12 +46,12 @@ class Recorder(SupervisedThread):
         self.frames_dropped = 0  # frames the camera published that the recorder skipped
         self.dropped_rows = 0
         self.t0_ns = time.monotonic_ns()
-        self._seen = -1  # the last recorded pool seq (-1: none yet)
+        self._seen = shared.published_seq  # the last pool seq recorded or skipped (frames before: not drops)
         files.write_manifest(out, self.size, fps, self.config.segment_s)
         self.frames_log = files.JsonlLog(out / files.FRAMES)
         self.telemetry_log = files.JsonlLog(out / files.TELEMETRY)
         self.video = files.SegmentedVideo(out, self.size, fps, self.config.segment_s,
-                                    (self.frames_log, self.telemetry_log))
+                                          (self.frames_log, self.telemetry_log))
 
     @property
     def rows_written(self) -> int:
@@ -78,11 +78,10 @@ class Recorder(SupervisedThread):
         shared.wait_frame(self.reader, timeout)
         if self.video.due((time.monotonic_ns() - self.t0_ns) / 1e9):
             self.video.close()  # whole, synced and listed; before pinning (a sync may take a while)
-        with shared.latest_frame(self.reader, newer_than=max(self._seen, 0)) as ref:
+        with shared.latest_frame(self.reader, newer_than=self._seen) as ref:
             if ref is None:
                 return False
-            if self._seen >= 0:
-                self.frames_dropped += ref.seq - self._seen - 1
+            self.frames_dropped += ref.seq - self._seen - 1
             self._seen = ref.seq
             t_ns, index = int(ref.meta["t_capture_ns"]), int(ref.meta["frame_index"])
             t_s = round((t_ns - self.t0_ns) / 1e9, 4)
@@ -93,7 +92,6 @@ class Recorder(SupervisedThread):
         return True
 
     def loop(self) -> None:
-        self._seen = self.shared.published_seq  # frames before the recorder ran are not drops
         try:
             while not self.stopping.is_set():
                 self.beat()

@@ -43,7 +43,6 @@ def test_the_recorder_cuts_segments_counts_drops_and_allocates_no_frames(tmp_pat
     shared = SharedState(allocate_pool(Config()))
     rec = Recorder(tmp_path / "rec", shared, shared.register_reader("main"), Health(), 30.0,
                    RecordConfig(segment_s=0.5))
-    rec._seen = shared.published_seq  # as loop() starts
     peaks = []
     tracemalloc.start()
     try:
