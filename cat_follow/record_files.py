@@ -195,9 +195,13 @@ class Recording:
         self.frames, cut_frames = read_jsonl(folder / manifest.get("frames", FRAMES))
         self.rows, cut_rows = read_jsonl(folder / manifest.get("telemetry", TELEMETRY))
         self.cut_rows = cut_frames + cut_rows
-        self.frame_t = [float(f["t"]) for f in self.frames]
-        self.row_t = [float(r["t"]) for r in self.rows]
-        self.segments = self._segments(manifest)
+        try:
+            self.frame_t = [float(f["t"]) for f in self.frames]
+            self.row_t = [float(r["t"]) for r in self.rows]
+            self.segments = self._segments(manifest)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SourceError(f"recording {folder}: a row or {MANIFEST} lacks a field or has a bad value "
+                              f"({type(exc).__name__}: {exc})") from exc
         summary = folder / SUMMARY
         self.summary: dict[str, Any] | None = json.loads(summary.read_text(encoding="utf-8")) \
             if summary.is_file() else None

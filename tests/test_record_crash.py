@@ -21,6 +21,7 @@ import pytest
 from cat_follow.bench.alloc import peak_alloc_bytes
 from cat_follow.config import Config
 from cat_follow.config_record import RecordConfig
+from cat_follow.errors import SourceError
 from cat_follow.memory.pool import allocate_pool
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.record import Recorder
@@ -93,6 +94,19 @@ def test_the_recorder_cuts_segments_counts_drops_and_allocates_no_frames(tmp_pat
     assert [g[1] for g in got] == [round(x * 1e9) for x in t]
     shades = [(back.frames[k]["frame_index"] * 9) % 250 for k in range(45)]
     assert all(abs(g[2] - s) <= 6 for g, s in zip(got, shades, strict=True))  # the right picture, lossy codec
+
+
+def test_a_recording_with_nothing_whole_or_a_bad_row_is_a_clear_error(tmp_path: Path) -> None:
+    shared = SharedState(allocate_pool(Config()))
+    rec = Recorder(tmp_path / "rec", shared, shared.register_reader("main"), Health(), 30.0)
+    rec.video.close(final=True)  # cut before its first segment was closed
+    rec.frames_log.close()
+    rec.telemetry_log.close()
+    with pytest.raises(SourceError, match="no complete video segment"):
+        open_source(tmp_path / "rec", Config()).open()
+    (tmp_path / "rec" / "frames.jsonl").write_text('{"k": 0, "seg": 0}\n')  # no capture time
+    with pytest.raises(SourceError, match="lacks a field"):
+        Recording(tmp_path / "rec")
 
 
 @pytest.mark.slow
