@@ -143,3 +143,10 @@ def test_a_new_run_drops_the_backoff() -> None:
     t = backing_off(same, Intent(Mode.GOTO, goal=(3.0, 0.0), run=1))
     assert same.command(Intent(Mode.GOTO, goal=(3.0, 0.0), run=1), t=t + 0.05, dt=0.05, pose=(0, 0, 0), box=None,
                         distance_cm=10.0).order.speed < 0  # the same run: still backing off
+
+
+def test_range_guard_looks_ahead_by_the_speed_asked() -> None:
+    """A fast order is refused farther out than a slow one: the car stops AT the stop distance."""
+    c = ctl()
+    assert c.limit_for_range(Decision(Order(speed=40.0)), 25.0).order.speed == 0  # 0.25 m/s * 0.3 s = 7.5 cm
+    assert c.limit_for_range(Decision(Order(speed=10.0)), 25.0).order.speed == 10.0  # 3 cm

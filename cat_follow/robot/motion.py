@@ -136,15 +136,17 @@ class MotionController:
 
     # ---- safety ------------------------------------------------------------------------
     def limit_for_range(self, cmd: Decision, distance_cm: float | None) -> Decision:
-        """No forward motion toward an obstacle closer than the stop distance; a slow cap
-        when the range is unknown (-1/-2 or stale: unknown is not clear)."""
+        """No forward motion toward an obstacle that would be closer than the stop distance
+        within the lookahead at the speed asked; a slow cap when the range is unknown (-1/-2 or
+        stale: unknown is not clear)."""
         if cmd.order.speed <= 0:
             return cmd
         if distance_cm is None:
             if cmd.order.speed > UNKNOWN_RANGE_SPEED:
                 return Decision(replace(cmd.order, speed=UNKNOWN_RANGE_SPEED), "range unknown")
             return cmd
-        if distance_cm < self.robot.obstacle_stop_cm:
+        travel_cm = 100 * self.cal.speed_mps(cmd.order.speed) * self.robot.obstacle_lookahead_s
+        if distance_cm - travel_cm < self.robot.obstacle_stop_cm:
             return Decision(replace(cmd.order, speed=0.0), f"obstacle at {distance_cm:.0f} cm")
         return cmd
 
