@@ -51,15 +51,18 @@ def test_moving_after_a_stop_fails_the_run() -> None:
     sc = scenario_from_dict({"name": "x", "duration_s": 5.0, "room": [4.0, 3.0], "cat": {"path": [[2.0, 1.0]]},
                              "success": {"must_acquire": False}}, "t")
     m = Metrics(sc, 0.5, W, 0.095)
-    m.stop_sent(10, 1.0)
-    m.stop_sent(12, 1.1)  # a second stop in the same window changes nothing
-    m.motion_sent(13, 1.25)  # 3 drives and 0.25 m after the stop
-    m.motion_sent(20, 2.0)  # no stop open: not counted
-    m.stop_sent(20, 2.0)
-    m.motion_sent(20, 2.01)
+    m.answered(1.0, "stop", "OK", 10, 1.0)
+    m.answered(1.5, "stop", "OK", 12, 1.1)  # a second stop in the same window changes nothing
+    m.answered(2.0, "cat_location 1 0", "OK", 13, 1.25)  # 3 drives and 0.25 m after the stop
+    m.answered(3.0, "cat_location 2 0", "OK", 20, 2.0)  # no stop open: not counted
+    m.answered(3.5, "stop", "OK", 20, 2.0)
+    m.answered(4.0, "cat_location 1 0", "OK", 20, 2.01)
+    m.answered(4.5, "stop please", "ERR stop takes no arguments", 20, 2.01)  # refused: opens nothing
+    m.motion_sent(25, 2.5)  # the run's end
     out = m.summary()
     assert out["after_stop"] == {"drives": 3, "moved_m": 0.26}
     assert not out["success"] and any("after stop commands" in r for r in out["reasons"])
+    assert any("refused" in r for r in out["reasons"])
     quiet = Metrics(sc, 0.5, W, 0.095)
     quiet.stop_sent(5, 1.0)
     quiet.motion_sent(5, 1.015)  # the motors' spin-down only

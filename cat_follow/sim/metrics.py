@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cat_follow.geometry import Box
+from cat_follow.robot.commands import VERB_LOCATION, VERB_STOP, parse_command
 from cat_follow.robot.state_machine import RobotState
 from cat_follow.sim.footprint import body_clearance, room_clearance, wall_clearance
-from cat_follow.sim.scenario import Scenario
+from cat_follow.sim.scenario import ANY_ARENA, Scenario
 
 CENTRED_SHARE = 0.10   # "centred": within +-10% of the image width from the centre
 SETTLE_S = 3.0         # distance error counts once tracking has lasted this long
@@ -70,6 +71,18 @@ class Metrics:
 
     def add(self, s: Sample) -> None:
         self.samples.append(s)
+
+    def answered(self, t: float, text: str, answer: str, drives: int, travelled_m: float) -> None:
+        """A scenario command and the robot's answer, with the car's counters (moving drives,
+        travelled m) at that moment: an obeyed stop opens an after-stop window, a motion command
+        closes it."""
+        self.answers.append((t, text, answer))
+        if answer == "OK":
+            verb = parse_command(text, ANY_ARENA).verb
+            if verb == VERB_STOP:
+                self.stop_sent(drives, travelled_m)
+            elif verb == VERB_LOCATION:
+                self.motion_sent(drives, travelled_m)
 
     def stop_sent(self, drives: int, travelled_m: float) -> None:
         """A ``stop`` was obeyed: count what the car does from here (its counters now)."""

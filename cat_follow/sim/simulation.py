@@ -30,7 +30,6 @@ from cat_follow.errors import CatFollowError
 from cat_follow.memory.pool import BBOX_TRACKER
 from cat_follow.perception.model import ModelFiles, assets_dirs
 from cat_follow.pipeline import Pipeline
-from cat_follow.robot.commands import VERB_LOCATION, VERB_STOP, parse_command
 from cat_follow.robot.main_loop import Robot
 from cat_follow.run_options import RunOptions
 from cat_follow.sim.camera_view import CameraView
@@ -38,7 +37,7 @@ from cat_follow.sim.metrics import Metrics, Sample
 from cat_follow.sim.plot import plot_paths
 from cat_follow.sim.render import Renderer
 from cat_follow.sim.rendered_camera import SimCameraSource
-from cat_follow.sim.scenario import ANY_ARENA, Scenario
+from cat_follow.sim.scenario import Scenario
 from cat_follow.sim.sprites import SEG_SUBPATH, Segmenter, Sprite, load_sprite
 from cat_follow.web.overlay import box_label, whole
 
@@ -175,14 +174,8 @@ class Simulation:
         """The scenario's commands due by ``t``, submitted as the socket would; answers kept."""
         while self.pending and self.pending[0].at <= t + 1e-9:
             c = self.pending.pop(0)
-            answer = self.robot.submit(c.text)
-            self.metrics.answers.append((round(t, 3), c.text, answer))
-            if answer == "OK":  # a stop opens an after-stop window, a motion command closes it
-                verb = parse_command(c.text, ANY_ARENA).verb
-                if verb == VERB_STOP:
-                    self.metrics.stop_sent(self.car.moving_drives, self.car.travelled_m)
-                elif verb == VERB_LOCATION:
-                    self.metrics.motion_sent(self.car.moving_drives, self.car.travelled_m)
+            self.metrics.answered(round(t, 3), c.text, self.robot.submit(c.text), self.car.moving_drives,
+                                  self.car.travelled_m)
 
     def _odometry_in_world(self) -> tuple[float, float, float]:
         """The robot's odometry (which starts at 0, 0, 0) turned into the world's frame."""
