@@ -160,6 +160,10 @@ class RobotConfig:
     calibration: str = _f("", "Calibration file (TOML); empty = built-in PiCar-X defaults (cat_follow/calib/store.py).")
     ultrasonic_hz: float = _f(10.0, "Ultrasonic reads per second (each may busy-wait ~20 ms).", lo=0.5, hi=50.0)
     obstacle_stop_cm: float = _f(20.0, "Stop driving forward when an obstacle is closer than this.", lo=2.0, hi=400.0)
+    obstacle_lookahead_s: float = _f(
+        0.3, "The range guard refuses forward motion once the obstacle would be inside obstacle_stop_cm after "
+        "this long at the speed asked: a reading's age (up to 1 / ultrasonic_hz), a control period and the "
+        "motors' spin-down, so the car stops at obstacle_stop_cm, not that far past it.", lo=0.0, hi=5.0)
     ultrasonic_max_age_s: float = _f(0.5, "An older reading counts as unknown (forward speed is capped).",
                                      lo=0.05, hi=10.0)
     max_clients: int = _f(16, "Command clients connected at once; more are refused.", lo=1, hi=1024)

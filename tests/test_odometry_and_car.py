@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from cat_follow.calib.store import Calibration
+from cat_follow.car.picarx_model import SONAR_FORWARD_M
 from cat_follow.car.sim import SimCar, SimParams, SimWorld
 from cat_follow.robot.odometry import Odometry
 
@@ -125,9 +126,10 @@ def test_sim_ultrasonic_sees_walls_and_obstacles_and_fails_like_the_sensor() -> 
     world = SimWorld(room=(-1.0, -2.0, 1.5, 2.0))
     car = SimCar(CAL, clock=clock, sleep=lambda s: None, world=world, params=SimParams(dropout=0.0))
     readings = [car.read_distance_cm() for _ in range(20)]
-    assert all(abs(r - 150) < 3 for r in readings)
+    bumper_cm = SONAR_FORWARD_M * 100  # the sensor is on the front bumper, ahead of the pose point
+    assert all(abs(r - (150 - bumper_cm)) < 3 for r in readings)
     world.obstacles.append((0.6, 0.0, 0.1))
-    assert abs(car.read_distance_cm() - 50) < 3
+    assert abs(car.read_distance_cm() - (50 - bumper_cm)) < 3
     far = SimCar(CAL, clock=clock, sleep=lambda s: None, world=SimWorld(room=(-10, -10, 10, 10)))
     assert far.read_distance_cm() == -1.0  # beyond 4 m: no echo, which means unknown
     flaky = SimCar(CAL, clock=clock, sleep=lambda s: None, params=SimParams(dropout=0.5), seed=3)

@@ -3,6 +3,7 @@ what reaches the HAT's registers and GPIO lines (tests/hat_emulator)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -95,10 +96,36 @@ def test_forward_while_steering_reduces_the_inner_wheel(hat: ModuleType, car: Pi
 
 
 def test_ultrasonic_echo_timing_and_timeouts(hat: ModuleType, car: PicarxCar) -> None:
-    hat.HAT.distance_cm = 35.0
-    assert car.read_distance_cm() == pytest.approx(35.0, abs=1.5)
+    """robot_hat's Ultrasonic times the echo itself; the emulated echo runs on that clock, so
+    the reading is the distance to a tenth of a millimetre's sound time (one 5 us step)."""
+    for cm in (3.0, 35.0, 150.0, 300.0):
+        hat.HAT.distance_cm = cm
+        assert car.read_distance_cm() == pytest.approx(cm, abs=0.1)
     hat.HAT.distance_cm = None  # nothing in range: the echo never rises
     assert car.read_distance_cm() == -1.0
+
+
+def test_ultrasonic_reading_does_not_depend_on_the_load(hat: ModuleType, car: PicarxCar) -> None:
+    """Issue 18: under load the emulated echo read 31.85 cm for 35. Two threads fight for the
+    GIL while robot_hat times the echo: the reading is the same."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+
+    busy = [threading.Thread(target=spin) for _ in range(2)]
+    for t in busy:
+        t.start()
+    try:
+        hat.HAT.distance_cm = 35.0
+        readings = [car.read_distance_cm() for _ in range(5)]
+    finally:
+        stop.set()
+        for t in busy:
+            t.join()
+    assert all(r == pytest.approx(35.0, abs=0.1) for r in readings), readings
 
 
 def test_i2c_errors_are_retried_then_dropped_by_robot_hat(hat: ModuleType, car: PicarxCar) -> None:

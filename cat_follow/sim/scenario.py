@@ -100,6 +100,10 @@ class SuccessCriteria:
     max_odometry_error_m: float = _f(1e9, "Largest acceptable final odometry error (m).", lo=0.0)
     max_decoy_fraction: float = _f(0.02, "Largest acceptable share of the time the target box lies on a decoy.",
                                    lo=0.0, hi=1.0)
+    max_moved_after_stop_m: float = _f(0.02, "Distance the car may travel after stop commands, each counted "
+                                       "until the next motion command, summed (m): a stop stops.", lo=0.0)
+    min_wall_clearance_m: float = _f(0.0, "Closest the car's body may come to a wall (m); 0 = only no collision. "
+                                     "A car sent toward a wall must stop short of it.", lo=0.0)
 
 
 @dataclass(frozen=True)

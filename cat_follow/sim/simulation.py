@@ -154,6 +154,7 @@ class Simulation:
         return self._summary(time.monotonic() - t_wall)
 
     def _summary(self, wall: float) -> dict[str, Any]:
+        self.metrics.motion_sent(self.car.moving_drives, self.car.travelled_m)  # the run's end closes a stop
         out = self.metrics.summary()
         c = self.pipeline.pool.counters[0]
         out.update({"mode": "fast" if self.opts.fast else "real time", "frames": int(c["frames_published"]),
@@ -173,7 +174,8 @@ class Simulation:
         """The scenario's commands due by ``t``, submitted as the socket would; answers kept."""
         while self.pending and self.pending[0].at <= t + 1e-9:
             c = self.pending.pop(0)
-            self.metrics.answers.append((round(t, 3), c.text, self.robot.submit(c.text)))
+            self.metrics.answered(round(t, 3), c.text, self.robot.submit(c.text), self.car.moving_drives,
+                                  self.car.travelled_m)
 
     def _odometry_in_world(self) -> tuple[float, float, float]:
         """The robot's odometry (which starts at 0, 0, 0) turned into the world's frame."""
