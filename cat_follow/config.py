@@ -161,7 +161,17 @@ class RobotConfig:
     obstacle_stop_cm: float = _f(20.0, "Stop driving forward when an obstacle is closer than this.", lo=2.0, hi=400.0)
     ultrasonic_max_age_s: float = _f(0.5, "An older reading counts as unknown (forward speed is capped).",
                                      lo=0.05, hi=10.0)
-    max_clients: int = _f(16, "Command clients connected at once; more are refused.", lo=1, hi=1024)
+    stop_resend_s: float = _f(0.5, "While stopped or latched, the car thread sends the stop again this often and "
+                              "checks that it took: robot_hat drops a failed I2C write after 5 tries without a "
+                              "word, so one lost stop would leave the motors on their last PWM.", lo=0.05, hi=5.0)
+    car_hang_s: float = _f(1.0, "A car call (apply/stop) still running after this long means the car thread is "
+                           "stuck (an I2C hang; its motor watchdog is stuck with it): no more systemd pings, and "
+                           "the service exits with status 3, so systemd restarts it and ExecStopPost resets the "
+                           "HAT.", lo=0.2, hi=10.0)
+    max_clients: int = _f(16, "Command clients connected at once; one more is read for a single line (obeyed if "
+                          "it is `stop`, else refused).", lo=1, hi=1024)
+    client_idle_s: float = _f(30.0, "A command client that sends nothing for this long is disconnected, so idle "
+                              "clients cannot hold every slot.", lo=0.1, hi=86400.0)
     max_line_bytes: int = _f(256, "Longest command line; longer is answered ERR and the client dropped.",
                              lo=16, hi=65536)
 

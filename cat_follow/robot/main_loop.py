@@ -69,7 +69,8 @@ class Robot:
         self.motion = MotionController(config.motion, config.robot, cal, w, h)
         self.odom = Odometry(self.pool.odometry, cal)
         self.lockstep = lockstep
-        self.actor = CarActor(car_factory, self.health, watchdog_s=config.robot.watchdog_s, clock=clock)
+        self.actor = CarActor(car_factory, self.health, watchdog_s=config.robot.watchdog_s, clock=clock,
+                              stop_resend_s=config.robot.stop_resend_s)
         self.sonar = UltrasonicThread(self.actor, self.health, rate_hz=config.robot.ultrasonic_hz, clock=clock)
         self.server = CommandServer(socket_path, self.queue, self.status_json, config.robot.arena, self.health,
                                     max_clients=config.robot.max_clients,
@@ -270,14 +271,30 @@ class Robot:
 
     def _notify(self, now_ns: int) -> None:
         """systemd: READY once a frame went through the tracker and the detector has run;
-        WATCHDOG pings only while the camera and the tracker are alive and fresh, so a wedged
-        camera or tracker gets the service restarted (and its motors reset)."""
+        WATCHDOG pings only while the camera, the tracker and the car thread are alive and
+        fresh, so a wedged camera, tracker or car gets the service restarted (and its motors
+        reset). A car call stuck for ``robot.car_hang_s`` ends the service (``_check_car``)."""
         tracker = self.pipeline.tracker
         if not self.ready_sent and tracker.last_seq > 0 and self.pipeline.detector.runs > 0:
             self.ready_sent = self.notifier.ready("camera, tracker and detector up")
         tracker_fresh = (now_ns - tracker.heartbeat_ns) / 1e9 < TRACKER_STALE_S and tracker.is_alive()
-        if self.ready_sent and not self.camera_stalled and tracker_fresh and self.notifier.watchdog():
+        car_fresh = self._check_car(now_ns)
+        if self.ready_sent and not self.camera_stalled and tracker_fresh and car_fresh and self.notifier.watchdog():
             self.watchdog_pings += 1
+
+    def _check_car(self, now_ns: int) -> bool:
+        """Whether the car thread is alive and turning. A car call running for ``car_hang_s``
+        (an I2C hang) raises ThreadFailed: ``run`` exits with status 3 through ``shutdown``,
+        whose wait for the car thread is bounded; the stuck thread itself cannot be ended."""
+        limit = self.config.robot.car_hang_s
+        stalled = self.actor.stalled()
+        if stalled is not None and stalled[1] >= limit:
+            name, seconds = stalled
+            log.critical("car thread stuck in %s for %.1f s (I2C hang?): the motors may hold their last PWM; "
+                         "exiting so that systemd restarts the service and resets the HAT", name, seconds)
+            raise ThreadFailed(f"car thread hung: {name} stalled for {seconds:.1f} s")
+        turning = stalled is not None or (now_ns - self.actor.heartbeat_ns) / 1e9 < limit  # a call under the limit
+        return turning and self.actor.is_alive()
 
     # ---- status ------------------------------------------------------------------------
     def _publish(self, now: float, out: Decision, range_cm: float | None) -> None:
@@ -287,13 +304,14 @@ class Robot:
         health = {
             "camera_stalled": self.camera_stalled,
             "watchdog_trips": self.actor.watchdog_trips,
+            "unconfirmed_stops": self.actor.unconfirmed_stops,
             "systemd_watchdog_pings": self.watchdog_pings,
             "detector": self.pipeline.detector.status(),  # ok | restarting (n) | down: why
             "threads_failed": [t.name for t in self.health.failed],
             "queued_commands": len(self.queue),
         }
         self.board.publish(now, self.sm, self._bbox[0], self.odom.as_tuple(), out, range_cm,
-                           counts=counts, health=health)
+                           counts=counts, health=health, stop_confirmed=self.actor.stop_confirmed)
 
     def status_json(self) -> str:
         """One JSON line (called from the server thread)."""
