@@ -75,6 +75,7 @@ class Robot:
         self.server = CommandServer(socket_path, self.queue, self.status_json, config.robot.arena, self.health,
                                     max_clients=config.robot.max_clients,
                                     max_line_bytes=config.robot.max_line_bytes,
+                                    idle_s=config.robot.client_idle_s,
                                     on_answer=self._log_command) if socket_path else None
         self._bbox = pipeline.shared.new_bbox_buffer()
         self._events: collections.deque[dict[str, Any]] = collections.deque(maxlen=64)
