@@ -157,7 +157,7 @@ def test_too_many_clients_are_refused_but_a_stop_is_obeyed(server: CommandServer
     assert silent.recv(4096) == b"ERR too many clients\n"
     assert 1.0 <= time.monotonic() - t < 3.0  # OVERFLOW_S, 2 s
     assert ask(held[0], "status") == STATUS  # the held clients were not disturbed
-    for c in held + [extra, stopper, silent]:
+    for c in [*held, extra, stopper, silent]:
         c.close()
 
 
