@@ -69,11 +69,12 @@ class DetectorConfig:
     mode: str = _f("auto", "Where the detector runs: 'thread' (in this process) or 'process' (a spawned "
                    "child over shared memory, restarted by a watchdog); 'auto' = process with 4+ CPU cores "
                    "(the Pi 4), thread with fewer (measured: README, bench).", choices=("auto", "thread", "process"))
-    hang_timeout_s: float = _f(1.0, "Process mode: a detector process with no result this long after a job, "
-                               "and no CPU used meanwhile, is killed and restarted (the tracker goes on with KCF "
-                               "meanwhile); one still computing (starved: it runs at process.detector_nice) gets "
-                               "10x as long; in lock-step runs (--fast) at least 30 s, so a slow machine gives "
-                               "the same result.",
+    hang_timeout_s: float = _f(1.0, "A detector with no result this long after a job, and no CPU used "
+                               "meanwhile, is replaced: in process mode the process is killed and restarted, in "
+                               "thread mode the thread is abandoned and a new one loads a new worker (the tracker "
+                               "goes on with KCF meanwhile); one still computing (starved: a process runs at "
+                               "process.detector_nice) gets 10x as long; in lock-step runs (--fast) at least "
+                               "30 s, so a slow machine gives the same result.",
                                lo=0.1, hi=60.0)
 
     def resolved_mode(self) -> str:

@@ -307,12 +307,18 @@ class Robot:
             "watchdog_trips": self.actor.watchdog_trips,
             "unconfirmed_stops": self.actor.unconfirmed_stops,
             "systemd_watchdog_pings": self.watchdog_pings,
-            "detector": self.pipeline.detector.status(),  # ok | restarting (n) | down: why
+            "detector": self._detector_status(),
             "threads_failed": [t.name for t in self.health.failed],
             "queued_commands": len(self.queue),
         }
         self.board.publish(now, self.sm, self._bbox[0], self.odom.as_tuple(), out, range_cm,
                            counts=counts, health=health, stop_confirmed=self.actor.stop_confirmed)
+
+    def _detector_status(self) -> str:
+        """ok | restarting (n) | hung: restarting (n) | down: why. Thread mode's hang watch runs
+        here, once per tick (a stuck detector thread cannot watch itself)."""
+        self.pipeline.detector.watch()
+        return self.pipeline.detector.status()
 
     def status_json(self) -> str:
         """One JSON line (called from the server thread)."""
