@@ -32,7 +32,7 @@ import numpy as np
 
 from cat_follow.car.interface import Car, Order
 from cat_follow.stats import LatencyRecorder
-from cat_follow.threads.supervised import Health, SupervisedThread
+from cat_follow.threads.supervised import Health, SupervisedThread, ThreadFailed
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,18 @@ class CarActor(SupervisedThread):
         """The car call in progress and how long it has run (s, monotonic), or None."""
         call = self._call
         return None if call is None else (call[0], time.monotonic() - call[1])
+
+    def turning(self, limit_s: float) -> bool:
+        """The main thread's check (the systemd ping's condition): alive, and in a car call or
+        between turns for less than ``limit_s``. A car call running ``limit_s`` or more (an I2C
+        hang) raises ThreadFailed: this thread cannot be ended, so the service must end."""
+        stalled = self.stalled()
+        if stalled is not None and stalled[1] >= limit_s:
+            log.critical("car thread stuck in %s for %.1f s (I2C hang?): the motors may hold their last PWM; "
+                         "exiting, so that systemd restarts the service and resets the HAT", *stalled)
+            raise ThreadFailed(f"car thread hung: {stalled[0]} stalled for {stalled[1]:.1f} s")
+        beat_s = (time.monotonic_ns() - self.heartbeat_ns) / 1e9
+        return self.is_alive() and (stalled is not None or beat_s < limit_s)
 
     def motor_latency_ms(self) -> np.ndarray:
         """Glass-to-motor samples (ms): order applied minus its frame's capture time (read-only view)."""

@@ -74,8 +74,7 @@ class Robot:
         self.sonar = UltrasonicThread(self.actor, self.health, rate_hz=config.robot.ultrasonic_hz, clock=clock)
         self.server = CommandServer(socket_path, self.queue, self.status_json, config.robot.arena, self.health,
                                     max_clients=config.robot.max_clients,
-                                    max_line_bytes=config.robot.max_line_bytes,
-                                    idle_s=config.robot.client_idle_s,
+                                    max_line_bytes=config.robot.max_line_bytes, idle_s=config.robot.client_idle_s,
                                     on_answer=self._log_command) if socket_path else None
         self._bbox = pipeline.shared.new_bbox_buffer()
         self._events: collections.deque[dict[str, Any]] = collections.deque(maxlen=64)
@@ -272,53 +271,28 @@ class Robot:
 
     def _notify(self, now_ns: int) -> None:
         """systemd: READY once a frame went through the tracker and the detector has run;
-        WATCHDOG pings only while the camera, the tracker and the car thread are alive and
-        fresh, so a wedged camera, tracker or car gets the service restarted (and its motors
-        reset). A car call stuck for ``robot.car_hang_s`` ends the service (``_check_car``)."""
+        WATCHDOG pings only while the camera, the tracker and the car thread are alive and fresh,
+        so a wedge in any gets the service restarted (and its motors reset)."""
         tracker = self.pipeline.tracker
         if not self.ready_sent and tracker.last_seq > 0 and self.pipeline.detector.runs > 0:
             self.ready_sent = self.notifier.ready("camera, tracker and detector up")
         tracker_fresh = (now_ns - tracker.heartbeat_ns) / 1e9 < TRACKER_STALE_S and tracker.is_alive()
-        car_fresh = self._check_car(now_ns)
+        car_fresh = self.actor.turning(self.config.robot.car_hang_s)  # raises ThreadFailed if stuck: run exits 3
         if self.ready_sent and not self.camera_stalled and tracker_fresh and car_fresh and self.notifier.watchdog():
             self.watchdog_pings += 1
 
-    def _check_car(self, now_ns: int) -> bool:
-        """Whether the car thread is alive and turning. A car call running for ``car_hang_s``
-        (an I2C hang) raises ThreadFailed: ``run`` exits with status 3 through ``shutdown``,
-        whose wait for the car thread is bounded; the stuck thread itself cannot be ended."""
-        limit = self.config.robot.car_hang_s
-        stalled = self.actor.stalled()
-        if stalled is not None and stalled[1] >= limit:
-            name, seconds = stalled
-            log.critical("car thread stuck in %s for %.1f s (I2C hang?): the motors may hold their last PWM; "
-                         "exiting so that systemd restarts the service and resets the HAT", name, seconds)
-            raise ThreadFailed(f"car thread hung: {name} stalled for {seconds:.1f} s")
-        turning = stalled is not None or (now_ns - self.actor.heartbeat_ns) / 1e9 < limit  # a call under the limit
-        return turning and self.actor.is_alive()
-
     # ---- status ------------------------------------------------------------------------
     def _publish(self, now: float, out: Decision, range_cm: float | None) -> None:
+        self.pipeline.detector.watch()  # thread mode's hang watch: a stuck detector thread cannot watch itself
         c = self.pool.counters[0]
         counts = {"camera": int(c["frames_published"]), "tracker": int(c["tracker_frames"]),
                   "detector": int(c["detector_runs"]), "control": self.ticks}
-        health = {
-            "camera_stalled": self.camera_stalled,
-            "watchdog_trips": self.actor.watchdog_trips,
-            "unconfirmed_stops": self.actor.unconfirmed_stops,
-            "systemd_watchdog_pings": self.watchdog_pings,
-            "detector": self._detector_status(),
-            "threads_failed": [t.name for t in self.health.failed],
-            "queued_commands": len(self.queue),
-        }
+        health = {"camera_stalled": self.camera_stalled, "watchdog_trips": self.actor.watchdog_trips,
+                  "unconfirmed_stops": self.actor.unconfirmed_stops, "systemd_watchdog_pings": self.watchdog_pings,
+                  "detector": self.pipeline.detector.status(),  # ok | [hung: ]restarting (n) | down: why
+                  "threads_failed": [t.name for t in self.health.failed], "queued_commands": len(self.queue)}
         self.board.publish(now, self.sm, self._bbox[0], self.odom.as_tuple(), out, range_cm,
                            counts=counts, health=health, stop_confirmed=self.actor.stop_confirmed)
-
-    def _detector_status(self) -> str:
-        """ok | restarting (n) | hung: restarting (n) | down: why. Thread mode's hang watch runs
-        here, once per tick (a stuck detector thread cannot watch itself)."""
-        self.pipeline.detector.watch()
-        return self.pipeline.detector.status()
 
     def status_json(self) -> str:
         """One JSON line (called from the server thread)."""
