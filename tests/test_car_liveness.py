@@ -178,3 +178,38 @@ def test_a_car_thread_stuck_in_apply_ends_the_service_with_status_3(tmp_path: Pa
     assert pings and pings[0] < stuck, "no pings before the hang"
     assert max(pings) < stuck + limit + 0.2, f"pinged {max(pings) - stuck:.2f} s after the hang"
     assert exited - stuck < limit + 3.0 + 3.0 + 2.0  # detection + the car thread's join + the pipeline's + margin
+
+
+def test_a_latched_stop_is_sent_again_at_the_resend_rate_until_it_takes(caplog: pytest.LogCaptureFixture) -> None:
+    """The car thread alone, with picar-x on the emulated HAT: an emergency stop while the MCU
+    takes no writes is flagged, sent again every stop_resend_s (not every turn), and the first
+    one that gets through stops the motors and is reported confirmed."""
+    from cat_follow.car.interface import Order
+    from cat_follow.robot.car_thread import CarActor
+    from cat_follow.threads.supervised import Health
+
+    hat = emulated_hat.load().HAT
+    actor = CarActor(picarx_car, Health(), watchdog_s=5.0, stop_resend_s=0.2)
+    actor.start()
+    try:
+        assert actor.ready.wait(10) and actor.stop_confirmed
+        actor.send(Order(40, 0, 0, 0))
+        assert wait_for(lambda: hat.pulse[12] > 0, 1)
+        hat.fail_writes = True
+        try:
+            actor.emergency_stop("test")
+            assert wait_for(lambda: not actor.stop_confirmed, 1)
+            assert any(r.levelname == "CRITICAL" for r in caplog.records)
+            first = actor.unconfirmed_stops
+            time.sleep(1.0)
+            resent = actor.unconfirmed_stops - first
+            assert 3 <= resent <= 6, resent  # 1.0 s / 0.2 s, give or take the machine's load
+            assert hat.pulse[12] > 0 and hat.pulse[13] > 0  # nothing got through: still running
+        finally:
+            hat.fail_writes = False
+        assert wait_for(lambda: hat.pulse[12] == hat.pulse[13] == 0, 0.5)
+        assert wait_for(lambda: actor.stop_confirmed, 0.5)
+    finally:
+        hat.fail_writes = False
+        actor.stop()
+        actor.join(5)

@@ -169,7 +169,9 @@ class CarActor(SupervisedThread):
                 self._halted_for = latch.number
                 self._halt(car, latch.reason)
             self._keep_stopped(car)
-        elif order is not None:
+        elif order is None:  # no order yet: still since the start
+            self._keep_stopped(car)
+        else:
             moving = car.applied.speed != 0
             self._in_call("apply", car.apply, order)
             if capture_ns:
