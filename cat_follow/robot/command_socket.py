@@ -52,6 +52,7 @@ class _Client:
     closing: bool = False
     stuck_since: float | None = None  # answers waiting and none taken since then
     heard: float = field(default_factory=time.monotonic)  # when it last sent anything
+    since: float = field(default_factory=time.monotonic)  # when it connected
     overflow: bool = False  # accepted over max_clients: one line (a stop) and closed
 
 
@@ -242,7 +243,7 @@ class CommandServer(SupervisedThread):
                 log.warning("dropping a command client that has not read its answers for %.0f s", STUCK_S)
                 self.counts["dropped"] += 1
                 self._drop(c)
-            elif c.overflow and not c.closing and now - c.heard > OVERFLOW_S:
+            elif c.overflow and not c.closing and now - c.since > OVERFLOW_S:  # not extended by a trickle
                 self.counts["refused"] += 1
                 self._reply(c, TOO_MANY, then_close=True)
                 self._flush(c)
