@@ -203,7 +203,7 @@ def test_a_latched_stop_is_sent_again_at_the_resend_rate_until_it_takes(caplog: 
             first = actor.unconfirmed_stops
             time.sleep(1.0)
             resent = actor.unconfirmed_stops - first
-            assert 3 <= resent <= 6, resent  # 1.0 s / 0.2 s, give or take the machine's load
+            assert 2 <= resent <= 7, resent  # 1.0 s / 0.2 s = 5, give or take the load; every turn would be ~100
             assert hat.pulse[12] > 0 and hat.pulse[13] > 0  # nothing got through: still running
         finally:
             hat.fail_writes = False
