@@ -70,11 +70,12 @@ class DetectorConfig:
     mode: str = _f("auto", "Where the detector runs: 'thread' (in this process) or 'process' (a spawned "
                    "child over shared memory, restarted by a watchdog); 'auto' = process with 4+ CPU cores "
                    "(the Pi 4), thread with fewer (measured: README, bench).", choices=("auto", "thread", "process"))
-    hang_timeout_s: float = _f(1.0, "Process mode: a detector process with no result this long after a job, "
-                               "and no CPU used meanwhile, is killed and restarted (the tracker goes on with KCF "
-                               "meanwhile); one still computing (starved: it runs at process.detector_nice) gets "
-                               "10x as long; in lock-step runs (--fast) at least 30 s, so a slow machine gives "
-                               "the same result.",
+    hang_timeout_s: float = _f(1.0, "A detector with no result this long after a job, and no CPU used "
+                               "meanwhile, is replaced: in process mode the process is killed and restarted, in "
+                               "thread mode the thread is abandoned and a new one loads a new worker (the tracker "
+                               "goes on with KCF meanwhile); one still computing (starved: a process runs at "
+                               "process.detector_nice) gets 10x as long; in lock-step runs (--fast) at least "
+                               "30 s, so a slow machine gives the same result.",
                                lo=0.1, hi=60.0)
 
     def resolved_mode(self) -> str:
@@ -166,7 +167,17 @@ class RobotConfig:
         "motors' spin-down, so the car stops at obstacle_stop_cm, not that far past it.", lo=0.0, hi=5.0)
     ultrasonic_max_age_s: float = _f(0.5, "An older reading counts as unknown (forward speed is capped).",
                                      lo=0.05, hi=10.0)
-    max_clients: int = _f(16, "Command clients connected at once; more are refused.", lo=1, hi=1024)
+    stop_resend_s: float = _f(0.5, "While stopped or latched, the car thread sends the stop again this often and "
+                              "checks that it took: robot_hat drops a failed I2C write after 5 tries without a "
+                              "word, so one lost stop would leave the motors on their last PWM.", lo=0.05, hi=5.0)
+    car_hang_s: float = _f(1.0, "A car call (apply/stop) still running after this long means the car thread is "
+                           "stuck (an I2C hang; its motor watchdog is stuck with it): no more systemd pings, and "
+                           "the service exits with status 3, so systemd restarts it and ExecStopPost resets the "
+                           "HAT.", lo=0.2, hi=10.0)
+    max_clients: int = _f(16, "Command clients connected at once; one more is read for a single line (obeyed if "
+                          "it is `stop`, else refused).", lo=1, hi=1024)
+    client_idle_s: float = _f(30.0, "A command client that sends nothing for this long is disconnected, so idle "
+                              "clients cannot hold every slot.", lo=0.1, hi=86400.0)
     max_line_bytes: int = _f(256, "Longest command line; longer is answered ERR and the client dropped.",
                              lo=16, hi=65536)
 

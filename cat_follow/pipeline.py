@@ -57,7 +57,14 @@ class Pipeline:
         else:
             self.worker = worker or make_worker(config, models)
             self.worker.prepare(sizes)
-            self.detector = ThreadDetectorPort(self.shared, self.worker, self.health)
+
+            def fresh_worker() -> DetectorWorker:  # after a hang: the config's models, on the new thread
+                new = make_worker(config, models)
+                new.prepare(sizes)
+                return new
+
+            self.detector = ThreadDetectorPort(self.shared, self.worker, self.health, factory=fresh_worker,
+                                               hang_timeout_s=config.detector.hang_timeout_s)
         self.tracker = TrackerThread(self.shared, config, self.health, self.detector)
         self.main_reader = self.shared.register_reader("main", lockstep=fast)
         self.camera = CameraThread(self.shared, source, self.health, paced=paced and not fast,

@@ -158,7 +158,13 @@ class FakePicarx:
         self.owner = os.getlogin()  # what Picarx() does for its config file
         self.calls: list[tuple[str, Any]] = []
         self.ultrasonic = types.SimpleNamespace(read=lambda times=10: 42.0)
+        # robot_hat's motor PWMs (P13, P12): their retried I2C write returns None when it took
+        self.motor_speed_pins = [types.SimpleNamespace(REG_CHN=0x20, channel=ch, _write_word_data=self._pwm)
+                                 for ch in (13, 12)]
         FakePicarx.instances.append(self)
+
+    def _pwm(self, reg: int, value: int) -> None:
+        self.calls.append(("pwm", (reg, value)))
 
     def __getattr__(self, name: str) -> Any:
         return lambda *a: self.calls.append((name, a))
@@ -192,7 +198,8 @@ def test_picarx_car_survives_no_login_terminal(fake_picarx: type[FakePicarx], mo
     assert ("set_dir_servo_angle", (-30.0,)) in calls and ("forward", (100.0,)) in calls
     assert ("backward", (20.0,)) in calls
     assert ("set_cam_pan_angle", (90.0,)) in calls and ("set_cam_tilt_angle", (-35.0,)) in calls
-    assert calls[-1] == ("stop", ())
+    assert calls[-3:] == [("stop", ()), ("pwm", (0x2D, 0)), ("pwm", (0x2C, 0))]  # stopped, and confirmed
+    assert car.stop_confirmed and car.motors_stopped
     assert car.read_distance_cm() == 42.0
 
 

@@ -137,9 +137,26 @@ def test_i2c_errors_are_retried_then_dropped_by_robot_hat(hat: ModuleType, car: 
     car.drive(0, 0)
     assert h.pulse[LEFT] == h.pulse[RIGHT] == 0
     car.drive(50, 0)
-    h.fail_i2c = 1000  # gone: nothing raises, and the motors keep their last PWM
+    h.fail_i2c = 1000  # gone: nothing raises, and the motors keep their last PWM...
     car.stop()
     h.fail_i2c = 0
     assert h.pulse[LEFT] == h.pulse[RIGHT] == motor_ticks(50)
+    assert not car.stop_confirmed and car.applied.speed == 50  # ...but PicarxCar knows it
     car.stop()
     assert h.pulse[LEFT] == h.pulse[RIGHT] == 0
+    assert car.stop_confirmed and car.motors_stopped
+
+
+def test_a_stop_by_drive_zero_is_confirmed_too(hat: ModuleType, car: PicarxCar) -> None:
+    """The main loop stops with a zero-speed order (drive), not only with stop()."""
+    h = hat.HAT
+    car.drive(40, 10)
+    h.fail_writes = True  # the MCU takes no writes: robot_hat retries each 5 times, then gives up
+    try:
+        car.drive(0, 10)
+        assert h.failed_writes >= 5 and h.pulse[LEFT] > 0
+        assert not car.stop_confirmed and not car.motors_stopped
+    finally:
+        h.fail_writes = False
+    car.drive(0, 10)  # still not at 0 as far as the car knows: the stop is sent again
+    assert h.pulse[LEFT] == h.pulse[RIGHT] == 0 and car.stop_confirmed and car.motors_stopped

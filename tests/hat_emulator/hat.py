@@ -18,6 +18,8 @@ device.py): what the MCU does with each I2C transaction, and what the GPIO lines
   stands in for it there (emulated_hat.load installs it), so a reading does not depend on
   how busy the machine is.
 - ``fail_i2c``: that many next transactions raise OSError 121, as a HAT that went away.
+- ``fail_writes``: while True, every I2C write raises OSError 121 (reads still answer), as an
+  MCU that stopped taking writes: robot_hat retries each 5 times, then returns False.
 - ``fail_gpio``: the next write to one of these GPIO lines raises lgpio.error (a line that
   went bad); robot-hat does not catch it, unlike an I2C OSError, which it retries 5 times
   and then drops without a word (i2c.py's _retry_wrapper).
@@ -77,6 +79,8 @@ class Hat:
         self.resets = 0
         self.transactions = 0
         self.fail_i2c = 0
+        self.fail_writes = False
+        self.failed_writes = 0
         self.fail_gpio: set[int] = set()
         self.distance_cm: float | None = 100.0
         self.adc = [0] * 8
@@ -110,10 +114,13 @@ class Hat:
         self._log_seen = len(lines)
 
     # ---- I2C ---------------------------------------------------------------------------
-    def transaction(self, addr: int) -> None:
+    def transaction(self, addr: int, write: bool = False) -> None:
         with self.lock:
             self._poll_reset()
             self.transactions += 1
+            if write and self.fail_writes:
+                self.failed_writes += 1
+                raise OSError(121, "Remote I/O error")
             if self.fail_i2c > 0:
                 self.fail_i2c -= 1
                 raise OSError(121, "Remote I/O error")
