@@ -91,6 +91,12 @@ def l2_normalise(f: np.ndarray) -> np.ndarray:
     return f / np.maximum(n, 1e-12)
 
 
+def embedding_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two embeddings (both L2 = 1): 1 = the same look; an all-zero
+    embedding (no classifier run) gives 0."""
+    return float(np.dot(a, b))
+
+
 def head_from_record(rec: np.ndarray) -> PetHead:
     r = rec.reshape(-1)[0]
     proj = r["proj"].astype(np.float32) * r["proj_scale"].astype(np.float32)

@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| video | truth | crops | old: called cat | new: called cat | new: mean P(cat) |")
     print("|---|---|---|---|---|---|")
     for path in sorted(vids.glob("*.mp4")) + sorted((vids / "dev").glob("*.mp4")):
-        crops = _targets(path.name, labels, table[path.name].score_as, args.per_video)
+        mode = table[path.name].score_as if path.name in table else "checked only"
+        crops = _targets(path.name, labels, mode, args.per_video)
         if not crops:
             continue
         classify_video(ver, path, crops, args.sheets is not None)
