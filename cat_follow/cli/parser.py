@@ -9,7 +9,7 @@ from pathlib import Path
 from cat_follow.cli.robot_commands import cmd_record, cmd_run, cmd_send
 from cat_follow.cli.setup_commands import cmd_calibrate, cmd_config
 from cat_follow.cli.simulate import cmd_simulate
-from cat_follow.cli.train import cmd_train_classifier
+from cat_follow.cli.train_commands import cmd_train_classifier
 from cat_follow.cli.vision import cmd_bench, cmd_bench_web, cmd_detect, cmd_evaluate, cmd_replay
 
 
