@@ -114,7 +114,9 @@ def identity(crops: list[Crop]) -> dict[str, float]:
     off = ~np.eye(len(named), dtype=bool)
     return {"n": len(named), "nn_embedding": float((who[cos.argmax(1)] == who).mean()),
             "nn_colour": float((who[sig.argmax(1)] == who).mean()),
-            "cos_same": float(cos[same & off].mean()), "cos_other": float(cos[~same].mean())}
+            "cos_same": float(cos[same & off].mean()), "cos_other": float(cos[~same].mean()),
+            "cos_same_p10": float(np.percentile(cos[same & off], 10)),
+            "cos_other_p90": float(np.percentile(cos[~same], 90))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--head", type=Path, default=DEFAULT_HEAD)
     ap.add_argument("--sheets", type=Path, help="write contact sheets of the crops each rule gets wrong here")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--only", nargs="+", metavar="NAME", help="these video file names only")
     args = ap.parse_args(argv)
     model, labels_file, _ = backbone_files()
     ver = CropVerifier(load_manifest("mobilenet_v2_imagenet_quant"), model, labels_file,
@@ -132,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| video | truth | crops | old: called cat | new: called cat | new: mean P(cat) |")
     print("|---|---|---|---|---|---|")
     for path in sorted(vids.glob("*.mp4")) + sorted((vids / "dev").glob("*.mp4")):
+        if args.only and path.name not in args.only:
+            continue
         mode = table[path.name].score_as if path.name in table else "checked only"
         crops = _targets(path.name, labels, mode, args.per_video)
         if not crops:
