@@ -103,17 +103,20 @@ class TargetConfig:
 
 @dataclass(frozen=True)
 class VerifierConfig:
-    enabled: bool = _f(True, "Check the tracked crop with an ImageNet classifier before confirming a target "
-                       "and while tracking it (a detector alone calls fluffy dogs cats).")
-    manifest: str = _f("mobilenet_v2_imagenet_quant", "Classifier manifest (name or .toml path).")
+    enabled: bool = _f(True, "Check the tracked crop with the cat/dog/other classifier (MobileNet v2 features "
+                       "and a head trained on pet photos) before confirming a target and while tracking it (a "
+                       "detector alone calls fluffy dogs cats).")
+    manifest: str = _f("mobilenet_v2_imagenet_quant", "Classifier backbone manifest (name or .toml path).")
     model: str = _f("", "Classifier file overriding the manifest's; empty = under the assets.")
+    head: str = _f("", "Trained head (.npy written by `cat-follow train-classifier --out`); empty = the "
+                   "shipped cat_follow/perception/pet_head.npy.")
     min_box_px: int = _f(96, "A box whose longer side is below this (slot pixels) is too small for the classifier "
                          "to judge (a rendered cat 2 m away, 76 px: cat 0.06; 1.5 m, 101 px: 0.99): such a candidate "
                          "is confirmed on detector hits alone, and checked as soon as its box grows past this.",
                          lo=0, hi=4096)
     margin: float = _f(0.15, "The crop is a square of the box's longer side plus this share of it.", lo=0.0, hi=2.0)
-    cat_threshold: float = _f(0.3, "A crop verifies as a cat when its summed cat probability is at least this "
-                              "and above its summed dog probability.",
+    cat_threshold: float = _f(0.3, "A crop verifies as a cat when its calibrated cat probability is at least "
+                              "this and above its dog probability.",
                               lo=0.0, hi=1.0)
     not_cat_below: float = _f(0.1, "A crop whose cat probability is below this counts as not a cat: it vetoes "
                               "a candidate and counts toward dropping a target.", lo=0.0, hi=1.0)

@@ -9,7 +9,7 @@ time on one thread, so a figure is the stage's cost, not a latency under content
   (the box from the configured detector on the first frame);
 * detector: the configured back-end's whole job (letterbox, inference, decode) on the whole
   frame, with ``detector.num_threads`` threads and with one;
-* verifier: one crop check (crop, resize, inference, colour signature);
+* verifier: one crop check (crop, resize, inference, the trained head, embedding, colour signature);
 * main tick: ``Robot.tick`` in a real robot loop on the simulated car (the bench's run);
 * web view: the encoder's overlay drawing and JPEG encode at ``web.jpeg_quality``.
 
@@ -35,7 +35,7 @@ from cat_follow.geometry import Box
 from cat_follow.memory.pool import BBOX, allocate_pool
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.model import ModelFiles
-from cat_follow.perception.port import KIND_CAT, SIGNATURE_LEN, DetectJob, new_result_buffer
+from cat_follow.perception.port import EMBED_LEN, KIND_CAT, SIGNATURE_LEN, DetectJob, new_result_buffer
 from cat_follow.perception.worker import ModelWorker, make_worker, resolve_models
 from cat_follow.sources import default_video
 from cat_follow.sources.source import PoolWriter
@@ -125,9 +125,9 @@ def _verifier(config: Config, models: ModelFiles, frames: list[np.ndarray], box:
     worker = make_worker(config, models)
     if not isinstance(worker, ModelWorker) or worker.verifier is None:
         raise RuntimeError("no verifier configured (verifier.enabled = false?)")
-    signature = np.zeros(SIGNATURE_LEN, np.float32)
-    worker.verifier.verify(frames[0], box, signature)  # warm-up
-    return [worker.verifier.verify(f, box, signature).ms for f in frames]
+    signature, embedding = np.zeros(SIGNATURE_LEN, np.float32), np.zeros(EMBED_LEN, np.float32)
+    worker.verifier.verify(frames[0], box, signature, embedding)  # warm-up
+    return [worker.verifier.verify(f, box, signature, embedding).ms for f in frames]
 
 
 def _kcf(config: Config, shared: SharedState, models: ModelFiles, frames: list[np.ndarray],
