@@ -56,8 +56,12 @@ slots and a reader slower than the camera, the writer comes round to the slot be
 Pinning makes the reader's slot untouchable for as long as it needs it; extra slots make
 sure the writer always finds a free one, so it never waits: ``slots = pinning readers + 2``.
 
-Signalling (a new frame, lock-step acknowledgements) uses a ``threading.Event`` per reader
-and a Condition for lock-step; these are waits, never on the frame data path.
+Signalling (a new frame, lock-step acknowledgements, a new tracker result for the main loop)
+uses a ``threading.Event`` per reader, one for results and a Condition for lock-step; these are
+waits, never on the frame data path. The results Event is set after ``commit_result`` has
+released the lock: it only says "look now", the rows and box are still read under the lock.
+The tracker (its producer) runs in the main process in both detector modes, so a thread Event
+reaches the main loop.
 """
 
 from __future__ import annotations
@@ -104,6 +108,8 @@ class SharedState(LockedRecords):
         self._next_slot = 0
         self._seq = 0
         self.closed = threading.Event()
+        self._result_ready = threading.Event()  # set after each committed result (main loop's wake)
+        self.result_ns = 0  # monotonic_ns of the last commit, stored before the Event is set
 
     # ---- registration (before threads start) -------------------------------------------
     def register_reader(self, name: str, *, lockstep: bool = False) -> int:
@@ -262,10 +268,26 @@ class SharedState(LockedRecords):
             (self.pool.detector_meta if out_meta is None else out_meta)[0] = ref.meta
             return ref.seq
 
+    # ---- results ring: waking its consumer -------------------------------------------
+    def commit_result(self) -> None:
+        """Commit the producer's row (under the lock), then wake the consumer's ``wait_result``."""
+        super().commit_result()
+        self.result_ns = time.monotonic_ns()
+        self._result_ready.set()  # set() takes the Event's lock: result_ns is visible to the waiter
+
+    def wait_result(self, timeout: float) -> bool:
+        """The results' one consumer: wait until a row was committed since its last wait (or
+        ``timeout``). Cleared after waking, before the caller reads the box or the rows, so a
+        commit in between is not lost: the caller reads it now and wakes once more for it."""
+        got = self._result_ready.wait(timeout)
+        self._result_ready.clear()
+        return got
+
     # ---- shutdown ----------------------------------------------------------------------
     def close(self) -> None:
         """Wake every waiter so threads can see ``closed`` and leave."""
         self.closed.set()
+        self._result_ready.set()
         for ev in self._reader_events:
             ev.set()
         with self._done_cond:
