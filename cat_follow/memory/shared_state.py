@@ -57,11 +57,14 @@ Pinning makes the reader's slot untouchable for as long as it needs it; extra sl
 sure the writer always finds a free one, so it never waits: ``slots = pinning readers + 2``.
 
 Signalling (a new frame, lock-step acknowledgements, a new tracker result for the main loop)
-uses a ``threading.Event`` per reader, one for results and a Condition for lock-step; these are
-waits, never on the frame data path. The results Event is set after ``commit_result`` has
-released the lock: it only says "look now", the rows and box are still read under the lock.
-The tracker (its producer) runs in the main process in both detector modes, so a thread Event
-reaches the main loop.
+uses a ``threading.Event`` per reader, a binary semaphore for results and a Condition for
+lock-step; these are waits, never on the frame data path. The results signal is given after
+``commit_result`` has released the lock: it only says "look now", the rows and box are still
+read under the lock. It is a bare ``threading.Lock`` released by the producer and acquired
+(with a timeout) by the consumer: one C-level primitive, no Python-level critical section a
+preempted producer could hold (an Event's Condition is one) and no allocation per frame. The
+tracker (its producer) runs in the main process in both detector modes, so it reaches the
+main loop.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,8 +111,9 @@ class SharedState(LockedRecords):
         self._next_slot = 0
         self._seq = 0
         self.closed = threading.Event()
-        self._result_ready = threading.Event()  # set after each committed result (main loop's wake)
-        self.result_ns = 0  # monotonic_ns of the last commit, stored before the Event is set
+        self._result_ready = threading.Lock()  # held = no result since the consumer's last wait
+        self._result_ready.acquire()
+        self.result_ns = 0  # monotonic_ns of the last commit, stored before the signal is given
 
     # ---- registration (before threads start) -------------------------------------------
     def register_reader(self, name: str, *, lockstep: bool = False) -> int:
@@ -273,21 +277,27 @@ class SharedState(LockedRecords):
         """Commit the producer's row (under the lock), then wake the consumer's ``wait_result``."""
         super().commit_result()
         self.result_ns = time.monotonic_ns()
-        self._result_ready.set()  # set() takes the Event's lock: result_ns is visible to the waiter
+        self._signal_result()
+
+    def _signal_result(self) -> None:
+        """Release the binary semaphore (a release synchronises: ``result_ns`` is visible to the
+        acquirer); already released = a signal pending, so signals coalesce. Only the consumer
+        takes it, so it stays locked between the check and the release, but for ``close``."""
+        if self._result_ready.locked():
+            with suppress(RuntimeError):  # close() released it in between
+                self._result_ready.release()
 
     def wait_result(self, timeout: float) -> bool:
         """The results' one consumer: wait until a row was committed since its last wait (or
-        ``timeout``). Cleared after waking, before the caller reads the box or the rows, so a
-        commit in between is not lost: the caller reads it now and wakes once more for it."""
-        got = self._result_ready.wait(timeout)
-        self._result_ready.clear()
-        return got
+        ``timeout``). Taking the signal resets it before the caller reads the box or the rows,
+        so a commit in between is not lost: the caller reads it now and wakes once more for it."""
+        return self._result_ready.acquire(True, max(timeout, 0.0))
 
     # ---- shutdown ----------------------------------------------------------------------
     def close(self) -> None:
         """Wake every waiter so threads can see ``closed`` and leave."""
         self.closed.set()
-        self._result_ready.set()
+        self._signal_result()
         for ev in self._reader_events:
             ev.set()
         with self._done_cond:
