@@ -104,6 +104,20 @@ class NaiveControl:
         self.period = 1.0 / config.robot.control_hz
         self._last: float | None = None
 
+    def loop(self, boxes: queue.Queue[BoxItem], wake: LatencyRecorder) -> None:
+        """The naive main loop: each box as it comes (its wake timed), or a tick after a period
+        without one; ends on None."""
+        while True:
+            try:
+                got = boxes.get(timeout=self.period)
+            except queue.Empty:
+                self.step(None, 0)
+                continue
+            if got is None:
+                return
+            wake.add((time.monotonic_ns() - got[2]) / 1e6)
+            self.step(got[0], got[1])
+
     def step(self, box: Box | None, capture_ns: int) -> None:
         now = time.monotonic()
         dt = 0.0 if self._last is None else min(now - self._last, 0.5)
@@ -187,25 +201,13 @@ def run_threaded(video: Path, config: Config, models: ModelFiles, frames: int,
         finally:
             q_ctl.put(None)
 
-    def control() -> None:
-        """The naive main loop: each box as it comes, or a tick after a period without one."""
-        while True:
-            try:
-                got = q_ctl.get(timeout=ctl.period)
-            except queue.Empty:
-                ctl.step(None, 0)
-                continue
-            if got is None:
-                return
-            wake.add((time.monotonic_ns() - got[2]) / 1e6)
-            ctl.step(got[0], got[1])
-
     ctl.actor.start()
     if not ctl.actor.ready.wait(15.0):
         raise RuntimeError("the baseline's car thread did not come up")
     cores0, cpu0 = core_times(), process_cpu_s()
     try:
-        wall = _run_guarded([lambda: _feed(cap, frames, fps, [q_trk, q_det], counts), detector, tracker, control])
+        wall = _run_guarded([lambda: _feed(cap, frames, fps, [q_trk, q_det], counts), detector, tracker,
+                             lambda: ctl.loop(q_ctl, wake)])
     finally:
         cap.release()
         ctl.actor.stop()

@@ -56,15 +56,13 @@ slots and a reader slower than the camera, the writer comes round to the slot be
 Pinning makes the reader's slot untouchable for as long as it needs it; extra slots make
 sure the writer always finds a free one, so it never waits: ``slots = pinning readers + 2``.
 
-Signalling (a new frame, lock-step acknowledgements, a new tracker result for the main loop)
-uses a ``threading.Event`` per reader, a binary semaphore for results and a Condition for
-lock-step; these are waits, never on the frame data path. The results signal is given after
-``commit_result`` has released the lock: it only says "look now", the rows and box are still
-read under the lock. It is a bare ``threading.Lock`` released by the producer and acquired
-(with a timeout) by the consumer: one C-level primitive, no Python-level critical section a
-preempted producer could hold (an Event's Condition is one) and no allocation per frame. The
-tracker (its producer) runs in the main process in both detector modes, so it reaches the
-main loop.
+Signalling (a new frame, lock-step acknowledgements, a new result for the main loop) uses a
+``threading.Event`` per reader, a binary semaphore for results and a Condition for lock-step;
+these are waits, never on the frame data path. The results signal (a bare ``threading.Lock``
+the producer releases and the consumer takes, with a timeout: no Python-level critical
+section, nothing allocated) is given after ``commit_result`` released the lock: it only says
+"look now"; the rows and box are still read under the lock. The tracker, its producer, runs in
+the main process in both detector modes.
 """
 
 from __future__ import annotations
@@ -280,17 +278,15 @@ class SharedState(LockedRecords):
         self._signal_result()
 
     def _signal_result(self) -> None:
-        """Release the binary semaphore (a release synchronises: ``result_ns`` is visible to the
-        acquirer); already released = a signal pending, so signals coalesce. Only the consumer
-        takes it, so it stays locked between the check and the release, but for ``close``."""
+        """Release the semaphore (``result_ns`` is then visible to the taker); already released =
+        a signal pending, so signals coalesce. Only ``close`` may release it in between."""
         if self._result_ready.locked():
             with suppress(RuntimeError):  # close() released it in between
                 self._result_ready.release()
 
     def wait_result(self, timeout: float) -> bool:
-        """The results' one consumer: wait until a row was committed since its last wait (or
-        ``timeout``). Taking the signal resets it before the caller reads the box or the rows,
-        so a commit in between is not lost: the caller reads it now and wakes once more for it."""
+        """The results' one consumer: wait for a commit since its last wait (or ``timeout``). Taken
+        before the caller reads, so a commit in between is read now and wakes it once more."""
         return self._result_ready.acquire(True, max(timeout, 0.0))
 
     # ---- shutdown ----------------------------------------------------------------------

@@ -162,11 +162,9 @@ class Robot:
 
     def run(self, max_ticks: int | None = None, clock: Callable[[], float] = time.monotonic,
             on_tick: Callable[[float], None] | None = None) -> int:
-        """Start everything and tick until asked to exit (or ``max_ticks``): at once when the
-        tracker commits a new result (control runs on the frame), and at the latest one
-        ``robot.control_hz`` period after the last tick (the watchdog, the state machine and the
-        stall checks go on without frames). Stops the motors on every way out; returns the
-        process exit status."""
+        """Start everything and tick until asked to exit (or ``max_ticks``): on each new tracker
+        result, and one ``robot.control_hz`` period after the last tick without one. Stops the
+        motors on every way out; returns the process exit status."""
         period = 1.0 / self.config.robot.control_hz
         shared = self.pipeline.shared
         try:

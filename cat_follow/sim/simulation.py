@@ -43,7 +43,7 @@ from cat_follow.sim.render import Renderer
 from cat_follow.sim.rendered_camera import SimCameraSource
 from cat_follow.sim.scenario import Scenario
 from cat_follow.sim.sprites import SEG_SUBPATH, Segmenter, Sprite, load_sprite
-from cat_follow.sim.world_clock import REAL_TIME_STALL_S, SLOWER_THAN_REAL_TIME, WORLD_LEAD_FRAMES, WorldClock
+from cat_follow.sim.world_clock import REAL_TIME_STALL_S, WORLD_LEAD_FRAMES, WorldClock
 from cat_follow.web.overlay import box_label, whole
 
 log = logging.getLogger(__name__)
@@ -157,13 +157,7 @@ class Simulation:
                     "detector_runs": int(c["detector_runs"]), "wall_s": round(wall, 2),
                     "stop_reason": self.robot.sm.stop_reason})
         if isinstance(self.clock, WorldClock):
-            rtf = self.clock.real_time_factor()
-            out["real_time_factor"] = rtf
-            out["slower_than_real_time"] = rtf is not None and rtf < SLOWER_THAN_REAL_TIME
-            if out["slower_than_real_time"]:
-                log.warning("%s ran at %.2fx real time: the machine was too busy for real time, so the "
-                            "simulated world slowed down to keep pace with the robot's perception",
-                            self.sc.name, rtf)
+            out.update(self.clock.report(self.sc.name))
         return out
 
     # ---- the steps ---------------------------------------------------------------------

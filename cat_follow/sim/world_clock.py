@@ -3,8 +3,11 @@ robot's perception keeps up, and slow down with the machine when it does not."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+
+log = logging.getLogger(__name__)
 
 # frame periods the world may run ahead of the tracker: at most one frame step per frame tracked,
 # as in lock-step (3 let the world step 0.2 s between frames at load 60: the cat was lost twice)
@@ -52,3 +55,12 @@ class WorldClock:
             return None
         real = time.monotonic() - self._first[0]
         return round((self() - self._first[1]) / real, 2) if real > 0 else None
+
+    def report(self, name: str) -> dict[str, float | bool | None]:
+        """``real_time_factor`` and ``slower_than_real_time`` for the summary; a warning when slower."""
+        rtf = self.real_time_factor()
+        slower = rtf is not None and rtf < SLOWER_THAN_REAL_TIME
+        if slower:
+            log.warning("%s ran at %.2fx real time: the machine was too busy for real time, so the "
+                        "simulated world slowed down to keep pace with the robot's perception", name, rtf)
+        return {"real_time_factor": rtf, "slower_than_real_time": slower}
