@@ -156,7 +156,8 @@ class VerifierConfig:
 
 @dataclass(frozen=True)
 class RobotConfig:
-    control_hz: float = _f(20.0, "Main loop (state machine + motion) rate.", lo=1.0, hi=200.0)
+    control_hz: float = _f(20.0, "Main loop (state machine + motion) rate without frames: it ticks on each "
+                           "tracker result, and at least this often.", lo=1.0, hi=200.0)
     watchdog_s: float = _f(0.3, "Motors stop if the main loop sends no command for this long.", lo=0.05, hi=5.0)
     socket: str = _f("/run/cat-follow/cat-follow.sock", "Unix socket for commands (--socket overrides).")
     arena: tuple[float, float, float, float] = _f(

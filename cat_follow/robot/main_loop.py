@@ -38,6 +38,7 @@ from cat_follow.robot.sdnotify import Notifier
 from cat_follow.robot.state_machine import Intent, Mode, RobotState, Sighting, StateMachine
 from cat_follow.robot.status import StatusBoard
 from cat_follow.robot.ultrasonic import UltrasonicThread
+from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.supervised import ThreadFailed
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class Robot:
         self.board = StatusBoard(self.pool)
         self._coast: tuple[float, tuple[float, float, float, float]] | None = None
         self._last_stamp = 0
+        self.wake_ms = LatencyRecorder(4096)  # control wake: the tracker's commit -> the main loop awake (run)
 
     # ---- life cycle --------------------------------------------------------------------
     def request_exit(self, reason: str) -> None:
@@ -160,25 +162,23 @@ class Robot:
         return self._bbox[0]
 
     def run(self, max_ticks: int | None = None, clock: Callable[[], float] = time.monotonic,
-            sleep: Callable[[float], None] = time.sleep, on_tick: Callable[[float], None] | None = None) -> int:
-        """Start everything, tick at ``robot.control_hz`` until asked to exit (or ``max_ticks``),
-        and stop the motors on every way out. Returns the process exit status."""
+            on_tick: Callable[[float], None] | None = None) -> int:
+        """Start everything and tick until asked to exit (or ``max_ticks``): on each new tracker
+        result, and one ``robot.control_hz`` period after the last tick without one. Stops the
+        motors on every way out; returns the process exit status."""
         period = 1.0 / self.config.robot.control_hz
+        shared = self.pipeline.shared
         try:
             self.start()
-            next_t = clock()
             while not self._exit.is_set() and (max_ticks is None or self.ticks < max_ticks):
                 now = clock()
                 self.tick(now)
                 if on_tick is not None:
                     on_tick(now)
                 self.heap.maybe(now)
-                next_t += period
-                delay = next_t - clock()
-                if delay > 0:
-                    sleep(delay)
-                elif delay < -period:  # far behind: do not try to catch up with a burst
-                    next_t = clock()
+                delay = now + period - clock()  # behind (a tick longer than the period): at once
+                if delay > 0 and shared.wait_result(delay) and not self._exit.is_set():
+                    self.wake_ms.add((time.monotonic_ns() - shared.result_ns) / 1e6)
             return 0
         except ThreadFailed as exc:
             self.exit_reason = str(exc)
