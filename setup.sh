@@ -289,6 +289,8 @@ write_file() {
 # packages must already be there (check.sh installs PI_APT_DEBIAN); the Pi-only ones are stood in for.
 emulated_apt_check() {
   local p missing=()
+  echo "    \$ check /usr/share/doc/<package>/copyright for: $PI_APT_DEBIAN"
+  [ "$dry_run" -eq 0 ] || return 0
   for p in $PI_APT_DEBIAN; do  # an extracted root has no dpkg database: every package ships its copyright
     [ -f "/usr/share/doc/$p/copyright" ] || missing+=("$p")
   done
@@ -315,14 +317,14 @@ setup_pi() {
   fi
   step "3. service user $SERVICE_USER in the gpio, i2c and video groups"
   if [ "$emulated" -eq 1 ]; then
-    echo "    (emulated root: no user; the check runs as root)"
+    echo "    (emulated root: no user, no gpio/i2c groups; the check runs as root)"
   elif id "$SERVICE_USER" >/dev/null 2>&1; then
     echo "    (user exists)"
   else
     run useradd --system --home-dir "$STATE_DIR" --create-home --shell /usr/sbin/nologin "$SERVICE_USER"
   fi
-  run usermod -aG gpio,i2c,video "$SERVICE_USER"
-  if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+  [ "$emulated" -eq 1 ] || run usermod -aG gpio,i2c,video "$SERVICE_USER"
+  if [ "$emulated" -eq 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
     # the command socket is group $SERVICE_USER, mode 0660: let the installing user send commands
     run usermod -aG "$SERVICE_USER" "$SUDO_USER"
   fi

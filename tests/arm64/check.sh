@@ -15,10 +15,14 @@
 #   passwd); cached in $CAT_FOLLOW_ARM64_CACHE (~/.cache/cat-follow-arm64) keyed by that list;
 # - downloads requirements.txt's arm64 wheels with the host's pip (binary only, cached), so pip
 #   in the root resolves offline (the car resolves the same pins from PyPI);
-# - copies the working tree to /opt/cat-follow and ../shared's assets and vendor to /opt/shared
-#   in a fresh copy of the root, and runs `setup.sh --pi --emulated-root` there (chroot,
-#   private mount namespace: proc, sys, dev, the wheels; /proc/cpuinfo is a Pi 4's, because
-#   qemu 7.2 shows the host's x86 one, whose parsing crashes onnxruntime 1.32's cpuinfo);
+# - in a private mount namespace, overlays a scratch layer on the cached root (which stays
+#   untouched), copies the working tree to /opt/cat-follow and ../shared's assets and vendor to
+#   /opt/shared, mounts proc, sys, dev and the wheels, and a Pi 4's /proc/cpuinfo (qemu 7.2 shows
+#   the host's x86 one, whose parsing crashes onnxruntime 1.32's cpuinfo library: SIGSEGV), and
+#   runs `setup.sh --pi --emulated-root` in it (chroot). What setup.sh made (venv, assets) is
+#   cached as a layer keyed by the root, the wheels, setup.sh, requirements.txt, pyproject.toml
+#   and ../shared/vendor: a warm run with none of them changed reuses it and says so
+#   (CAT_FOLLOW_ARM64_FRESH=1 runs setup.sh anyway); the code itself is always this tree's;
 # - stands in for Raspberry Pi OS's python3-lgpio with tests/hat_emulator (Debian has none;
 #   picamera2/libcamera are imported only when the real camera opens, which needs a Pi);
 # - checks: every cat_follow module imports; each model a manifest marks `pi = true` gives the
@@ -53,11 +57,25 @@ fatal() {  # a failure before any check ran: still the closing line CI reads
 # ---- inside the private mount namespace (the script calls itself with --inside WORK) --------
 if [ "${1:-}" = --inside ]; then
   WORK="$2"; ROOT="$WORK/root"; RES="$WORK/results"
+  LOWER="$(cat "$WORK/lower")"; LAYER="$(cat "$WORK/layer")"
   pass() { echo "PASS $*" | tee -a "$RES"; }
   fail() { echo "FAIL $*" | tee -a "$RES"; }
-  mount -t proc proc "$ROOT/proc" && mount --rbind /sys "$ROOT/sys" && mount --rbind /dev "$ROOT/dev" \
-    && mount --bind "$WORK/cpuinfo" "$ROOT/proc/cpuinfo" && mount --bind "$WORK/wheels" "$ROOT/opt/wheels" \
-    || { fail "mounts: proc, sys, dev, cpuinfo, wheels"; exit 0; }
+  mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$WORK/upper,workdir=$WORK/ovl" "$ROOT" \
+    || { fail "overlay mount of the cached root"; exit 0; }
+  mkdir -p "$ROOT/opt/wheels" "$ROOT/opt/standins" "$ROOT/opt/shared" "$ROOT/opt/cat-follow"
+  if ! { mount -t proc proc "$ROOT/proc" && mount --rbind /sys "$ROOT/sys" && mount --rbind /dev "$ROOT/dev" \
+      && mount --bind "$WORK/cpuinfo" "$ROOT/proc/cpuinfo" && mount --bind "$WORK/wheels" "$ROOT/opt/wheels"; }; then
+    fail "mounts: proc, sys, dev, cpuinfo, wheels"; exit 0
+  fi
+  # this working tree (what setup.sh made stays: the venv, its editable install, the assets)
+  find "$ROOT/opt/cat-follow" -mindepth 1 -maxdepth 1 ! -name .venv ! -name assets ! -name '*.egg-info' \
+    -exec rm -rf {} +
+  (cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - --ignore-failed-read -cf - 2>/dev/null) \
+    | tar -xf - -C "$ROOT/opt/cat-follow" || { fail "copy of the working tree"; exit 0; }
+  rm -rf "$ROOT/opt/shared/assets" "$ROOT/opt/shared/vendor"
+  cp -R "$SHARED/assets" "$SHARED/vendor" "$ROOT/opt/shared/" && chmod -R u+w "$ROOT/opt/shared"
+  # Raspberry Pi OS's python3-lgpio, which Debian lacks: the tests' stand-in (and the emulated HAT it drives)
+  cp "$REPO/tests/hat_emulator/lgpio.py" "$REPO/tests/hat_emulator/hat.py" "$ROOT/opt/standins/"
   export QEMU_CPU="$CPU"
   # in_root CMD...: run in the root as the car would (its PATH and HOME), pip offline, the lgpio
   # stand-in on the path, nothing else of the host's environment
@@ -69,11 +87,23 @@ if [ "${1:-}" = --inside ]; then
   }
   cd_repo=(/usr/bin/env --chdir=/opt/cat-follow)
   VPY=/opt/cat-follow/.venv/bin/python
+  versions() {
+    in_root $VPY -c 'import cv2, onnxruntime, ai_edge_litert, numpy, sys; print("python", sys.version.split()[0], "numpy", numpy.__version__, "opencv", cv2.__version__, "onnxruntime", onnxruntime.__version__)' 2>&1 | tail -1
+  }
 
   t0=$SECONDS
-  if in_root "${cd_repo[@]}" timeout 900 bash ./setup.sh --pi --emulated-root --assets ../shared/assets \
+  if [ -f "$LAYER/.complete" ]; then
+    pass "setup.sh --pi --emulated-root: its result reused (same root, wheels, setup.sh, requirements, vendor as on $(cat "$LAYER/.complete")); $(versions)"
+  elif in_root "${cd_repo[@]}" timeout 1200 bash ./setup.sh --pi --emulated-root --assets ../shared/assets \
       --vendor ../shared/vendor > "$WORK/setup.log" 2>&1; then
-    pass "setup.sh --pi --emulated-root ($((SECONDS - t0)) s; $(in_root $VPY -c 'import cv2, onnxruntime, ai_edge_litert, numpy; print("numpy", numpy.__version__, "opencv", cv2.__version__, "onnxruntime", onnxruntime.__version__)' 2>/dev/null))"
+    pass "setup.sh --pi --emulated-root ($((SECONDS - t0)) s); $(versions)"
+    # keep what it made for warm runs: the scratch layer without this tree's sources
+    rm -rf "$LAYER.tmp" && cp -a "$WORK/upper" "$LAYER.tmp" \
+      && find "$LAYER.tmp/opt/cat-follow" -mindepth 1 -maxdepth 1 ! -name .venv ! -name assets \
+        ! -name '*.egg-info' -exec rm -rf {} + \
+      && rm -rf "$LAYER.tmp/opt/wheels" "$LAYER.tmp/opt/shared" "$LAYER.tmp/opt/standins" \
+      && date -u +%FT%TZ > "$LAYER.tmp/.complete" && mv "$LAYER.tmp" "$LAYER" \
+      || echo "arm64: could not cache the set-up layer (next run repeats setup.sh)" >&2
   else
     fail "setup.sh --pi --emulated-root: $(grep -m1 FAILED "$WORK/setup.log" || tail -1 "$WORK/setup.log") (log: $WORK/setup.log)"
     exit 0   # nothing else can run without the venv
@@ -192,10 +222,11 @@ else
 fi
 
 # ---- the arm64 wheels: the pins of requirements.txt with apt's numpy as the constraint ----
-numpy_v="$(QEMU_CPU="$CPU" chroot "$base" /usr/bin/python3 -c 'import numpy; print(numpy.__version__)')" \
+numpy_v="$(QEMU_CPU="$CPU" chroot "$base" /usr/bin/python3 -B -c 'import numpy; print(numpy.__version__)')" \
   || fatal "apt's numpy does not import in the root"
 extra="setuptools wheel readchar pytest"  # building robot-hat/picar-x, picar-x's one dependency, the HAT test
-wkey="$(cat "$REPO/requirements.txt" <(echo "$numpy_v $extra") | sha256sum | cut -c1-16)"
+reqs="$(grep -v '^ *#' "$REPO/requirements.txt")"   # its pins: a comment changes nothing
+wkey="$(echo "$reqs $numpy_v $extra" | sha256sum | cut -c1-16)"
 wheels="$CACHE/wheels-$wkey"
 if [ ! -f "$wheels/.complete" ]; then
   t0=$SECONDS
@@ -211,18 +242,26 @@ if [ ! -f "$wheels/.complete" ]; then
   note "wheels downloaded in $((SECONDS - t0)) s"
 fi
 
-# ---- a fresh copy of the root with this working tree in it ----
+# ---- the set-up layer: what setup.sh --pi made, keyed by everything it reads ----
+skey="$( { echo "$key $wkey"; cat "$REPO/setup.sh" "$REPO/pyproject.toml";
+          (cd "$SHARED/vendor" && find . -type f ! -path '*/build/*' ! -path '*egg-info*' -print0 | sort -z \
+            | xargs -0 sha256sum); } | sha256sum | cut -c1-16)"
+layer="$CACHE/setup-$skey"
+if [ -n "${CAT_FOLLOW_ARM64_FRESH:-}" ] || [ ! -f "$layer/.complete" ]; then
+  rm -rf "$layer"
+  find "$CACHE" -maxdepth 1 -name 'setup-*' ! -name "setup-$skey" -exec rm -rf {} +
+  lower="$base"
+else
+  lower="$layer:$base"
+fi
+
+# ---- a scratch layer over the cached root ----
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/cat-follow-arm64.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
-ROOT="$WORK/root"
-cp -a "$base" "$ROOT" || fatal "cannot copy the root"
-mkdir -p "$ROOT/opt/cat-follow" "$ROOT/opt/shared" "$ROOT/opt/wheels" "$ROOT/opt/standins" "$WORK/wheels"
-(cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - --ignore-failed-read -cf - 2>/dev/null) \
-  | tar -xf - -C "$ROOT/opt/cat-follow" || fatal "cannot copy the working tree"
-cp -R "$SHARED/assets" "$SHARED/vendor" "$ROOT/opt/shared/" && chmod -R u+w "$ROOT/opt/shared"
+mkdir -p "$WORK/root" "$WORK/upper" "$WORK/ovl" "$WORK/wheels"
+echo "$lower" > "$WORK/lower"
+echo "$layer" > "$WORK/layer"
 cp -al "$wheels/." "$WORK/wheels/"
-# Raspberry Pi OS's python3-lgpio, which Debian lacks: the tests' stand-in (and the emulated HAT it drives)
-cp "$REPO/tests/hat_emulator/lgpio.py" "$REPO/tests/hat_emulator/hat.py" "$ROOT/opt/standins/"
 # A Pi 4's /proc/cpuinfo (4 Cortex-A72 cores, MIDR 0x410fd083), as its kernel prints it
 for i in 0 1 2 3; do
   printf 'processor\t: %s\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n' "$i"
@@ -235,7 +274,7 @@ nice -n 5 "$HOST_PY" "$REPO/tests/arm64/probe.py" run "$SHARED/assets" > "$WORK/
 echo $! > "$WORK/x86.pid"
 
 note "root ready after $((SECONDS - t_start)) s; running in it (QEMU_CPU=$CPU)"
-CPU="$CPU" HOST_PY="$HOST_PY" unshare --mount --propagation private bash "$0" --inside "$WORK"
+unshare --mount --propagation private bash "$0" --inside "$WORK"
 wait 2>/dev/null
 passed="$(grep -c '^PASS' "$WORK/results")"
 failed="$(grep -c '^FAIL' "$WORK/results")"
