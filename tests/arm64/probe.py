@@ -2,9 +2,9 @@
 host's x86 venv, with the same code and the same real frames; ``compare`` holds the two
 outputs to each other.
 
-    python probe.py imports            every cat_follow module imports (JSON: failures)
-    python probe.py run ASSETS         every back-end a manifest marks ``pi = true`` on real
-                                       frames, KCF on real video frames, the CPU's features (JSON)
+    python probe.py run ASSETS         every cat_follow module imported; every back-end a
+                                       manifest marks ``pi = true`` on real frames; KCF on real
+                                       video frames; the CPU's features (JSON)
     python probe.py compare X86 ARM    one ``PASS name`` / ``FAIL name: why`` line per result
 
 Boxes must agree to ``BOX_IOU`` and scores to ``SCORE_TOL``: float kernels differ between x86
@@ -26,7 +26,7 @@ from typing import Any
 BOX_IOU = 0.98        # same box: IoU at least this
 SCORE_TOL = 0.02      # same score: within this
 MIN_SCORE = 0.3       # boxes reported from here; a box within SCORE_TOL of it may be on one side only
-FRAMES = ("images/cat_720p.jpg", "images/dog_test_0.bmp", "video/kittens_floor.mp4@120")
+FRAMES = ("images/cat_720p.jpg", "images/dog_test_0.bmp", "video/kittens_floor.mp4@160")
 # AT_HWCAP bits (arm64 Linux) a Pi 4's Cortex-A72 (ARMv8.0) lacks: a wheel built to use them
 # dies with SIGILL on the car
 HWCAP_ABSENT = {"atomics": 1 << 8, "fphp": 1 << 9, "asimdhp": 1 << 10, "asimddp": 1 << 20}
@@ -51,17 +51,18 @@ def _frame(assets: Path, spec: str) -> Any:
     return img
 
 
-def imports() -> dict[str, str]:
-    """Every module of the cat_follow package: name -> error (empty when all import)."""
+def imports() -> dict[str, Any]:
+    """Every module of the cat_follow package: how many, and name -> error for those that fail."""
     import cat_follow
 
     failed: dict[str, str] = {}
-    for mod in pkgutil.walk_packages(cat_follow.__path__, "cat_follow."):
+    names = [m.name for m in pkgutil.walk_packages(cat_follow.__path__, "cat_follow.")]
+    for name in names:
         try:
-            importlib.import_module(mod.name)
+            importlib.import_module(name)
         except Exception as exc:  # any failure is what we report
-            failed[mod.name] = f"{type(exc).__name__}: {exc}"
-    return failed
+            failed[name] = f"{type(exc).__name__}: {exc}"
+    return {"modules": len(names), "failed": failed}
 
 
 def _detector(name: str, assets: Path, frames: list[Any]) -> dict[str, Any]:
@@ -100,12 +101,12 @@ def _kcf(assets: Path) -> list[float]:
     import cv2
 
     cap = cv2.VideoCapture(str(assets / "video/kittens_floor.mp4"))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 120)
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 160)
     ok, img = cap.read()
     if not ok:
         raise RuntimeError("cannot read kittens_floor.mp4")
     kcf = cv2.TrackerKCF_create()
-    kcf.init(img, (400, 200, 240, 200))
+    kcf.init(img, (300, 120, 160, 140))
     box: list[float] = []
     for _ in range(5):
         ok, img = cap.read()
@@ -137,8 +138,9 @@ def _guard(fn: Any, *args: Any) -> dict[str, Any]:
 def run(assets: Path) -> dict[str, Any]:
     from cat_follow.perception.manifest import load_manifest, shipped_manifests
 
+    found = imports()  # first: a module that fails to import must not be half-imported by the rest
     frames = [_frame(assets, f) for f in FRAMES]
-    out: dict[str, Any] = {"cpu": _hwcap(), "kcf": _guard(_kcf, assets), "models": {}}
+    out: dict[str, Any] = {"cpu": _hwcap(), "imports": found, "kcf": _guard(_kcf, assets), "models": {}}
     for name in shipped_manifests():
         m = load_manifest(name)
         if m.pi:
@@ -197,6 +199,9 @@ def compare(x86: dict[str, Any], arm: dict[str, Any]) -> list[str]:
         lines = [f"FAIL arm64 cpu: features a Cortex-A72 lacks are present: {cpu['present']}"]
     else:
         lines = [f"PASS arm64 cpu: aarch64 without {', '.join(HWCAP_ABSENT)} (ARMv8.0, as a Pi 4)"]
+    imp = arm["imports"]
+    lines.append(f"PASS every cat_follow module imports ({imp['modules']} modules)" if not imp["failed"] else
+                 f"FAIL module imports: {imp['failed']}")
     k_a, k_x = arm["kcf"], x86["kcf"]
     if not k_a["ok"]:
         lines.append(f"FAIL KCF: on arm64: {k_a['error']}")
@@ -210,9 +215,7 @@ def compare(x86: dict[str, Any], arm: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["imports"]:
-        print(json.dumps(imports()))
-    elif argv[:1] == ["run"] and len(argv) == 2:
+    if argv[:1] == ["run"] and len(argv) == 2:
         print(json.dumps(run(Path(argv[1]))))
     elif argv[:1] == ["compare"] and len(argv) == 3:
         x86, arm = (json.loads(Path(p).read_text()) for p in argv[1:])
