@@ -19,6 +19,7 @@ import json
 import pkgutil
 import platform
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -138,14 +139,21 @@ def _guard(fn: Any, *args: Any) -> dict[str, Any]:
 def run(assets: Path) -> dict[str, Any]:
     from cat_follow.perception.manifest import load_manifest, shipped_manifests
 
+    t0 = time.monotonic()
     found = imports()  # first: a module that fails to import must not be half-imported by the rest
+    seconds = {"imports": time.monotonic() - t0}
     frames = [_frame(assets, f) for f in FRAMES]
-    out: dict[str, Any] = {"cpu": _hwcap(), "imports": found, "kcf": _guard(_kcf, assets), "models": {}}
+    t0 = time.monotonic()
+    out: dict[str, Any] = {"cpu": _hwcap(), "imports": found, "kcf": _guard(_kcf, assets), "models": {},
+                           "seconds": seconds}
+    seconds["kcf"] = time.monotonic() - t0
     for name in shipped_manifests():
         m = load_manifest(name)
         if m.pi:
+            t0 = time.monotonic()
             fn = _classifier if m.family == "classifier" else _detector
             out["models"][name] = _guard(fn, name, assets, frames)
+            seconds[name] = time.monotonic() - t0
     return out
 
 
@@ -220,6 +228,8 @@ def main(argv: list[str]) -> int:
     elif argv[:1] == ["compare"] and len(argv) == 3:
         x86, arm = (json.loads(Path(p).read_text()) for p in argv[1:])
         print("\n".join(compare(x86, arm)))
+        took = ", ".join(f"{k} {v:.0f} s" for k, v in arm.get("seconds", {}).items())
+        print(f"arm64 probe took: {took}", file=sys.stderr)
     else:
         print(__doc__, file=sys.stderr)
         return 2

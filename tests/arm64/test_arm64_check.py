@@ -19,7 +19,8 @@ BOX = [100.0, 80.0, 300.0, 200.0, 0.84, 1]
 
 
 def _side(machine: str) -> dict[str, Any]:
-    return {"cpu": {"machine": machine, "present": []}, "imports": {"modules": 3, "failed": {}}, "kcf": {"ok": True, "value": [10.0, 10.0, 50.0, 40.0]},
+    return {"cpu": {"machine": machine, "present": []}, "imports": {"modules": 3, "failed": {}},
+            "kcf": {"ok": True, "value": [10.0, 10.0, 50.0, 40.0]},
             "models": {"det": {"ok": True, "value": {"runtime": "OrtRuntime", "boxes": [[list(BOX)], []]}},
                        "cls": {"ok": True, "value": {"runtime": "TfliteRuntime", "scores": [[0.9, 0.05]]}}}}
 
