@@ -111,7 +111,9 @@ inside() {
   fi
 
   t0=$SECONDS
-  if in_root "${cd_repo[@]}" timeout 600 $VPY tests/arm64/probe.py run /opt/cat-follow/assets > "$WORK/arm.json" 2>"$WORK/probe.err"; then
+  cp "$WORK/frame.png" "$ROOT/tmp/frame.png"
+  if in_root "${cd_repo[@]}" timeout 900 $VPY tests/arm64/probe.py run /opt/cat-follow/assets /tmp/frame.png \
+      > "$WORK/arm.json" 2>"$WORK/probe.err"; then
     echo "arm64 probe: $((SECONDS - t0)) s" >&2
     while kill -0 "$(cat "$WORK/x86.pid")" 2>/dev/null; do sleep 1; done  # the host's probe
     if [ -s "$WORK/x86.json" ]; then
@@ -280,7 +282,8 @@ printf 'Hardware\t: BCM2835\nRevision\t: c03111\nModel\t\t: Raspberry Pi 4 Model
 : > "$WORK/results"
 
 # the x86 side of the comparison, meanwhile (same script, same frames, the host's venv)
-nice -n 5 "$HOST_PY" "$REPO/tests/arm64/probe.py" run "$SHARED/assets" > "$WORK/x86.json" 2>"$WORK/x86.err" &
+"$HOST_PY" "$REPO/tests/arm64/probe.py" frame "$SHARED/assets" "$WORK/frame.png" || fatal "cannot decode the video frame on x86"
+nice -n 5 "$HOST_PY" "$REPO/tests/arm64/probe.py" run "$SHARED/assets" "$WORK/frame.png" > "$WORK/x86.json" 2>"$WORK/x86.err" &
 echo $! > "$WORK/x86.pid"
 
 note "root ready after $((SECONDS - t_start)) s; running in it (QEMU_CPU=$CPU)"

@@ -21,6 +21,7 @@ BOX = [100.0, 80.0, 300.0, 200.0, 0.84, 1]
 def _side(machine: str) -> dict[str, Any]:
     return {"cpu": {"machine": machine, "present": []}, "imports": {"modules": 3, "failed": {}},
             "kcf": {"ok": True, "value": [10.0, 10.0, 50.0, 40.0]},
+            "video": {"ok": True, "value": {"mean": 0.4, "max": 9}},
             "models": {"det": {"ok": True, "value": {"runtime": "OrtRuntime", "boxes": [[list(BOX)], []]}},
                        "cls": {"ok": True, "value": {"runtime": "TfliteRuntime", "scores": [[0.9, 0.05]]}}}}
 
@@ -31,7 +32,7 @@ def _fails(x86: dict[str, Any], arm: dict[str, Any]) -> list[str]:
 
 def test_same_results_pass_every_line() -> None:
     lines = probe.compare(_side("x86_64"), _side("aarch64"))
-    assert len(lines) == 5 and all(line.startswith("PASS") for line in lines), lines
+    assert len(lines) == 6 and all(line.startswith("PASS") for line in lines), lines
 
 
 def test_a_moved_box_a_lost_box_or_a_changed_score_fails() -> None:
@@ -64,6 +65,9 @@ def test_a_crash_a_wrong_cpu_or_no_marked_model_fails() -> None:
     arm = _side("aarch64")
     arm["cpu"]["present"] = ["asimddp"]
     assert _fails(x86, arm)[0].startswith("FAIL arm64 cpu")
+    arm = _side("aarch64")
+    arm["video"]["value"]["mean"] = 12.0
+    assert _fails(x86, arm)[0].startswith("FAIL video decode")
     arm = _side("aarch64")
     arm["imports"]["failed"] = {"cat_follow.x": "ImportError: libGL.so.1"}
     assert "libGL" in _fails(x86, arm)[0]
