@@ -179,6 +179,20 @@ print(m.replace("\n", " "), flush=True)' "$ROOT/tmp/notify.sock" > "$WORK/ready"
 }
 
 # ---- on the host ---------------------------------------------------------------------------
+# fix_root DIR: what the maintainer scripts of an installed system would have done (idempotent):
+# /bin/sh, the `which` and BLAS/LAPACK alternatives, /etc/passwd and /etc/group, mount points
+fix_root() {
+  local r="$1" lib="$1/usr/lib/aarch64-linux-gnu" f
+  [ -e "$r/bin/sh" ] || ln -s dash "$r/bin/sh"
+  [ -e "$r/usr/bin/which" ] || ln -s which.debianutils "$r/usr/bin/which"
+  [ -e "$lib/libblas.so.3" ] || ln -s blas/libblas.so.3 "$lib/libblas.so.3"
+  [ -e "$lib/liblapack.so.3" ] || ln -s lapack/liblapack.so.3 "$lib/liblapack.so.3"
+  for f in passwd group; do
+    [ -s "$r/etc/$f" ] || cp "$r/usr/share/base-passwd/$f.master" "$r/etc/$f"
+  done
+  mkdir -p "$r/proc" "$r/sys" "$r/dev" "$r/opt"
+}
+
 host() {
 [ "$(id -u)" -eq 0 ] || fatal "needs root (apt-get, mounts, chroot)"
 [ "$(uname -m)" = x86_64 ] || fatal "written for an x86_64 host, this is $(uname -m)"
@@ -216,20 +230,13 @@ if [ ! -f "$base/.complete" ]; then
   mmdebstrap --variant=extract --arch=arm64 --include="$(echo $packages | tr ' ' ',')" \
     "$SUITE" "$base.tmp" "${MIRRORS[@]}" > "$CACHE/mmdebstrap.log" 2>&1 \
     || fatal "mmdebstrap failed: $(tail -1 "$CACHE/mmdebstrap.log") ($CACHE/mmdebstrap.log)"
-  # what the maintainer scripts of an installed system would have done
-  r="$base.tmp"; lib="$r/usr/lib/aarch64-linux-gnu"
-  [ -e "$r/bin/sh" ] || ln -s dash "$r/bin/sh"
-  [ -e "$lib/libblas.so.3" ] || ln -s blas/libblas.so.3 "$lib/libblas.so.3"
-  [ -e "$lib/liblapack.so.3" ] || ln -s lapack/liblapack.so.3 "$lib/liblapack.so.3"
-  for f in passwd group; do
-    [ -s "$r/etc/$f" ] || cp "$r/usr/share/base-passwd/$f.master" "$r/etc/$f"
-  done
-  mkdir -p "$r/proc" "$r/sys" "$r/dev" "$r/opt"
-  QEMU_CPU="$CPU" chroot "$r" /sbin/ldconfig || fatal "ldconfig in the new root failed"
-  touch "$r/.complete" && mv "$r" "$base"
+  fix_root "$base.tmp"
+  QEMU_CPU="$CPU" chroot "$base.tmp" /sbin/ldconfig || fatal "ldconfig in the new root failed"
+  touch "$base.tmp/.complete" && mv "$base.tmp" "$base"
   find "$CACHE" -maxdepth 1 -name 'root-*' ! -name "root-$key" -exec rm -rf {} +  # older lists
   note "root built in $((SECONDS - t0)) s"
 else
+  fix_root "$base"   # the same fix-ups, for a root cached before one was added
   note "root reused from $base"
 fi
 
