@@ -137,8 +137,9 @@ inside() {
 
   # the service, simulated car, detector in its own process: 10 s, status, stop, Ctrl-C
   # process mode; emulation is slow, so the detector process gets the time to start and compute
-  # that a Pi never needs (detector.start_timeout_s, hang_timeout_s)
-  printf '[detector]\nmode = "process"\nstart_timeout_s = 600.0\nhang_timeout_s = 60.0\n' \
+  # that a Pi never needs (detector.start_timeout_s, hang_timeout_s), and the service's own
+  # priority: at 10 nice levels below, on a loaded host, its first job never ended
+  printf '[detector]\nmode = "process"\nstart_timeout_s = 600.0\nhang_timeout_s = 60.0\n[process]\ndetector_nice = 0\n' \
     > "$ROOT/opt/cat-follow/arm64-process.toml"
   sock=/tmp/cat-follow-arm64.sock
   # systemd's side of Type=notify: READY=1 comes once camera, tracker and detector are up
