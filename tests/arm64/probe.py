@@ -257,9 +257,10 @@ def main(argv: list[str]) -> int:
         print(json.dumps(run(Path(argv[1]), Path(argv[2]))))
     elif argv[:1] == ["compare"] and len(argv) == 3:
         x86, arm = (json.loads(Path(p).read_text()) for p in argv[1:])
-        print("\n".join(compare(x86, arm)))
         took = ", ".join(f"{k} {v:.0f} s" for k, v in arm.get("seconds", {}).items())
-        print(f"arm64 probe took: {took}", file=sys.stderr)
+        sys.stderr.write(f"arm64 probe took: {took}\n")  # one write: stdout goes through tee meanwhile
+        sys.stderr.flush()
+        print("\n".join(compare(x86, arm)))
     else:
         print(__doc__, file=sys.stderr)
         return 2
