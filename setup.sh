@@ -7,6 +7,9 @@
 #                                         (--dev also installs SunFounder's robot-hat and picar-x
 #                                         for the emulated-HAT tests from ../shared/vendor or --vendor DIR)
 #   sudo ./setup.sh [--pi]                the car (default on a Raspberry Pi)
+#   sudo ./setup.sh --pi --vendor DIR     same, robot-hat and picar-x from DIR, not their git repositories
+#   ./setup.sh --pi --emulated-root ...   inside tests/arm64/check.sh's emulated arm64 root: apt
+#                                         packages checked, not installed; no user, I2C or systemd
 #   ./setup.sh ... --dry-run              print every step, do nothing
 set -euo pipefail
 
@@ -51,11 +54,18 @@ PICARX_CONF="/opt/picar-x/picar-x.conf"
 UNIT_FILE="/etc/systemd/system/cat-follow.service"
 ROBOT_HAT_REF="v2.5.3"                                    # a release tag
 PICARX_REF="08a852ef7f15c8d566279c81f6d482d079c83a3c"     # picar-x has no release tags: the v2.0 branch, pinned
+# The car's apt packages. From Debian's archive (tests/arm64/check.sh installs exactly these in its
+# arm64 root); libgl1 and libglib2.0-0 are what opencv-contrib-python's wheel loads (libGL,
+# libgthread): Raspberry Pi OS Lite ships without them and cv2 does not import there.
+PI_APT_DEBIAN="python3-venv python3-numpy i2c-tools git python3-smbus2 python3-pyaudio libgl1 libglib2.0-0"
+# Only in Raspberry Pi OS's own archive (the arm64 check stands in for them with the tests' fakes).
+PI_APT_RPI="python3-picamera2 python3-libcamera python3-lgpio"
 
 mode=""
 assets_src=""
 vendor_dir=""
 dry_run=0
+emulated=0
 
 usage() {  # the comment block at the top of this file, without the '#'
   awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
@@ -88,12 +98,16 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || die "--vendor needs a directory" "./setup.sh --dev --vendor ../shared/vendor"
       vendor_dir="$2"; shift ;;
     --dry-run) dry_run=1 ;;
+    --emulated-root) emulated=1 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option $1" "see ./setup.sh --help" ;;
   esac
   shift
 done
 # arguments are checked before anything is installed
+if [ "$emulated" -eq 1 ] && [ "$mode" != pi ]; then
+  die "--emulated-root goes with --pi" "./setup.sh --pi --emulated-root (tests/arm64/check.sh runs it)"
+fi
 if [ -n "$assets_src" ] && [ ! -d "$assets_src" ]; then
   die "--assets $assets_src is not a directory" "give the folder that holds models/ (e.g. --assets ../shared/assets)"
 fi
@@ -246,17 +260,17 @@ setup_dev() {
 # the tests can run their real code against the emulated HAT (tests/hat_emulator). Installed with
 # pip, never copied into the repository. picar-x's setup.py reads a DESCRIPTION.rst that the
 # vendored copy leaves out (git has it): it is built from a scratch copy with an empty one.
-install_vendor() {
+install_vendor() {  # [PIP OPTIONS...]: e.g. -c CONSTRAINT on the car
   [ -n "$vendor_dir" ] || { [ -d "$REPO/../shared/vendor" ] && vendor_dir="$REPO/../shared/vendor"; } || return 0
   [ -d "$vendor_dir/robot-hat" ] && [ -d "$vendor_dir/picar-x" ] \
     || die "$vendor_dir has no robot-hat/ and picar-x/" "give the folder that holds both (--vendor DIR)"
   step "SunFounder robot-hat and picar-x from $vendor_dir (for the emulated-HAT tests)"
-  run "$VENV/bin/python" -m pip install --quiet "$vendor_dir/robot-hat"
+  run "$VENV/bin/python" -m pip install --quiet "$@" "$vendor_dir/robot-hat"
   scratch="$(mktemp -d)"
   run cp -R "$vendor_dir/picar-x" "$scratch/picar-x"
   run chmod -R u+w "$scratch/picar-x"
   [ -f "$scratch/picar-x/DESCRIPTION.rst" ] || run touch "$scratch/picar-x/DESCRIPTION.rst"
-  run "$VENV/bin/python" -m pip install --quiet "$scratch/picar-x"
+  run "$VENV/bin/python" -m pip install --quiet "$@" "$scratch/picar-x"
   rm -rf "$scratch"
 }
 
@@ -271,27 +285,46 @@ write_file() {
   fi
 }
 
+# In the emulated root (--emulated-root) apt cannot reach Raspberry Pi OS's archive: the Debian
+# packages must already be there (check.sh installs PI_APT_DEBIAN); the Pi-only ones are stood in for.
+emulated_apt_check() {
+  local p missing=()
+  echo "    \$ check /usr/share/doc/<package>/copyright for: $PI_APT_DEBIAN"
+  [ "$dry_run" -eq 0 ] || return 0
+  for p in $PI_APT_DEBIAN; do  # an extracted root has no dpkg database: every package ships its copyright
+    [ -f "/usr/share/doc/$p/copyright" ] || missing+=("$p")
+  done
+  [ "${#missing[@]}" -eq 0 ] || die "emulated root lacks ${missing[*]}" "tests/arm64/check.sh installs them; rebuild its root"
+  echo "    (emulated root: $PI_APT_DEBIAN installed; $PI_APT_RPI stood in for)"
+}
+
 setup_pi() {
   [ "$dry_run" -eq 1 ] || [ "$(id -u)" -eq 0 ] || die "the car set-up needs root" "sudo ./setup.sh --pi"
   step "1. apt packages (picamera2 and numpy come from Raspberry Pi OS, not pip)"
   # robot_hat 2.5.3 imports smbus2 and lgpio (i2c.py, pin.py) and pyaudio (music.py) at import
   # time: without these three, `import picarx` fails. Raspberry Pi OS ships all three (lgpio
   # only in its own archive, not Debian's); the venv sees them through --system-site-packages.
-  run apt-get update
-  run apt-get install -y python3-venv python3-picamera2 python3-libcamera python3-numpy i2c-tools git \
-    python3-smbus2 python3-lgpio python3-pyaudio
+  # shellcheck disable=SC2086  # the lists are words
+  if [ "$emulated" -eq 1 ]; then
+    emulated_apt_check
+  else
+    run apt-get update
+    run apt-get install -y $PI_APT_DEBIAN $PI_APT_RPI
+  fi
   step "2. I2C on (the Robot HAT's motors and servos)"
-  if command -v raspi-config >/dev/null || [ "$dry_run" -eq 1 ]; then
+  if [ "$emulated" -eq 0 ] && { command -v raspi-config >/dev/null || [ "$dry_run" -eq 1 ]; }; then
     run raspi-config nonint do_i2c 0
   fi
   step "3. service user $SERVICE_USER in the gpio, i2c and video groups"
-  if id "$SERVICE_USER" >/dev/null 2>&1; then
+  if [ "$emulated" -eq 1 ]; then
+    echo "    (emulated root: no user, no gpio/i2c groups; the check runs as root)"
+  elif id "$SERVICE_USER" >/dev/null 2>&1; then
     echo "    (user exists)"
   else
     run useradd --system --home-dir "$STATE_DIR" --create-home --shell /usr/sbin/nologin "$SERVICE_USER"
   fi
-  run usermod -aG gpio,i2c,video "$SERVICE_USER"
-  if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+  [ "$emulated" -eq 1 ] || run usermod -aG gpio,i2c,video "$SERVICE_USER"
+  if [ "$emulated" -eq 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
     # the command socket is group $SERVICE_USER, mode 0660: let the installing user send commands
     run usermod -aG "$SERVICE_USER" "$SUDO_USER"
   fi
@@ -308,16 +341,27 @@ setup_pi() {
       || die "apt's numpy is not importable" "sudo apt-get install --reinstall python3-numpy"
   fi
   run "$VENV/bin/python" -m pip install --quiet -r "$REPO/requirements.txt" -c "$constraint"
-  step "6. SunFounder robot-hat $ROBOT_HAT_REF and picar-x $PICARX_REF from their git repositories"
-  # Not from PyPI: the PyPI projects named robot-hat and vilib are unrelated to SunFounder's.
-  run "$VENV/bin/python" -m pip install --quiet -c "$constraint" \
-    "robot_hat @ git+https://github.com/sunfounder/robot-hat.git@$ROBOT_HAT_REF" \
-    "picarx @ git+https://github.com/sunfounder/picar-x.git@$PICARX_REF"
+  if [ -n "$vendor_dir" ]; then
+    step "6. SunFounder robot-hat and picar-x from $vendor_dir"
+    install_vendor -c "$constraint"
+  else
+    step "6. SunFounder robot-hat $ROBOT_HAT_REF and picar-x $PICARX_REF from their git repositories"
+    # Not from PyPI: the PyPI projects named robot-hat and vilib are unrelated to SunFounder's.
+    run "$VENV/bin/python" -m pip install --quiet -c "$constraint" \
+      "robot_hat @ git+https://github.com/sunfounder/robot-hat.git@$ROBOT_HAT_REF" \
+      "picarx @ git+https://github.com/sunfounder/picar-x.git@$PICARX_REF"
+  fi
   run "$VENV/bin/python" -m pip install --quiet --no-deps -e "$REPO"
   rm -f "$constraint"
   if [ "$dry_run" -eq 0 ]; then
-    "$VENV/bin/python" -c "import smbus2, lgpio, pyaudio, robot_hat.pwm" \
+    # robot_hat's import reads /proc/device-tree: an emulated root has none (the arm64 check
+    # imports robot_hat against the emulated HAT instead)
+    imports="smbus2, lgpio, pyaudio, robot_hat.pwm"
+    [ "$emulated" -eq 1 ] && [ ! -e /proc/device-tree ] && imports="smbus2, lgpio, pyaudio"
+    "$VENV/bin/python" -c "import $imports" \
       || die "the venv cannot import what robot_hat needs" "sudo apt-get install python3-smbus2 python3-lgpio python3-pyaudio"
+    "$VENV/bin/python" -c "import cv2, numpy; assert cv2.TrackerKCF.create() is not None" \
+      || die "OpenCV does not import (or has no KCF tracker)" "sudo apt-get install $PI_APT_DEBIAN; then run setup.sh again"
   fi
   step "7. detector model (sha256-checked, or vilib's identical copy)"
   install_assets
@@ -326,12 +370,16 @@ setup_pi() {
   if [ ! -f "$PICARX_CONF" ]; then
     echo "# robot-hat config and calibration value of robots" | write_file "$PICARX_CONF" 664
   fi
-  run chown -R "$SERVICE_USER:$SERVICE_USER" "$(dirname "$PICARX_CONF")"
+  [ "$emulated" -eq 1 ] || run chown -R "$SERVICE_USER:$SERVICE_USER" "$(dirname "$PICARX_CONF")"
   step "9. configuration $CONFIG_FILE (kept if it exists)"
   run mkdir -p "$(dirname "$CONFIG_FILE")"
   if [ ! -f "$CONFIG_FILE" ]; then
     printf '[robot]\nsocket = "/run/cat-follow/cat-follow.sock"\ncalibration = "%s"\n' "$CALIBRATION_FILE" \
       | write_file "$CONFIG_FILE" 644
+  fi
+  if [ "$emulated" -eq 1 ]; then
+    echo "emulated root set up (no systemd unit)"
+    return 0
   fi
   step "10. systemd unit (enabled; started once you have calibrated: systemctl start cat-follow)"
   sed -e "s|@REPO@|$REPO|g; s|@USER@|$SERVICE_USER|g; s|@CONFIG@|$CONFIG_FILE|g" "$REPO/systemd/cat-follow.service" \

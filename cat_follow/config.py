@@ -77,6 +77,10 @@ class DetectorConfig:
                                "process.detector_nice) gets 10x as long; in lock-step runs (--fast) at least "
                                "30 s, so a slow machine gives the same result.",
                                lo=0.1, hi=60.0)
+    start_timeout_s: float = _f(20.0, "Process mode: the detector process must be ready (fork server, imports, "
+                                "model load) this long after it is started, or the start fails; raise it for a "
+                                "slow SD card or an emulated CPU (tests/arm64/check.sh uses 600).",
+                                lo=1.0, hi=3600.0)
 
     def resolved_mode(self) -> str:
         """``mode`` with 'auto' decided for this machine."""

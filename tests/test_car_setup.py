@@ -34,7 +34,7 @@ def test_pi_dry_run_lists_the_car_steps_in_order_and_does_nothing(tmp_path: Path
                        env=env, timeout=120, check=False)
     assert p.returncode == 0, p.stderr
     out = p.stdout
-    order = ["apt-get install -y python3-venv python3-picamera2", "raspi-config nonint do_i2c 0",
+    order = ["apt-get install -y python3-venv", "raspi-config nonint do_i2c 0",
              "useradd --system", "usermod -aG gpio,i2c,video cf-test-nonexistent",
              "venv --system-site-packages", "-r " + str(work / "requirements.txt") + " -c",
              "git+https://github.com/sunfounder/robot-hat.git@v2.5.3",

@@ -37,7 +37,7 @@ _FIELDS: dict[str, tuple[type, bool]] = {  # key: (type, required)
     "mean": (list, False), "std": (list, False), "pad_value": (int, False),
     "label_map": (str, True), "labels_file": (str, False), "strides": (list, False),
     "reg_max": (int, False), "nms_iou": (float, False), "description": (str, False),
-    "box_encoding": (str, False),
+    "box_encoding": (str, False), "pi": (bool, False),
 }
 BOX_ENCODINGS = ("grid", "pixels")  # YOLOX: raw head offsets, or already decoded by the graph
 
@@ -68,6 +68,7 @@ class Manifest:
     nms_iou: float
     box_encoding: str
     source: Path
+    pi: bool = False  # the car runs it: tests/arm64/check.sh proves it on an emulated Cortex-A72
 
     @property
     def runtime(self) -> str:
@@ -174,7 +175,7 @@ def manifest_from_dict(data: dict[str, Any], source: Path) -> Manifest:
         pad_value=pad, label_map=_choice("label_map", data["label_map"], tuple(LABEL_MAPS)),
         labels_file=data.get("labels_file", ""), strides=strides, reg_max=data.get("reg_max", 7),
         nms_iou=nms_iou, box_encoding=_choice("box_encoding", data.get("box_encoding", "grid"), BOX_ENCODINGS),
-        source=source)
+        source=source, pi=data.get("pi", False))
 
 
 def load_manifest(name_or_path: str) -> Manifest:

@@ -50,7 +50,6 @@ from cat_follow.process_setup import lower_priority, set_arena_max
 from cat_follow.procfs import cpu_seconds
 from cat_follow.threads.hang import HangClock
 
-START_TIMEOUT_S = 20.0  # first start: fork server + imports + model load
 STOP_CHECK_S = 0.25     # a job's wait notices a shutdown this soon (the pipeline joins for 3 s)
 CHILD_MODULE = "cat_follow.threads.detector_child"
 READY = (0).to_bytes(8, "little", signed=True)
@@ -176,7 +175,7 @@ class ChildHandle:
         self.proc.start()
         job_r.close()  # the child holds these ends now
         res_w.close()
-        if not self._ready(START_TIMEOUT_S):
+        if not self._ready(config.detector.start_timeout_s):  # fork server + imports + model load
             self.kill()
             raise ChildStartError(f"detector process did not start (exit code {self.proc.exitcode})")
 
