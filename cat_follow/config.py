@@ -17,6 +17,7 @@ from typing import Any
 from cat_follow.config_process import ProcessConfig
 from cat_follow.config_schema import build_section, document_as_toml, read_toml
 from cat_follow.config_schema import field_doc as _f
+from cat_follow.config_timing import TimingConfig
 from cat_follow.config_web import WebConfig
 from cat_follow.errors import ConfigError
 
@@ -226,6 +227,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     web: WebConfig = field(default_factory=WebConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
+    timing: TimingConfig = field(default_factory=TimingConfig)
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:

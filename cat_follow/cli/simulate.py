@@ -106,6 +106,8 @@ def _in_processes(args: argparse.Namespace, names: list[str]) -> Iterator[dict[s
                 cmd += ["--config", str(args.config)]
             if args.model:
                 cmd += ["--model", str(args.model)]
+            if args.timing:
+                cmd += ["--timing", args.timing]
             p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
             if not summary.is_file():
                 raise CatFollowError(f"scenario {name}: simulate exited with status {p.returncode}:\n"

@@ -28,6 +28,7 @@ from cat_follow.car.sim import SimCar, SimWorld
 from cat_follow.config import Config
 from cat_follow.errors import CatFollowError
 from cat_follow.memory.pool import BBOX_TRACKER
+from cat_follow.perception.late_delivery import timing_summary
 from cat_follow.perception.model import ModelFiles, assets_dirs
 from cat_follow.pipeline import Pipeline
 from cat_follow.robot.main_loop import Robot
@@ -158,7 +159,9 @@ class Simulation:
         c = self.pipeline.pool.counters[0]
         out.update({"mode": "fast" if self.opts.fast else "real time", "frames": int(c["frames_published"]),
                     "detector_runs": int(c["detector_runs"]), "wall_s": round(wall, 2),
-                    "stop_reason": self.robot.sm.stop_reason})
+                    "stop_reason": self.robot.sm.stop_reason,
+                    "timing": timing_summary(self.config.timing.mode if self.opts.fast else "live",
+                                             self.pipeline.delivery)})
         return out
 
     # ---- the steps ---------------------------------------------------------------------
