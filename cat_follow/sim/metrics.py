@@ -13,6 +13,7 @@ from typing import Any
 
 from cat_follow.geometry import Box
 from cat_follow.robot.state_machine import RobotState
+from cat_follow.sim.identity import back_after_hiding, followed_share, switches
 from cat_follow.sim.scenario import Scenario
 
 ROBOT_RADIUS_M = 0.11  # the PiCar-X body as a circle around the middle of its wheelbase
@@ -34,6 +35,7 @@ class Sample:
     cat_box: Box | None = None                 # the cat's projected box, clipped to the image
     decoys: list[tuple[float, float, float]] = field(default_factory=list)  # x, y, radius in sight
     decoy_boxes: list[Box] = field(default_factory=list)                     # their projected boxes
+    other_cat_boxes: list[Box | None] = field(default_factory=list)          # other cats' ([[decoys]] kind cat)
 
 
 def covered(box: Box, by: Box | None) -> float:
@@ -102,6 +104,25 @@ class Metrics:
             reasons.append(f"there is no cat, yet something was tracked (TRACK at {acquired:.1f} s)")
         return reasons
 
+    def _identity(self, out: dict[str, Any]) -> list[str]:
+        """Adds ``switches`` (times the followed box moved from one cat to another) and
+        ``reacquire_after_hide_s_max`` (cat back in sight -> followed again) to ``out``; returns
+        the reasons they fail."""
+        sc, ok = self.scenario, self.scenario.success
+        moves = switches(self.samples)
+        back = back_after_hiding(self.samples, sc.cat.hidden if sc.cat else (), sc.duration_s)
+        out["switches"] = len(moves)
+        out["switch_times_s"] = [t for t, _, _ in moves]
+        out["followed_share"] = followed_share(self.samples)
+        out["reacquire_after_hide_s_max"] = max(back) if back else None
+        reasons = []
+        if len(moves) > ok.max_switches:
+            reasons.append(f"{len(moves)} identity switch(es) > {ok.max_switches} (at {out['switch_times_s']} s)")
+        if back and max(back) > ok.max_reacquire_after_hide_s:
+            reasons.append(f"followed again {max(back):.1f} s after the cat came back > "
+                           f"{ok.max_reacquire_after_hide_s:g} s")
+        return reasons
+
     def summary(self) -> dict[str, Any]:
         sc = self.scenario
         acquired = next((s.t for s in self.samples if s.state is RobotState.TRACK), None)
@@ -127,6 +148,7 @@ class Metrics:
             "command_answers": [{"t": t, "command": c, "answer": a} for t, c, a in self.answers],
         }
         reasons = self._decoys(out, acquired)
+        reasons += self._identity(out)
         reasons += self._failures(out, acquired, bool(tracked), run, odo_err)
         out["success"] = not reasons
         out["reasons"] = reasons

@@ -201,13 +201,17 @@ class Simulation:
                 col = p[0]
             cat_box = _seen_box(renderer, cam, cat, self.source.sprite, sc.cat.height_m)
         decoys = [(dx, dy, d.radius_m) for d, (dx, dy, _) in sc.decoys_in_sight(t)]
-        decoy_boxes = [b for d, (dx, dy, _) in sc.decoys_in_sight(t)
-                       if (b := _seen_box(renderer, cam, (dx, dy), cat_sprite(d.photo, d.kind), d.height_m))]
+        decoy_boxes = [b for d, (dx, dy, _) in sc.decoys_in_sight(t) if d.kind != "cat"
+                       and (b := _seen_box(renderer, cam, (dx, dy), cat_sprite(d.photo, d.kind), d.height_m))]
+        others = {d: p for d, p in sc.decoys_in_sight(t) if d.kind == "cat"}  # other cats: identity, not decoys
+        other_cats = [_seen_box(renderer, cam, others[d][:2], cat_sprite(d.photo, d.kind), d.height_m)
+                      if d in others else None for d in sc.decoys if d.kind == "cat"]
         self.pipeline.shared.read_bbox(BBOX_TRACKER, self.box)
         b = self.box[0]
         target = (float(b["x"]), float(b["y"]), float(b["w"]), float(b["h"])) if b["valid"] else None
         self.metrics.add(Sample(t, self.robot.sm.state, (x, y, th), odom_w, (cam.x, cam.y), cat, col,
-                                target=target, cat_box=cat_box, decoys=decoys, decoy_boxes=decoy_boxes))
+                                target=target, cat_box=cat_box, decoys=decoys, decoy_boxes=decoy_boxes,
+                                other_cat_boxes=other_cats))
 
     def draw(self, pixels: np.ndarray, t: float) -> None:
         """The camera view at ``t``: the tracker's box, the state and the motors."""
