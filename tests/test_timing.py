@@ -42,9 +42,9 @@ def test_frames_late_follow_the_pi_budget_and_the_source_rate() -> None:
 
 def test_the_timing_section_is_validated() -> None:
     assert config_from_dict({"timing": {"mode": "pi4", "pi4_detector_ms": 150}}).timing.pi4_detector_ms == 150.0
-    with pytest.raises(ConfigError, match="timing.mode"):
+    with pytest.raises(ConfigError, match=r"timing\.mode"):
         config_from_dict({"timing": {"mode": "pi5"}})
-    with pytest.raises(ConfigError, match="timing.cores"):
+    with pytest.raises(ConfigError, match=r"timing\.cores"):
         config_from_dict({"timing": {"cores": 4}})
 
 
