@@ -17,7 +17,7 @@ from cat_follow.config import Config
 from cat_follow.memory.pool import RESULT, RESULT_CAPACITY, Pool, allocate_pool
 from cat_follow.memory.segments import sweep_stale
 from cat_follow.memory.shared_state import SharedState
-from cat_follow.perception.late_delivery import LateDelivery
+from cat_follow.perception.late_delivery import LateDelivery, timing_summary
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.port import DetectorPort, DetectorWorker
 from cat_follow.perception.worker import make_worker
@@ -117,6 +117,10 @@ class Pipeline:
         """The source has ended and the tracker has handled the last published frame."""
         return (self.camera.ended or not self.camera.is_alive()) and \
             self.tracker.last_seq >= self.shared.published_seq
+
+    def timing_summary(self) -> dict[str, object]:
+        """How detector results reached the tracker in this run (for its summary)."""
+        return timing_summary(self.config.timing.mode if self.fast else "live", self.delivery)
 
     def results(self, cursor: int) -> Iterator[tuple[int, np.void]]:
         """(counter, row) of the result rows produced since ``cursor``. The rows are copies in

@@ -22,7 +22,6 @@ import numpy as np
 from cat_follow.config import Config
 from cat_follow.geometry import iou
 from cat_follow.memory.pool import SOURCE_DETECTOR, SOURCE_NAMES
-from cat_follow.perception.late_delivery import timing_summary
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.target import DropReason, TargetState
 from cat_follow.pipeline import Pipeline
@@ -225,7 +224,7 @@ class Replay:
         summary: dict[str, Any] = {
             "video": str(self.video),
             "mode": "fast" if self.opts.fast else "paced",
-            "timing": timing_summary(pipe.config.timing.mode if self.opts.fast else "live", pipe.delivery),
+            "timing": pipe.timing_summary(),
             "model": str(self.models.model),
             "frames": pipe.camera.frames_read,
             "frames_processed": int(c["tracker_frames"]),

@@ -13,9 +13,9 @@ from cat_follow.evaluation.report import render_markdown
 from cat_follow.evaluation.scoring import EvaluationError
 from cat_follow.evaluation.suite import default_labels_dir
 from cat_follow.robot.state_machine import RobotState
-from cat_follow.sim.identity import back_after_hiding, followed, followed_share, switches
 from cat_follow.sim.metrics import Sample
 from cat_follow.sim.scenario import load_scenario, shipped_scenarios
+from cat_follow.sim.switches import back_after_hiding, followed, followed_share, switches
 
 A = (0.0, 0.0, 50.0, 50.0)
 B = (200.0, 0.0, 50.0, 50.0)

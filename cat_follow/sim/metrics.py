@@ -13,8 +13,8 @@ from typing import Any
 
 from cat_follow.geometry import Box
 from cat_follow.robot.state_machine import RobotState
-from cat_follow.sim.identity import back_after_hiding, followed_share, switches
 from cat_follow.sim.scenario import Scenario
+from cat_follow.sim.switches import back_after_hiding, followed_share, switches
 
 ROBOT_RADIUS_M = 0.11  # the PiCar-X body as a circle around the middle of its wheelbase
 CENTRED_SHARE = 0.10   # "centred": within +-10% of the image width from the centre

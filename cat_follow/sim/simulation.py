@@ -28,7 +28,6 @@ from cat_follow.car.sim import SimCar, SimWorld
 from cat_follow.config import Config
 from cat_follow.errors import CatFollowError
 from cat_follow.memory.pool import BBOX_TRACKER
-from cat_follow.perception.late_delivery import timing_summary
 from cat_follow.perception.model import ModelFiles, assets_dirs
 from cat_follow.pipeline import Pipeline
 from cat_follow.robot.main_loop import Robot
@@ -159,9 +158,7 @@ class Simulation:
         c = self.pipeline.pool.counters[0]
         out.update({"mode": "fast" if self.opts.fast else "real time", "frames": int(c["frames_published"]),
                     "detector_runs": int(c["detector_runs"]), "wall_s": round(wall, 2),
-                    "stop_reason": self.robot.sm.stop_reason,
-                    "timing": timing_summary(self.config.timing.mode if self.opts.fast else "live",
-                                             self.pipeline.delivery)})
+                    "stop_reason": self.robot.sm.stop_reason, "timing": self.pipeline.timing_summary()})
         return out
 
     # ---- the steps ---------------------------------------------------------------------
@@ -201,11 +198,10 @@ class Simulation:
                 col = p[0]
             cat_box = _seen_box(renderer, cam, cat, self.source.sprite, sc.cat.height_m)
         decoys = [(dx, dy, d.radius_m) for d, (dx, dy, _) in sc.decoys_in_sight(t)]
-        decoy_boxes = [b for d, (dx, dy, _) in sc.decoys_in_sight(t) if d.kind != "cat"
-                       and (b := _seen_box(renderer, cam, (dx, dy), cat_sprite(d.photo, d.kind), d.height_m))]
-        others = {d: p for d, p in sc.decoys_in_sight(t) if d.kind == "cat"}  # other cats: identity, not decoys
-        other_cats = [_seen_box(renderer, cam, others[d][:2], cat_sprite(d.photo, d.kind), d.height_m)
-                      if d in others else None for d in sc.decoys if d.kind == "cat"]
+        seen = {d: _seen_box(renderer, cam, (dx, dy), cat_sprite(d.photo, d.kind), d.height_m)
+                for d, (dx, dy, _) in sc.decoys_in_sight(t)}
+        decoy_boxes = [b for d, b in seen.items() if b and d.kind != "cat"]  # another cat is no decoy
+        other_cats = [seen.get(d) for d in sc.decoys if d.kind == "cat"]
         self.pipeline.shared.read_bbox(BBOX_TRACKER, self.box)
         b = self.box[0]
         target = (float(b["x"]), float(b["y"]), float(b["w"]), float(b["h"])) if b["valid"] else None
