@@ -110,3 +110,17 @@ def test_the_two_cat_scenarios_use_two_different_photos() -> None:
     hides = load_scenario("cat_hides_twice")
     assert hides.cat and [b - a for a, b in hides.cat.hidden] == [3.0, 3.0]
     assert hides.success.max_reacquire_s == hides.success.max_reacquire_after_hide_s == 1.5
+
+
+def test_a_run_on_the_other_cat_fails_and_says_so() -> None:
+    from cat_follow.sim.metrics import Metrics
+
+    sc = load_scenario("two_cats_side_by_side")
+    on_b, on_a = (205.0, 5.0, 30.0, 30.0), (5.0, 5.0, 30.0, 30.0)
+    m = Metrics(sc, 0.5, 640, 0.1, samples=[_sample(t / 10, on_b) for t in range(10)])
+    out = m.summary()
+    assert out["followed_share"] == {"cat2": 1.0} and out["switches"] == 0
+    assert not out["success"] and any("followed another cat" in r for r in out["reasons"])
+    m = Metrics(sc, 0.5, 640, 0.1, samples=[_sample(t / 10, on_a if t < 5 else on_b) for t in range(10)])
+    out = m.summary()
+    assert out["switches"] == 1 and any("1 identity switch(es) > 0 (at [0.5] s)" in r for r in out["reasons"])

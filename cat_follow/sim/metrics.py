@@ -14,7 +14,7 @@ from typing import Any
 from cat_follow.geometry import Box
 from cat_follow.robot.state_machine import RobotState
 from cat_follow.sim.scenario import Scenario
-from cat_follow.sim.switches import back_after_hiding, followed_share, switches
+from cat_follow.sim.switches import MAIN_CAT, back_after_hiding, followed_share, switches
 
 ROBOT_RADIUS_M = 0.11  # the PiCar-X body as a circle around the middle of its wheelbase
 CENTRED_SHARE = 0.10   # "centred": within +-10% of the image width from the centre
@@ -116,6 +116,9 @@ class Metrics:
         out["followed_share"] = followed_share(self.samples)
         out["reacquire_after_hide_s_max"] = max(back) if back else None
         reasons = []
+        share = out["followed_share"]
+        if sc.cat is not None and ok.must_acquire and any(v > share.get(MAIN_CAT, 0.0) for v in share.values()):
+            reasons.append(f"followed another cat more than the scenario's cat ({share})")
         if len(moves) > ok.max_switches:
             reasons.append(f"{len(moves)} identity switch(es) > {ok.max_switches} (at {out['switch_times_s']} s)")
         if back and max(back) > ok.max_reacquire_after_hide_s:
