@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cat_follow.config_process import ProcessConfig
+from cat_follow.config_record import RecordConfig
 from cat_follow.config_schema import build_section, document_as_toml, read_toml
 from cat_follow.config_schema import field_doc as _f
 from cat_follow.config_timing import TimingConfig
@@ -70,11 +71,12 @@ class DetectorConfig:
     mode: str = _f("auto", "Where the detector runs: 'thread' (in this process) or 'process' (a spawned "
                    "child over shared memory, restarted by a watchdog); 'auto' = process with 4+ CPU cores "
                    "(the Pi 4), thread with fewer (measured: README, bench).", choices=("auto", "thread", "process"))
-    hang_timeout_s: float = _f(1.0, "Process mode: a detector process with no result this long after a job, "
-                               "and no CPU used meanwhile, is killed and restarted (the tracker goes on with KCF "
-                               "meanwhile); one still computing (starved: it runs at process.detector_nice) gets "
-                               "10x as long; in lock-step runs (--fast) at least 30 s, so a slow machine gives "
-                               "the same result.",
+    hang_timeout_s: float = _f(1.0, "A detector with no result this long after a job, and no CPU used "
+                               "meanwhile, is replaced: in process mode the process is killed and restarted, in "
+                               "thread mode the thread is abandoned and a new one loads a new worker (the tracker "
+                               "goes on with KCF meanwhile); one still computing (starved: a process runs at "
+                               "process.detector_nice) gets 10x as long; in lock-step runs (--fast) at least "
+                               "30 s, so a slow machine gives the same result.",
                                lo=0.1, hi=60.0)
 
     def resolved_mode(self) -> str:
@@ -102,17 +104,20 @@ class TargetConfig:
 
 @dataclass(frozen=True)
 class VerifierConfig:
-    enabled: bool = _f(True, "Check the tracked crop with an ImageNet classifier before confirming a target "
-                       "and while tracking it (a detector alone calls fluffy dogs cats).")
-    manifest: str = _f("mobilenet_v2_imagenet_quant", "Classifier manifest (name or .toml path).")
+    enabled: bool = _f(True, "Check the tracked crop with the cat/dog/other classifier (MobileNet v2 features "
+                       "and a head trained on pet photos) before confirming a target and while tracking it (a "
+                       "detector alone calls fluffy dogs cats).")
+    manifest: str = _f("mobilenet_v2_imagenet_quant", "Classifier backbone manifest (name or .toml path).")
     model: str = _f("", "Classifier file overriding the manifest's; empty = under the assets.")
+    head: str = _f("", "Trained head (.npy written by `cat-follow train-classifier --out`); empty = the "
+                   "shipped cat_follow/perception/pet_head.npy.")
     min_box_px: int = _f(96, "A box whose longer side is below this (slot pixels) is too small for the classifier "
                          "to judge (a rendered cat 2 m away, 76 px: cat 0.06; 1.5 m, 101 px: 0.99): such a candidate "
                          "is confirmed on detector hits alone, and checked as soon as its box grows past this.",
                          lo=0, hi=4096)
     margin: float = _f(0.15, "The crop is a square of the box's longer side plus this share of it.", lo=0.0, hi=2.0)
-    cat_threshold: float = _f(0.3, "A crop verifies as a cat when its summed cat probability is at least this "
-                              "and above its summed dog probability.",
+    cat_threshold: float = _f(0.3, "A crop verifies as a cat when its calibrated cat probability is at least "
+                              "this and above its dog probability.",
                               lo=0.0, hi=1.0)
     not_cat_below: float = _f(0.1, "A crop whose cat probability is below this counts as not a cat: it vetoes "
                               "a candidate and counts toward dropping a target.", lo=0.0, hi=1.0)
@@ -152,7 +157,8 @@ class VerifierConfig:
 
 @dataclass(frozen=True)
 class RobotConfig:
-    control_hz: float = _f(20.0, "Main loop (state machine + motion) rate.", lo=1.0, hi=200.0)
+    control_hz: float = _f(20.0, "Main loop (state machine + motion) rate without frames: it ticks on each "
+                           "tracker result, and at least this often.", lo=1.0, hi=200.0)
     watchdog_s: float = _f(0.3, "Motors stop if the main loop sends no command for this long.", lo=0.05, hi=5.0)
     socket: str = _f("/run/cat-follow/cat-follow.sock", "Unix socket for commands (--socket overrides).")
     arena: tuple[float, float, float, float] = _f(
@@ -160,9 +166,23 @@ class RobotConfig:
     calibration: str = _f("", "Calibration file (TOML); empty = built-in PiCar-X defaults (cat_follow/calib/store.py).")
     ultrasonic_hz: float = _f(10.0, "Ultrasonic reads per second (each may busy-wait ~20 ms).", lo=0.5, hi=50.0)
     obstacle_stop_cm: float = _f(20.0, "Stop driving forward when an obstacle is closer than this.", lo=2.0, hi=400.0)
+    obstacle_lookahead_s: float = _f(
+        0.3, "The range guard refuses forward motion once the obstacle would be inside obstacle_stop_cm after "
+        "this long at the speed asked: a reading's age (up to 1 / ultrasonic_hz), a control period and the "
+        "motors' spin-down, so the car stops at obstacle_stop_cm, not that far past it.", lo=0.0, hi=5.0)
     ultrasonic_max_age_s: float = _f(0.5, "An older reading counts as unknown (forward speed is capped).",
                                      lo=0.05, hi=10.0)
-    max_clients: int = _f(16, "Command clients connected at once; more are refused.", lo=1, hi=1024)
+    stop_resend_s: float = _f(0.5, "While stopped or latched, the car thread sends the stop again this often and "
+                              "checks that it took: robot_hat drops a failed I2C write after 5 tries without a "
+                              "word, so one lost stop would leave the motors on their last PWM.", lo=0.05, hi=5.0)
+    car_hang_s: float = _f(1.0, "A car call (apply/stop) still running after this long means the car thread is "
+                           "stuck (an I2C hang; its motor watchdog is stuck with it): no more systemd pings, and "
+                           "the service exits with status 3, so systemd restarts it and ExecStopPost resets the "
+                           "HAT.", lo=0.2, hi=10.0)
+    max_clients: int = _f(16, "Command clients connected at once; one more is read for a single line (obeyed if "
+                          "it is `stop`, else refused).", lo=1, hi=1024)
+    client_idle_s: float = _f(30.0, "A command client that sends nothing for this long is disconnected, so idle "
+                              "clients cannot hold every slot.", lo=0.1, hi=86400.0)
     max_line_bytes: int = _f(256, "Longest command line; longer is answered ERR and the client dropped.",
                              lo=16, hi=65536)
 
@@ -226,6 +246,7 @@ class Config:
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
     timing: TimingConfig = field(default_factory=TimingConfig)
 

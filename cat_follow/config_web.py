@@ -24,11 +24,17 @@ class WebConfig:
     host: str = _f("127.0.0.1", "Address the web view binds (--web [HOST:]PORT overrides); anything but a "
                    "loopback address needs a token.")
     port: int = _f(8080, "TCP port of the web view (0 = any free port, logged).", lo=0, hi=65535)
-    token: str = _f("", "Secret every request must carry (header X-Cat-Follow-Token or Authorization: Bearer; "
-                    "?token= for page and stream GETs). Required when host is not a loopback address.")
+    token: str = _f("", "Secret every request but app.js must carry (header X-Cat-Follow-Token or Authorization: "
+                    "Bearer; ?token= for page, stream and JSON GETs; commands: header only). Empty: a random "
+                    "one for each run, logged with the page's URL (on loopback too: any local user or page could "
+                    "otherwise take every viewer slot). Required when host is not a loopback address.")
     allowed_hosts: str = _f("", "Extra names accepted in the Host header, comma-separated (e.g. picar.local); "
                             "loopback names, this machine's name and IP literals are always accepted.")
     max_clients: int = _f(20, "Stream viewers at once; each one more is answered 503.", lo=1, hi=256)
+    write_timeout_s: float = _f(5.0, "A viewer whose socket takes no data for this long (one JPEG stuck in its "
+                                "send buffer) is disconnected and its slot freed: a viewer that stops reading "
+                                "must not hold a slot forever. Long enough for a slow phone on Wi-Fi.",
+                                lo=0.1, hi=120.0)
     jpeg_quality: int = _f(70, "JPEG quality of the stream.", lo=10, hi=100)
     rate_hz: float = _f(15.0, "Encodes per second at most (one encoder, whatever the number of viewers).",
                         lo=0.5, hi=60.0)

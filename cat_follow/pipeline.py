@@ -58,7 +58,14 @@ class Pipeline:
         else:
             self.worker = worker or make_worker(config, models)
             self.worker.prepare(sizes)
-            self.detector = ThreadDetectorPort(self.shared, self.worker, self.health)
+
+            def fresh_worker() -> DetectorWorker:  # after a hang: the config's models, on the new thread
+                new = make_worker(config, models)
+                new.prepare(sizes)
+                return new
+
+            self.detector = ThreadDetectorPort(self.shared, self.worker, self.health, factory=fresh_worker,
+                                               hang_timeout_s=config.detector.hang_timeout_s)
         # what the tracker sees of the detector: the port itself, or (lock-step at a Pi's pace) the
         # port delivering each result as many frames late as on the Pi (cat_follow/config_timing.py)
         self.delivery: DetectorPort = self.detector

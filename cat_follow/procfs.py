@@ -17,3 +17,16 @@ def cpu_seconds(pid: int | None = None) -> float | None:
         return None
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15)
+
+
+def thread_cpu_seconds(native_id: int | None) -> float | None:
+    """User + system CPU seconds of one thread of this process (``Thread.native_id``); None if
+    it is gone, unknown or there is no /proc."""
+    if native_id is None:
+        return None
+    try:
+        stat = Path(f"/proc/self/task/{native_id}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS

@@ -1,63 +1,61 @@
-"""``cat-follow record --out DIR``: the service, plus a recording that ``replay DIR`` reads back.
-
-DIR/camera.mp4     the camera frames as the pipeline saw them (pool size, BGR)
-DIR/frames.jsonl   one row per video frame: its sequence number, source index and time
-DIR/telemetry.jsonl one row per control tick: state, pose, target, box, motors, range, and
-                   the commands received since the previous tick with their answers
-DIR/recording.json what is where
+"""``cat-follow record --out DIR``: the service, plus a recording that ``replay DIR`` reads back
+(the folder's files and how they survive a crash: ``record_files``).
 
 The recorder thread owns the files. It reads frames through the pool's viewer pin (the main
 reader, which ``run`` leaves unused) and writes telemetry that the main loop hands it through
 a bounded queue, so the control loop never waits on the disk; whatever it had no time for is
-counted as dropped, never queued without bound.
+counted as dropped (telemetry rows, and camera frames it skipped), never queued without bound.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from cat_follow import record_files as files
+from cat_follow.config_record import RecordConfig
 from cat_follow.memory.pool import SOURCE_NAMES
-from cat_follow.pipeline import Pipeline
+from cat_follow.memory.shared_state import SharedState
 from cat_follow.robot.main_loop import Robot
 from cat_follow.threads.supervised import Health, SupervisedThread
-from cat_follow.video_out import open_video_writer
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "recording.json"
 TELEMETRY_QUEUE = 256
 
 
-def is_recording(path: Path) -> bool:
-    return path.is_dir() and (path / MANIFEST).is_file()
-
-
 class Recorder(SupervisedThread):
-    def __init__(self, out: Path, pipeline: Pipeline, health: Health, fps: float) -> None:
+    """Owns the recording's files; reads frames as ``reader`` (a pin entry no one else uses)."""
+
+    def __init__(self, out: Path, shared: SharedState, reader: int, health: Health, fps: float,
+                 config: RecordConfig | None = None) -> None:
         super().__init__("recorder", health)
         out.mkdir(parents=True, exist_ok=True)
         self.out = out
-        self.pipeline = pipeline
-        self.reader = pipeline.main_reader
-        pool = pipeline.pool
+        self.shared = shared
+        self.reader = reader
+        pool = shared.pool
         self.size = (int(pool.frame_meta["width"][0]), int(pool.frame_meta["height"][0]))
-        self.fps = fps
+        self.config = config or RecordConfig()
         self.telemetry: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=TELEMETRY_QUEUE)
         self.frames_written = 0
-        self.rows_written = 0
+        self.frames_dropped = 0  # frames the camera published that the recorder skipped
         self.dropped_rows = 0
         self.t0_ns = time.monotonic_ns()
-        self.writer = open_video_writer(out / "camera.mp4", self.size, fps)
-        (out / MANIFEST).write_text(json.dumps({
-            "version": 1, "video": "camera.mp4", "frames": "frames.jsonl", "telemetry": "telemetry.jsonl",
-            "frame_size": list(self.size), "fps": fps, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }, indent=2) + "\n", encoding="utf-8")
+        self._seen = shared.published_seq  # the last pool seq recorded or skipped (frames before: not drops)
+        files.write_manifest(out, self.size, fps, self.config.segment_s)
+        self.frames_log = files.JsonlLog(out / files.FRAMES)
+        self.telemetry_log = files.JsonlLog(out / files.TELEMETRY)
+        self.video = files.SegmentedVideo(out, self.size, fps, self.config.segment_s,
+                                          (self.frames_log, self.telemetry_log))
+
+    @property
+    def rows_written(self) -> int:
+        return self.telemetry_log.rows
 
     def submit(self, row: dict[str, Any]) -> None:
         """Called by the main loop: never blocks; a full queue drops the row (counted)."""
@@ -66,37 +64,52 @@ class Recorder(SupervisedThread):
         except queue.Full:
             self.dropped_rows += 1
 
-    def _drain(self, fh: IO[str]) -> None:
+    def _drain(self) -> None:
         while True:
             try:
                 row = self.telemetry.get_nowait()
             except queue.Empty:
                 return
-            fh.write(json.dumps(row) + "\n")
-            self.rows_written += 1
+            self.telemetry_log.write(row)
+
+    def step(self, timeout: float) -> bool:
+        """Record the newest frame not yet recorded, if one comes within ``timeout``."""
+        shared = self.shared
+        shared.wait_frame(self.reader, timeout)
+        if self.video.due((time.monotonic_ns() - self.t0_ns) / 1e9):
+            self.video.close()  # whole, synced and listed; before pinning (a sync may take a while)
+        with shared.latest_frame(self.reader, newer_than=self._seen) as ref:
+            if ref is None:
+                return False
+            self.frames_dropped += ref.seq - self._seen - 1
+            self._seen = ref.seq
+            t_ns, index = int(ref.meta["t_capture_ns"]), int(ref.meta["frame_index"])
+            t_s = round((t_ns - self.t0_ns) / 1e9, 4)
+            seg = self.video.write(ref.pixels, self.frames_written, t_s)  # reads the pinned slot, no copy
+        self.frames_log.write({"k": self.frames_written, "seg": seg, "seq": self._seen, "frame_index": index,
+                               "t": t_s, "dropped": self.frames_dropped})
+        self.frames_written += 1
+        return True
 
     def loop(self) -> None:
-        shared = self.pipeline.shared
-        seen = 0
-        with (self.out / "frames.jsonl").open("w", encoding="utf-8") as frames, \
-                (self.out / "telemetry.jsonl").open("w", encoding="utf-8") as telemetry:
-            try:
-                while not self.stopping.is_set():
-                    self.beat()
-                    self._drain(telemetry)
-                    shared.wait_frame(self.reader, 0.1)
-                    with shared.latest_frame(self.reader, newer_than=seen) as ref:
-                        if ref is None:
-                            continue
-                        seen = ref.seq
-                        self.writer.write(ref.pixels)  # the encoder reads the pinned slot: no copy here
-                        frames.write(json.dumps({
-                            "k": self.frames_written, "seq": ref.seq, "frame_index": int(ref.meta["frame_index"]),
-                            "t": round((int(ref.meta["t_capture_ns"]) - self.t0_ns) / 1e9, 4)}) + "\n")
-                    self.frames_written += 1
-                self._drain(telemetry)
-            finally:
-                self.writer.release()
+        try:
+            while not self.stopping.is_set():
+                self.beat()
+                self._drain()
+                self.step(0.1)
+            self._drain()
+        finally:
+            self.video.close(final=True)
+            self.frames_log.close()
+            self.telemetry_log.close()
+        files.write_json_atomic(self.out / files.SUMMARY, self.summary())
+
+    def summary(self) -> dict[str, Any]:
+        counters = self.shared.pool.counters[0]
+        return {"frames": self.frames_written, "frames_dropped": self.frames_dropped,
+                "camera_no_slot": int(counters["frames_no_slot"]), "segments": self.video.closed,
+                "telemetry_rows": self.rows_written, "telemetry_rows_dropped": self.dropped_rows,
+                "duration_s": round((time.monotonic_ns() - self.t0_ns) / 1e9, 3)}
 
 
 def telemetry_hook(robot: Robot, recorder: Recorder) -> Callable[[float], None]:
@@ -120,22 +133,3 @@ def telemetry_hook(robot: Robot, recorder: Recorder) -> Callable[[float], None]:
             "commands": robot.take_command_events(),
         })
     return on_tick
-
-
-class RecordedTelemetry:
-    """A recording's telemetry, looked up by video frame: the last tick at or before it."""
-
-    def __init__(self, folder: Path) -> None:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        self.video = folder / manifest["video"]
-        self.frame_t = [json.loads(line)["t"] for line in (folder / manifest["frames"]).open(encoding="utf-8")]
-        self.rows = [json.loads(line) for line in (folder / manifest["telemetry"]).open(encoding="utf-8")]
-        self.row_t = [r["t"] for r in self.rows]
-
-    def at_frame(self, k: int) -> dict[str, Any] | None:
-        import bisect
-
-        if k >= len(self.frame_t):
-            return None
-        i = bisect.bisect_right(self.row_t, self.frame_t[k]) - 1
-        return self.rows[i] if i >= 0 else None

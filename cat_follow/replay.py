@@ -25,9 +25,10 @@ from cat_follow.memory.pool import SOURCE_DETECTOR, SOURCE_NAMES
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.target import DropReason, TargetState
 from cat_follow.pipeline import Pipeline
-from cat_follow.record import RecordedTelemetry, is_recording
+from cat_follow.record_files import Recording, is_recording
 from cat_follow.run_options import RunOptions
-from cat_follow.sources import open_source
+from cat_follow.sources import FrameSource, open_source
+from cat_follow.sources.recorded import RecordingSource
 from cat_follow.stats import LatencyRecorder
 from cat_follow.video_out import annotate, open_video_writer
 
@@ -110,13 +111,15 @@ class Replay:
     frame (a frame the tracker skipped gets a ``dropped`` row)."""
 
     def __init__(self, video: str | Path, config: Config, models: ModelFiles, opts: ReplayOptions) -> None:
-        self.recorded: RecordedTelemetry | None = None
-        if is_recording(Path(video)):
-            self.recorded = RecordedTelemetry(Path(video))
-            video = self.recorded.video
+        self.recorded: Recording | None = None
+        self.source: FrameSource
+        if is_recording(Path(video)):  # its complete segments in order, frames at their true times
+            self.recorded = Recording(Path(video))
+            self.source = RecordingSource(self.recorded)
+        else:
+            self.source = open_source(video, config)
         self.video, self.models, self.opts = video, models, opts
         self.agree = [0, 0]  # frames where replay and recording agree on the box; frames where either has one
-        self.source = open_source(video, config)
         self.pipe = Pipeline(config, self.source, models, fast=opts.fast, max_frames=opts.max_frames)
         self.tracker_ms, self.handoff_ms = LatencyRecorder(), LatencyRecorder()
         self.log_fh: IO[str] | None = None
@@ -196,7 +199,8 @@ class Replay:
         """A ``dropped`` row for each source frame before ``upto`` that has none."""
         fps = self.source.fps or 30.0
         while self.next_index < upto:
-            self._emit({"frame": self.next_index, "t": round(self.next_index / fps, 4), "bbox": None,
+            t_ns = self.recorded.frame_time_ns(self.next_index) if self.recorded else self.next_index * 1e9 / fps
+            self._emit({"frame": self.next_index, "t": round(t_ns / 1e9, 4), "bbox": None,
                         "candidate": None, "score": None, "source": None, "state": self.last_state,
                         "drop_reason": None, "dropped": True})
             self.next_index += 1
@@ -209,7 +213,7 @@ class Replay:
             self.log_fh.write(json.dumps(obj) + "\n")
         self.bar.update(1)
 
-    def _compare(self, obj: dict[str, Any], recorded: RecordedTelemetry) -> None:
+    def _compare(self, obj: dict[str, Any], recorded: Recording) -> None:
         """Attach the recording's row to ``obj`` and count whether both saw the same box."""
         rec = recorded.at_frame(obj["frame"])
         obj["recorded"] = None if rec is None else {k: rec[k] for k in ("state", "pose", "bbox", "motors")}
@@ -246,6 +250,6 @@ class Replay:
         }
         if self.recorded is not None:
             a = self.agree
-            summary["recording"] = {"frames": len(self.recorded.frame_t), "telemetry_rows": len(self.recorded.rows),
+            summary["recording"] = {**self.recorded.facts(),
                                     "bbox_agreement": round(a[0] / a[1], 3) if a[1] else None}
         return summary

@@ -9,6 +9,7 @@ asking it to exit (the service's normal stop). Every way out stops the motors (`
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from cat_follow.sources import default_video, open_source
 log = logging.getLogger("cat_follow")
 
 SIGINT_STATUS = 130  # Ctrl-C: the shell's 128 + 2
+CAR_STUCK_STATUS = 3  # as for any failed thread (Robot.run)
 
 
 def build_robot(cfg: Config, *, sim: bool, source: str | None = None, socket: str | None = None,
@@ -73,7 +75,19 @@ def run_robot(robot: Robot, on_tick: Callable[[float], None] | None = None,
 
     status = int(robot.run(on_tick=tick))
     log.info("exit: %s", robot.exit_reason or "done")
-    return SIGINT_STATUS if status == 0 and robot.exit_reason == "SIGINT" else status
+    status = SIGINT_STATUS if status == 0 and robot.exit_reason == "SIGINT" else status
+    if robot.actor.is_alive():
+        exit_past_a_stuck_car(status or CAR_STUCK_STATUS)
+    return status
+
+
+def exit_past_a_stuck_car(status: int) -> None:
+    """End the process now with ``status``: the car thread is stuck in a car call (``run``
+    already waited for it, bounded) and, not being a daemon, would hold the interpreter's exit
+    for ever. Exiting lets systemd restart the service, and ExecStopPost reset the HAT."""
+    log.critical("car thread stuck in a car call: exiting with status %d without it", status)
+    logging.shutdown()  # flush the log handlers: os._exit skips them
+    os._exit(status)
 
 
 def run_until_signal(robot: Robot, on_tick: Callable[[float], None] | None = None,

@@ -4,7 +4,9 @@ against the emulated HAT in tests/hat_emulator, in this process.
 The stand-in modules (smbus2, lgpio, pyaudio) go first on sys.path, the stand-in programs
 (pinctrl, i2cdetect) first on PATH; robot_hat's import reads the Pi's /proc/device-tree,
 which a laptop lacks, so during the import that one directory lists as empty (a HAT without
-an EEPROM: robot_hat's v4 defaults). Loaded once per process: robot_hat keeps module state.
+an EEPROM: robot_hat's v4 defaults). robot_hat's modules.py times the ultrasonic's echo with
+``time.time()``: there ``time`` is the emulated HAT's echo clock, so a reading is exact under
+load (hat.py). Loaded once per process: robot_hat keeps module state.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def load() -> ModuleType:
 
     with _no_device_tree():
         import picarx  # noqa: F401
-        import robot_hat  # noqa: F401
+        import robot_hat.modules
+    robot_hat.modules.time = hat.ECHO_CLOCK  # the ultrasonic's clock: the echo is timed on it (hat.py)
     _loaded["hat"] = hat
     return hat

@@ -105,3 +105,48 @@ def test_stop_intent_stops_the_motors_but_keeps_the_servos() -> None:
     c.command(Intent(Mode.SEARCH, direction=1), t=0.5, dt=0.05, pose=(0, 0, 0), box=None, distance_cm=200)
     cmd = c.command(Intent(Mode.STOP), t=0.55, dt=0.05, pose=(0, 0, 0), box=None, distance_cm=200)
     assert cmd.order.speed == 0 and cmd.order.steer != 0
+
+
+def backing_off(c: MotionController, intent: Intent) -> float:
+    """Drive ``intent`` into an obstacle 10 cm ahead until the controller backs off; returns the time."""
+    far = box_at(320, 240, height_for(c, 2.0))
+    t = 0.0
+    while c.last.speed >= 0:
+        t += 0.05
+        assert t < 3.0, "never backed off"
+        c.command(intent, t=t, dt=0.05, pose=(0, 0, 0), box=far, distance_cm=10.0)
+    return t
+
+
+@pytest.mark.parametrize("mode", [Mode.GOTO, Mode.TRACK])
+@pytest.mark.parametrize("then", [Mode.STOP, Mode.LOOK, Mode.SEARCH])
+def test_the_backoff_ends_when_the_mode_may_not_back_off(mode: Mode, then: Mode) -> None:
+    """The back-off belongs to GOTO and TRACK: a stop (STOP), a glimpse while searching (LOOK:
+    the camera moves, the wheels do not) or a search ends it at once, and it does not resume."""
+    c = ctl()
+    t = backing_off(c, Intent(mode, goal=(3.0, 0.0), run=1))
+    for k in range(30):
+        out = c.command(Intent(then, run=1), t=t + 0.05 * (k + 1), dt=0.05, pose=(0, 0, 0), box=None, distance_cm=10.0)
+        assert out.order.speed >= 0, f"{then}: reverse at tick {k}"
+        if then is not Mode.SEARCH:
+            assert out.order.speed == 0
+
+
+def test_a_new_run_drops_the_backoff() -> None:
+    """A stop and a new cat_location in the same tick (a new Intent.run): no back-off carries over."""
+    c = ctl()
+    t = backing_off(c, Intent(Mode.GOTO, goal=(3.0, 0.0), run=1))
+    out = c.command(Intent(Mode.GOTO, goal=(3.0, 0.0), run=3), t=t + 0.05, dt=0.05, pose=(0, 0, 0), box=None,
+                    distance_cm=10.0)
+    assert out.order.speed == 0 and "obstacle" in out.reason
+    same = ctl()
+    t = backing_off(same, Intent(Mode.GOTO, goal=(3.0, 0.0), run=1))
+    assert same.command(Intent(Mode.GOTO, goal=(3.0, 0.0), run=1), t=t + 0.05, dt=0.05, pose=(0, 0, 0), box=None,
+                        distance_cm=10.0).order.speed < 0  # the same run: still backing off
+
+
+def test_range_guard_looks_ahead_by_the_speed_asked() -> None:
+    """A fast order is refused farther out than a slow one: the car stops AT the stop distance."""
+    c = ctl()
+    assert c.limit_for_range(Decision(Order(speed=40.0)), 25.0).order.speed == 0  # 0.25 m/s * 0.3 s = 7.5 cm
+    assert c.limit_for_range(Decision(Order(speed=10.0)), 25.0).order.speed == 10.0  # 3 cm

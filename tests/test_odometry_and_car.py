@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from cat_follow.calib.store import Calibration
+from cat_follow.car.picarx_model import SONAR_FORWARD_M
 from cat_follow.car.sim import SimCar, SimParams, SimWorld
 from cat_follow.robot.odometry import Odometry
 
@@ -125,9 +126,10 @@ def test_sim_ultrasonic_sees_walls_and_obstacles_and_fails_like_the_sensor() -> 
     world = SimWorld(room=(-1.0, -2.0, 1.5, 2.0))
     car = SimCar(CAL, clock=clock, sleep=lambda s: None, world=world, params=SimParams(dropout=0.0))
     readings = [car.read_distance_cm() for _ in range(20)]
-    assert all(abs(r - 150) < 3 for r in readings)
+    bumper_cm = SONAR_FORWARD_M * 100  # the sensor is on the front bumper, ahead of the pose point
+    assert all(abs(r - (150 - bumper_cm)) < 3 for r in readings)
     world.obstacles.append((0.6, 0.0, 0.1))
-    assert abs(car.read_distance_cm() - 50) < 3
+    assert abs(car.read_distance_cm() - (50 - bumper_cm)) < 3
     far = SimCar(CAL, clock=clock, sleep=lambda s: None, world=SimWorld(room=(-10, -10, 10, 10)))
     assert far.read_distance_cm() == -1.0  # beyond 4 m: no echo, which means unknown
     flaky = SimCar(CAL, clock=clock, sleep=lambda s: None, params=SimParams(dropout=0.5), seed=3)
@@ -156,7 +158,13 @@ class FakePicarx:
         self.owner = os.getlogin()  # what Picarx() does for its config file
         self.calls: list[tuple[str, Any]] = []
         self.ultrasonic = types.SimpleNamespace(read=lambda times=10: 42.0)
+        # robot_hat's motor PWMs (P13, P12): their retried I2C write returns None when it took
+        self.motor_speed_pins = [types.SimpleNamespace(REG_CHN=0x20, channel=ch, _write_word_data=self._pwm)
+                                 for ch in (13, 12)]
         FakePicarx.instances.append(self)
+
+    def _pwm(self, reg: int, value: int) -> None:
+        self.calls.append(("pwm", (reg, value)))
 
     def __getattr__(self, name: str) -> Any:
         return lambda *a: self.calls.append((name, a))
@@ -190,7 +198,8 @@ def test_picarx_car_survives_no_login_terminal(fake_picarx: type[FakePicarx], mo
     assert ("set_dir_servo_angle", (-30.0,)) in calls and ("forward", (100.0,)) in calls
     assert ("backward", (20.0,)) in calls
     assert ("set_cam_pan_angle", (90.0,)) in calls and ("set_cam_tilt_angle", (-35.0,)) in calls
-    assert calls[-1] == ("stop", ())
+    assert calls[-3:] == [("stop", ()), ("pwm", (0x2D, 0)), ("pwm", (0x2C, 0))]  # stopped, and confirmed
+    assert car.stop_confirmed and car.motors_stopped
     assert car.read_distance_cm() == 42.0
 
 

@@ -3,6 +3,7 @@ what reaches the HAT's registers and GPIO lines (tests/hat_emulator)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -95,10 +96,36 @@ def test_forward_while_steering_reduces_the_inner_wheel(hat: ModuleType, car: Pi
 
 
 def test_ultrasonic_echo_timing_and_timeouts(hat: ModuleType, car: PicarxCar) -> None:
-    hat.HAT.distance_cm = 35.0
-    assert car.read_distance_cm() == pytest.approx(35.0, abs=1.5)
+    """robot_hat's Ultrasonic times the echo itself; the emulated echo runs on that clock, so
+    the reading is the distance to a tenth of a millimetre's sound time (one 5 us step)."""
+    for cm in (3.0, 35.0, 150.0, 300.0):
+        hat.HAT.distance_cm = cm
+        assert car.read_distance_cm() == pytest.approx(cm, abs=0.1)
     hat.HAT.distance_cm = None  # nothing in range: the echo never rises
     assert car.read_distance_cm() == -1.0
+
+
+def test_ultrasonic_reading_does_not_depend_on_the_load(hat: ModuleType, car: PicarxCar) -> None:
+    """Issue 18: under load the emulated echo read 31.85 cm for 35. Two threads fight for the
+    GIL while robot_hat times the echo: the reading is the same."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+
+    busy = [threading.Thread(target=spin) for _ in range(2)]
+    for t in busy:
+        t.start()
+    try:
+        hat.HAT.distance_cm = 35.0
+        readings = [car.read_distance_cm() for _ in range(5)]
+    finally:
+        stop.set()
+        for t in busy:
+            t.join()
+    assert all(r == pytest.approx(35.0, abs=0.1) for r in readings), readings
 
 
 def test_i2c_errors_are_retried_then_dropped_by_robot_hat(hat: ModuleType, car: PicarxCar) -> None:
@@ -110,9 +137,26 @@ def test_i2c_errors_are_retried_then_dropped_by_robot_hat(hat: ModuleType, car: 
     car.drive(0, 0)
     assert h.pulse[LEFT] == h.pulse[RIGHT] == 0
     car.drive(50, 0)
-    h.fail_i2c = 1000  # gone: nothing raises, and the motors keep their last PWM
+    h.fail_i2c = 1000  # gone: nothing raises, and the motors keep their last PWM...
     car.stop()
     h.fail_i2c = 0
     assert h.pulse[LEFT] == h.pulse[RIGHT] == motor_ticks(50)
+    assert not car.stop_confirmed and car.applied.speed == 50  # ...but PicarxCar knows it
     car.stop()
     assert h.pulse[LEFT] == h.pulse[RIGHT] == 0
+    assert car.stop_confirmed and car.motors_stopped
+
+
+def test_a_stop_by_drive_zero_is_confirmed_too(hat: ModuleType, car: PicarxCar) -> None:
+    """The main loop stops with a zero-speed order (drive), not only with stop()."""
+    h = hat.HAT
+    car.drive(40, 10)
+    h.fail_writes = True  # the MCU takes no writes: robot_hat retries each 5 times, then gives up
+    try:
+        car.drive(0, 10)
+        assert h.failed_writes >= 5 and h.pulse[LEFT] > 0
+        assert not car.stop_confirmed and not car.motors_stopped
+    finally:
+        h.fail_writes = False
+    car.drive(0, 10)  # still not at 0 as far as the car knows: the stop is sent again
+    assert h.pulse[LEFT] == h.pulse[RIGHT] == 0 and car.stop_confirmed and car.motors_stopped

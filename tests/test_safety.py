@@ -83,7 +83,8 @@ def assert_stays_stopped(rec: RecordingCar, since: float, within_s: float = 1.0)
 
 class Harness:
     def __init__(self, config: Config, models: ModelFiles, detector: SsdDetector, source: Any = None,
-                 notifier: Notifier | None = None, make_car: Callable[[], Any] = sim_car) -> None:
+                 notifier: Notifier | None = None, make_car: Callable[[], Any] = sim_car,
+                 socket_path: Path | None = None) -> None:
         cfg = replace(config, camera=replace(config.camera, stall_timeout_s=0.5))
         self.cars: list[RecordingCar] = []
         cal = Calibration()
@@ -95,7 +96,7 @@ class Harness:
 
         self.source = source or ArraySource([GREY] * 100_000, fps=30.0)
         self.robot = Robot(cfg, cal, Pipeline(cfg, self.source, models, worker=SsdWorker(detector)), factory,
-                           notifier=notifier)
+                           notifier=notifier, socket_path=socket_path)
         self.result: dict[str, Any] = {}
         self.thread = threading.Thread(target=self._run)
         self.backend = "sim"

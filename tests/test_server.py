@@ -139,14 +139,48 @@ def test_a_client_that_never_reads_is_held_back_then_dropped(server: CommandServ
     assert server.counts["lines"] < sent / len(b"status\n")  # it was not read past the high water
 
 
-def test_too_many_clients_are_refused(server: CommandServer) -> None:
+def test_too_many_clients_are_refused_but_a_stop_is_obeyed(server: CommandServer) -> None:
+    """Over max_clients a new client may send one line: `stop` is obeyed, anything else (or
+    nothing within OVERFLOW_S) is refused; then it is closed."""
     held = [connect(server) for _ in range(8)]
     for c in held:
         assert ask(c, "status") == STATUS
     extra = connect(server)
-    assert extra.recv(4096) == b"ERR too many clients\n"
-    for c in held:
+    assert ask(extra, "status") == "ERR too many clients"
+    assert extra.recv(4096) == b""  # closed
+    assert not server.queue.take_stop()
+    stopper = connect(server)
+    assert ask(stopper, "stop") == "OK" and stopper.recv(4096) == b""
+    assert server.queue.take_stop()
+    silent = connect(server)
+    t = time.monotonic()
+    assert silent.recv(4096) == b"ERR too many clients\n"
+    assert 1.0 <= time.monotonic() - t < 3.0  # OVERFLOW_S, 2 s
+    assert ask(held[0], "status") == STATUS  # the held clients were not disturbed
+    for c in [*held, extra, stopper, silent]:
         c.close()
+
+
+def test_idle_clients_are_disconnected(sock_dir: Path, config: Config) -> None:
+    srv = CommandServer(sock_dir / "s.sock", CommandQueue(allocate_pool(config)), lambda: STATUS,
+                        (-5.0, 5.0, -5.0, 5.0), Health(), max_clients=2, idle_s=0.5)
+    srv.start()
+    try:
+        idle, busy = connect(srv), connect(srv)
+        t = time.monotonic()
+        while time.monotonic() - t < 1.0:
+            assert ask(busy, "status") == STATUS  # a client that talks is kept
+            time.sleep(0.1)
+        assert idle.recv(4096) == b""  # disconnected: its slot is free again
+        assert srv.counts["idle"] == 1
+        again = connect(srv)
+        assert ask(again, "status") == STATUS
+        for c in (idle, busy, again):
+            c.close()
+    finally:
+        srv.stop()
+        srv.join(2)
+        srv.close()
 
 
 def test_a_flood_neither_blocks_other_clients_nor_the_control_loop(server: CommandServer) -> None:

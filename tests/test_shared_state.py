@@ -230,3 +230,21 @@ def test_a_lock_never_released_is_reported_not_waited_on_forever(config: Config)
         assert time.monotonic() - t0 < 5.0
     finally:
         lock.release()
+
+
+def test_a_committed_result_wakes_the_main_loop_and_none_is_lost(config: Config) -> None:
+    shared = SharedState(allocate_pool(config))
+    assert not shared.wait_result(0.01), "no result committed: the wait times out"
+    shared.commit_result()  # committed before the wait: still seen
+    assert shared.wait_result(0.0) and shared.result_ns > 0
+    assert not shared.wait_result(0.01), "one commit wakes once"
+    woke: list[bool] = []
+    t = threading.Thread(target=lambda: woke.append(shared.wait_result(10.0)))
+    t.start()
+    time.sleep(0.05)
+    shared.commit_result()
+    t.join(10.0)
+    assert woke == [True]
+    assert shared.copy_results(0, np.zeros(8, dtype=shared.pool.results.dtype))[1] == 2
+    shared.close()  # shutdown wakes a waiter too
+    assert shared.wait_result(10.0)

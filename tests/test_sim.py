@@ -14,10 +14,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cat_follow.calib.store import Calibration
+from cat_follow.car.picarx_model import BODY_FRONT_M, BODY_WIDTH_M, SONAR_FORWARD_M
+from cat_follow.car.sim import SimCar
 from cat_follow.config import Config
 from cat_follow.errors import ConfigError
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.ssd import SsdDetector
+from cat_follow.sim.footprint import body_clearance, room_clearance, wall_clearance
+from cat_follow.sim.metrics import Metrics
 from cat_follow.sim.render import Renderer, basis, camera_pose
 from cat_follow.sim.scenario import load_scenario, scenario_from_dict, shipped_scenarios
 from cat_follow.sim.simulation import SimOptions, cat_sprite, run_scenario
@@ -25,6 +30,43 @@ from cat_follow.threads.tracker import scan_plan
 
 W, H, HFOV = 640, 480, 62.2
 F = (W / 2) / math.tan(math.radians(HFOV / 2))
+
+
+def test_the_body_is_the_picarx_footprint() -> None:
+    """The collision body is the car's 25.4 x 16.5 cm rectangle around its rear axle, and the
+    range sensor sits on its front edge."""
+    ahead = (1.0, 0.0, 0.0)  # rear axle at x = 1, facing +x: the bumper at x = 1.214
+    assert wall_clearance(ahead, (1.30, -1.0, 1.30, 1.0)) == pytest.approx(0.30 - BODY_FRONT_M)
+    assert wall_clearance(ahead, (1.20, -1.0, 1.20, 1.0)) == 0.0  # through the bumper
+    assert wall_clearance(ahead, (0.90, 0.20, 1.10, 0.20)) == pytest.approx(0.20 - BODY_WIDTH_M / 2)
+    assert room_clearance((1.0, 1.0, math.pi), (4.0, 3.0)) == pytest.approx(1.0 - BODY_FRONT_M)
+    assert body_clearance(ahead, (1.5, 0.0), 0.12) == pytest.approx(0.5 - BODY_FRONT_M - 0.12)
+    car = SimCar(Calibration(), start=(1.0, 0.0, 0.0))
+    assert car.sensor_pose()[:2] == pytest.approx((1.0 + SONAR_FORWARD_M, 0.0))
+    assert SONAR_FORWARD_M == BODY_FRONT_M
+
+
+def test_moving_after_a_stop_fails_the_run() -> None:
+    """after_stop counts what the car did from each stop to the next motion command."""
+    sc = scenario_from_dict({"name": "x", "duration_s": 5.0, "room": [4.0, 3.0], "cat": {"path": [[2.0, 1.0]]},
+                             "success": {"must_acquire": False}}, "t")
+    m = Metrics(sc, 0.5, W, 0.095)
+    m.answered(1.0, "stop", "OK", 10, 1.0)
+    m.answered(1.5, "stop", "OK", 12, 1.1)  # a second stop in the same window changes nothing
+    m.answered(2.0, "cat_location 1 0", "OK", 13, 1.25)  # 3 drives and 0.25 m after the stop
+    m.answered(3.0, "cat_location 2 0", "OK", 20, 2.0)  # no stop open: not counted
+    m.answered(3.5, "stop", "OK", 20, 2.0)
+    m.answered(4.0, "cat_location 1 0", "OK", 20, 2.01)
+    m.answered(4.5, "stop please", "ERR stop takes no arguments", 20, 2.01)  # refused: opens nothing
+    m.motion_sent(25, 2.5)  # the run's end
+    out = m.summary()
+    assert out["after_stop"] == {"drives": 3, "moved_m": 0.26}
+    assert not out["success"] and any("after stop commands" in r for r in out["reasons"])
+    assert any("refused" in r for r in out["reasons"])
+    quiet = Metrics(sc, 0.5, W, 0.095)
+    quiet.stop_sent(5, 1.0)
+    quiet.motion_sent(5, 1.015)  # the motors' spin-down only
+    assert quiet.summary()["success"]
 
 
 def test_projection_matches_the_pinhole_model() -> None:
@@ -187,6 +229,9 @@ def test_each_shipped_scenario_passes_in_lock_step(
         name: str, suite_run: tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]]) -> None:
     r = suite_run[1][name]
     assert r["success"] and r["collisions"] == 0 and r["decoy_fraction"] <= 0.02, r
+    assert r["after_stop"]["drives"] == 0 and r["after_stop"]["moved_m"] <= 0.02, r
+    if name.startswith("wall_"):  # sent toward a wall: it stops at least 15 cm short
+        assert r["min_wall_clearance_m"] >= 0.15, r
 
 
 @pytest.mark.parametrize("extra, message", [(["--fast", "--jobs", "0"], "--jobs: must be >= 1, got 0"),

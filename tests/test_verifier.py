@@ -1,5 +1,6 @@
-"""The crop verifier on real photos: cats are cats, the dog is a dog and not a cat; the
-crop is square and inside the image; the colour signature tells two looks apart."""
+"""The crop verifier on real photos: cats are cats, the dog is a dog and not a cat (the trained
+head's calibrated probabilities); the crop is square and inside the image; the colour signature
+and the embedding tell two looks apart; the worker fills the RESULT record's classifier fields."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
+from cat_follow.config import Config
 from cat_follow.errors import ModelError
 from cat_follow.perception.manifest import load_manifest
-from cat_follow.perception.port import SIGNATURE_LEN
+from cat_follow.perception.model import ModelFiles
+from cat_follow.perception.port import EMBED_LEN, SIGNATURE_LEN, DetectJob, new_result_buffer
 from cat_follow.perception.verifier import CropVerifier, class_indices, similarity, square_crop
+from cat_follow.perception.worker import make_worker
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +34,14 @@ def test_cat_crops_verify_as_cats(verifier: CropVerifier, assets: Path, name: st
     img = cv2.imread(str(assets / "images" / name))
     v = verifier.verify(img, _whole(img))
     assert v.cat >= 0.8 and v.dog < 0.1
+    assert abs(v.cat + v.dog + v.other - 1.0) < 1e-5
 
 
 def test_the_dog_crop_is_a_dog_not_a_cat(verifier: CropVerifier, assets: Path) -> None:
     img = cv2.imread(str(assets / "images" / "dog_test_0.bmp"))
     v = verifier.verify(img, (118.0, 98.0, 291.0, 220.0))  # NanoDet's dog box on it
     assert v.cat < 0.05 and v.dog > 0.9
+    assert v.imagenet_dog > 0.9  # the old rule agrees on this one
 
 
 def test_a_cat_pasted_into_a_frame_is_checked_on_its_box_only(verifier: CropVerifier, assets: Path) -> None:
@@ -69,3 +75,32 @@ def test_signature_tells_two_cats_apart(verifier: CropVerifier, assets: Path) ->
 def test_labels_without_imagenet_classes_are_refused() -> None:
     with pytest.raises(ModelError, match="ImageNet"):
         class_indices(["background", "cat", "dog"])
+
+
+def test_embedding_is_unit_and_same_photo_matches_best(verifier: CropVerifier, assets: Path) -> None:
+    embs = {}
+    for name in ["cat.bmp", "cat_test_0.bmp", "dog_test_0.bmp"]:
+        img = cv2.imread(str(assets / "images" / name))
+        e = np.zeros(EMBED_LEN, np.float32)
+        verifier.verify(img, _whole(img), embedding=e)
+        assert abs(float(np.linalg.norm(e)) - 1.0) < 1e-4
+        embs[name] = e
+    img = cv2.imread(str(assets / "images" / "cat.bmp"))
+    moved = np.zeros(EMBED_LEN, np.float32)  # the same cat, its box shifted and shrunk a little
+    h, w = img.shape[:2]
+    verifier.verify(img, (w * 0.05, h * 0.05, w * 0.9, h * 0.9), embedding=moved)
+    same = float(moved @ embs["cat.bmp"])
+    assert same > float(moved @ embs["cat_test_0.bmp"]) and same > float(moved @ embs["dog_test_0.bmp"])
+
+
+def test_worker_fills_the_classifier_fields(models: ModelFiles, assets: Path) -> None:
+    worker = make_worker(Config(), models)  # the real SSD and the real verifier with the shipped head
+    img = cv2.imread(str(assets / "images" / "dog_test_0.bmp"))
+    worker.prepare([(img.shape[1], img.shape[0])])
+    out = new_result_buffer()
+    worker.run(DetectJob(None, 0.5, verify=(118.0, 98.0, 291.0, 220.0)), img, out[0])
+    r = out[0]
+    assert r["verified"] == 1 and r["dog_prob"] > 0.9 and r["other_prob"] == r["dog_prob"]
+    assert abs(r["cat_prob"] + r["dog_prob"] + r["cls_other_prob"] - 1.0) < 1e-5
+    assert abs(float(np.linalg.norm(r["embedding"])) - 1.0) < 1e-4
+    assert abs(float(r["signature"].sum()) - 1.0) < 1e-3

@@ -1,12 +1,11 @@
 """The web view with real sockets on 127.0.0.1: encode once and fan out, slow viewers, the
-viewer limit, the security model, and a bounded fuzz that must change no robot state."""
+viewer limit, the security model, and a bounded fuzz that must change no robot state.
+(Stalled viewers and the per-run token: test_web_viewers.py.)"""
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,153 +16,26 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from web_rig import STATUS, TOKEN, MjpegReader, Rig, rigs
 
 from cat_follow.config import Config, config_from_dict
 from cat_follow.config_web import WebConfig
 from cat_follow.errors import CatFollowError, ConfigError
-from cat_follow.memory.pool import allocate_pool
-from cat_follow.memory.shared_state import SharedState
-from cat_follow.robot.commands import CommandQueue, answer_command
-from cat_follow.threads.supervised import Health
-from cat_follow.web.app import Endpoints
 from cat_follow.web.overlay import whole
-from cat_follow.web.view import WebView, parse_web_spec, with_web_slot
-
-TOKEN = "s3cret-token"
-STATUS = json.dumps({"state": "idle", "pose": {"x": 0.1, "y": -0.2, "heading_deg": 10.0},
-                     "motors": {"speed": 0.0, "steer": -0.2, "pan": -0.4, "tilt": 0.0},
-                     "fps": {"camera": 30.0, "tracker": 29.0}, "stop_reason": "start-up"})
-
-
-class Camera(threading.Thread):
-    """Publishes synthetic frames into the pool at ``fps`` through SharedState, like the camera
-    thread: each frame a different shade with a moving square."""
-
-    def __init__(self, shared: SharedState, fps: float = 30.0) -> None:
-        super().__init__(daemon=True)
-        self.shared, self.period, self.stop_ev, self.frames = shared, 1.0 / fps, threading.Event(), 0
-
-    def run(self) -> None:
-        while not self.stop_ev.wait(self.period):
-            with self.shared.writing() as slot:
-                if slot is None:
-                    continue
-                px = self.shared.slot_pixels(slot)
-                px[:] = (40 + self.frames * 7) % 200
-                k = (self.frames * 5) % 300
-                px[100:160, k:k + 60] = (0, 0, 255)
-                self.shared.publish_slot(slot, t_capture_ns=time.monotonic_ns(), t_media_ns=0,
-                                         frame_index=self.frames)
-                self.frames += 1
-
-
-class Rig:
-    """A pool, a camera, the socket's command queue and a WebView on an ephemeral port."""
-
-    def __init__(self, web: WebConfig) -> None:
-        cfg = with_web_slot(Config())
-        self.pool = allocate_pool(cfg)
-        self.shared = SharedState(self.pool)
-        self.health = Health()
-        self.queue = CommandQueue(self.pool)
-        arena = cfg.robot.arena
-
-        def submit(line: str) -> str:  # the command socket's own path (CommandServer.answer)
-            return answer_command(line, self.queue, arena, lambda: STATUS)
-
-        self.view = WebView(replace(web, port=0), self.shared, self.health,
-                            Endpoints(status=lambda: STATUS, submit=submit))
-        self.camera = Camera(self.shared)
-
-    @property
-    def port(self) -> int:
-        return self.view.server.port
-
-    def state(self) -> tuple[Any, ...]:
-        """Everything a command could change: the queue's counters and slots."""
-        return (tuple(int(v) for v in self.pool.command_ctl), self.pool.commands.tobytes())
-
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-        finally:
-            conn.close()
+from cat_follow.web.view import parse_web_spec
 
 
 @pytest.fixture
 def rig_factory() -> Iterator[Any]:
-    made: list[Rig] = []
-
-    def make(**kw: Any) -> Rig:
-        rig = Rig(replace(WebConfig(), **kw))
-        rig.camera.start()
-        rig.view.start()
-        made.append(rig)
-        return rig
-
-    yield make
-    for rig in made:
-        rig.view.stop()
-        rig.camera.stop_ev.set()
-        rig.camera.join(2)
-        assert not rig.view.server.is_alive() and not rig.view.encoder.is_alive()
-        assert not rig.health.fault.is_set(), rig.health.failed
-
-
-class MjpegReader(threading.Thread):
-    """A viewer on a raw socket: parses multipart parts, decodes each JPEG; ``delay`` between
-    reads makes it a slow one."""
-
-    def __init__(self, port: int, seconds: float, path: str = "/stream.mjpg", delay: float = 0.0,
-                 host: str = "127.0.0.1") -> None:
-        super().__init__(daemon=True)
-        self.port, self.seconds, self.path, self.delay, self.host = port, seconds, path, delay, host
-        self.jpegs: list[bytes] = []
-        self.status_line = b""
-
-    def run(self) -> None:
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
-        s.sendall(f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
-        buf = b""
-        t_end = time.monotonic() + self.seconds
-        try:
-            while time.monotonic() < t_end:
-                chunk = s.recv(8192 if self.delay else 65536)
-                if not chunk:
-                    break
-                buf += chunk
-                if not self.status_line and b"\r\n" in buf:
-                    self.status_line = buf.split(b"\r\n", 1)[0]
-                buf = self._parts(buf)
-                if self.delay:
-                    time.sleep(self.delay)
-        finally:
-            s.close()
-
-    def _parts(self, buf: bytes) -> bytes:
-        while True:
-            i = buf.find(b"--frame\r\n")
-            j = buf.find(b"\r\n\r\n", i)
-            if i < 0 or j < 0:
-                return buf
-            head = buf[i:j].decode("latin-1")
-            n = int(head.split("Content-Length: ")[1].split("\r\n")[0])
-            if len(buf) < j + 4 + n:
-                return buf
-            self.jpegs.append(buf[j + 4:j + 4 + n])
-            buf = buf[j + 4 + n:]
+    with rigs() as make:
+        yield make
 
 
 def test_one_encoder_feeds_every_viewer_and_runs_only_while_watched(rig_factory: Any) -> None:
     rig = rig_factory(rate_hz=20.0)
     time.sleep(0.5)
     assert rig.view.encoder.encodes == 0  # nobody watching: nothing encoded
-    viewers = [MjpegReader(rig.port, 2.0) for _ in range(8)]
+    viewers = [MjpegReader(rig.port, 2.0, rig.stream) for _ in range(8)]
     for v in viewers:
         v.start()
     for v in viewers:
@@ -187,8 +59,8 @@ def test_one_encoder_feeds_every_viewer_and_runs_only_while_watched(rig_factory:
 
 def test_a_slow_viewer_skips_frames_and_holds_back_no_one(rig_factory: Any) -> None:
     rig = rig_factory(rate_hz=20.0, jpeg_quality=95)
-    slow = MjpegReader(rig.port, 3.0, delay=0.05)
-    fast = MjpegReader(rig.port, 3.0)
+    slow = MjpegReader(rig.port, 3.0, rig.stream, delay=0.05)
+    fast = MjpegReader(rig.port, 3.0, rig.stream)
     slow.start()
     time.sleep(0.3)
     fast.start()
@@ -202,29 +74,28 @@ def test_a_slow_viewer_skips_frames_and_holds_back_no_one(rig_factory: Any) -> N
 
 def test_viewers_past_max_clients_get_503(rig_factory: Any) -> None:
     rig = rig_factory(max_clients=2)
-    held = [MjpegReader(rig.port, 1.5) for _ in range(2)]
+    held = [MjpegReader(rig.port, 1.5, rig.stream) for _ in range(2)]
     for v in held:
         v.start()
     time.sleep(0.4)
-    code, _, body = rig.request("GET", "/stream.mjpg")
+    code, _, body = rig.request("GET", rig.stream)
     assert code == 503 and b"max_clients" in body
     for v in held:
         v.join(4)
         assert v.jpegs
 
 
-def test_page_status_and_commands_on_loopback(rig_factory: Any) -> None:
+def test_page_status_and_commands_on_loopback_with_the_runs_token(rig_factory: Any) -> None:
     rig = rig_factory()
-    code, h, body = rig.request("GET", "/")
+    code, h, body = rig.request("GET", "/?token=" + rig.view.token)
     assert code == 200 and b"stream.mjpg" in b"".join([body, rig.request("GET", "/app.js")[2]])
-    assert h["x-frame-options"] == "DENY"
-    assert json.loads(rig.request("GET", "/status.json")[2]) == json.loads(STATUS)
-    code, _, body = rig.request("POST", "/command", json.dumps({"line": "cat_location 1.5 0.3"}).encode(),
-                                {"Content-Type": "application/json"})
+    assert h["x-frame-options"] == "DENY" and h["referrer-policy"] == "no-referrer"
+    assert json.loads(rig.request("GET", "/status.json", headers=rig.auth)[2]) == json.loads(STATUS)
+    json_h = {**rig.auth, "Content-Type": "application/json"}
+    code, _, body = rig.request("POST", "/command", json.dumps({"line": "cat_location 1.5 0.3"}).encode(), json_h)
     assert code == 200 and json.loads(body) == {"answer": "OK"}
     assert len(rig.queue) == 1
-    code, _, body = rig.request("POST", "/command", json.dumps({"line": "stop"}).encode(),
-                                {"Content-Type": "application/json"})
+    code, _, body = rig.request("POST", "/command", json.dumps({"line": "stop"}).encode(), json_h)
     assert code == 200 and rig.queue.take_stop()
 
 
@@ -237,6 +108,7 @@ def test_every_request_needs_the_token_and_bad_input_changes_nothing(rig_factory
     assert rig.request("GET", "/status.json?token=wrong")[0] == 401
     assert rig.request("GET", "/stream.mjpg")[0] == 401
     assert rig.request("GET", "/")[0] == 401
+    assert rig.request("GET", "/app.js")[0] == 200  # the page's script alone: static, holds nothing
     assert rig.request("GET", f"/status.json?token={TOKEN}")[0] == 200
     assert rig.request("GET", "/status.json", headers={"Authorization": f"Bearer {TOKEN}"})[0] == 200
     assert rig.request("POST", "/command", ok_cmd, json_h)[0] == 401

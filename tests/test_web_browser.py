@@ -177,3 +177,64 @@ def test_page_shows_the_stream_and_its_buttons_drive_the_robot(service: Service,
     st = wait_for(lambda: (lambda s: s if s["state"] != "idle" and s["target"] else None)(service.status()), 10,
                   "a location from a click on the plot")
     assert st["target"][0] > 0.5  # above the car's position on the plot = ahead of it
+
+
+class OtherSite:
+    """Another web site on this machine (another port of 127.0.0.1, so the same "site" to the
+    browser): a page of ``n`` <img> pointing at the robot's stream, without the token."""
+
+    def __init__(self, target_port: int, n: int) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        imgs = "".join(f'<img src="http://127.0.0.1:{target_port}/stream.mjpg?n={i}" width="32">' for i in range(n))
+        body = f"<!doctype html><title>other</title>{imgs}".encode()
+
+        class Page(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_another_pages_img_tags_without_the_token_lock_nobody_out(service: Service, browser: Any) -> None:
+    from urllib.error import HTTPError
+    from urllib.parse import urlsplit
+    from urllib.request import urlopen
+
+    parts = urlsplit(service.url)
+    assert parts.query.startswith("token=") and len(parts.query) > 20  # a token on loopback too
+    with pytest.raises(HTTPError) as refused:
+        urlopen(f"http://127.0.0.1:{parts.port}/", timeout=5)
+    assert refused.value.code == 401 and b"token" in refused.value.read()
+    other = OtherSite(int(parts.port or 0), 20)
+    try:
+        browser.get(other.url)
+        wait_for(lambda: browser.execute_script(
+            "return [...document.images].every((i) => i.complete && i.naturalWidth === 0)"), 15,
+                 "the other page's 20 <img> to be refused")
+        other_tab = browser.current_window_handle
+        browser.switch_to.new_window("tab")  # the other page stays open in its tab
+        browser.get(service.url)
+        wait_for(lambda: browser.execute_script(
+            "const i = document.getElementById('stream'); return i.complete && i.naturalWidth > 0"), 30,
+                 "the user's stream")
+        with urlopen(f"http://127.0.0.1:{parts.port}/path.json?{parts.query}", timeout=5) as r:
+            stream = json.loads(r.read())["stream"]
+        assert stream["viewers"] == 1 and stream["refused"] == 0, stream
+        browser.switch_to.window(other_tab)
+        assert browser.execute_script("return document.images.length") == 20
+    finally:
+        other.close()

@@ -2,8 +2,13 @@
 
 The camera thread decodes a new array per frame and puts a ``frame.copy()`` into a
 ``queue.Queue`` per consumer; the detector runs on every frame (squash-resize, colour
-conversion and ``set_tensor``, each allocating); the tracker runs KCF on every queued frame.
-Only the architecture differs from the pipeline: same video, model, KCF and KCF scaling.
+conversion and ``set_tensor``, each allocating); the tracker runs KCF on every queued frame
+and queues its box for the naive main loop, which takes each box as it comes (or ticks after
+``robot.control_hz``'s period without one) and runs the same control step as the robot (state
+machine, motion controller) into the same car thread (``CarActor`` on the simulated car).
+So both sides report glass-to-motor: a frame's capture to the car thread applying the order
+computed from it. Only the architecture differs from the pipeline: same video, model, KCF and
+KCF scaling, control step and car path.
 """
 
 from __future__ import annotations
@@ -19,11 +24,19 @@ import numpy as np
 
 from cat_follow.bench.alloc import peak_alloc_bytes
 from cat_follow.bench.cpu import core_pct, core_times, process_cpu_s
+from cat_follow.calib.store import load_calibration
+from cat_follow.car.sim import SimCar
 from cat_follow.config import Config
 from cat_follow.perception.model import ModelFiles, class_id, load_interpreter, parse_labels
-from cat_follow.stats import LatencyRecorder
+from cat_follow.robot.car_thread import CarActor
+from cat_follow.robot.motion import MotionController
+from cat_follow.robot.state_machine import Sighting, StateMachine
+from cat_follow.stats import LatencyRecorder, percentile
+from cat_follow.threads.supervised import Health
 
 Item = tuple[np.ndarray, int, int] | None  # frame copy, put time (ns), frame index
+Box = tuple[float, float, float, float]
+BoxItem = tuple[Box | None, int, int] | None  # tracked box, its frame's capture time (ns), put time (ns)
 
 
 class NaiveDetector:
@@ -60,20 +73,58 @@ class NaiveTracker:
     def _small(self, frame: np.ndarray) -> np.ndarray:
         return frame if self.scale >= 1 else cv2.resize(frame, None, fx=self.scale, fy=self.scale)
 
-    def step(self, frame: np.ndarray, det: tuple[float, float, float, float] | None) -> bool:
+    def step(self, frame: np.ndarray, det: Box | None) -> Box | None:
+        """The tracked box on ``frame`` (full-frame pixels), or None."""
         if self.kcf is None:
             if det is None or det[2] < 4 or det[3] < 4:
-                return False
+                return None
             longest = max(det[2], det[3])
             self.scale = 1.0 if self.max_px <= 0 or longest <= self.max_px else self.max_px / longest
             self.kcf = cv2.TrackerKCF_create()
             s = self.scale
             self.kcf.init(self._small(frame), tuple(max(2, int(v * s)) for v in det))
-            return True
-        ok, _ = self.kcf.update(self._small(frame))
+            return det
+        ok, b = self.kcf.update(self._small(frame))
         if not ok:
             self.kcf = None
-        return bool(ok)
+            return None
+        s = self.scale
+        return (b[0] / s, b[1] / s, b[2] / s, b[3] / s)
+
+
+class NaiveControl:
+    """The naive main loop's control step: the robot's own state machine and motion controller
+    (``Robot.tick``'s core) into the robot's car thread on the simulated car."""
+
+    def __init__(self, config: Config, frame_w: int, frame_h: int) -> None:
+        cal = load_calibration(config.robot.calibration)
+        self.sm = StateMachine(config.behaviour, config.motion.goal_tolerance_m)
+        self.motion = MotionController(config.motion, config.robot, cal, frame_w, frame_h)
+        self.actor = CarActor(lambda: SimCar(cal), Health(), watchdog_s=config.robot.watchdog_s)
+        self.period = 1.0 / config.robot.control_hz
+        self._last: float | None = None
+
+    def loop(self, boxes: queue.Queue[BoxItem], wake: LatencyRecorder) -> None:
+        """The naive main loop: each box as it comes (its wake timed), or a tick after a period
+        without one; ends on None."""
+        while True:
+            try:
+                got = boxes.get(timeout=self.period)
+            except queue.Empty:
+                self.step(None, 0)
+                continue
+            if got is None:
+                return
+            wake.add((time.monotonic_ns() - got[2]) / 1e6)
+            self.step(got[0], got[1])
+
+    def step(self, box: Box | None, capture_ns: int) -> None:
+        now = time.monotonic()
+        dt = 0.0 if self._last is None else min(now - self._last, 0.5)
+        self._last = now
+        intent = self.sm.step(now, (0.0, 0.0, 0.0), Sighting(box is not None))
+        out = self.motion.command(intent, t=now, dt=dt, pose=(0.0, 0.0, 0.0), box=box, distance_cm=None)
+        self.actor.send(out.order, capture_ns=capture_ns)
 
 
 def _feed(cap: cv2.VideoCapture, frames: int, fps: float, queues: list[queue.Queue[Item]],
@@ -125,10 +176,12 @@ def run_threaded(video: Path, config: Config, models: ModelFiles, frames: int,
     fps = rate or cap.get(cv2.CAP_PROP_FPS) or 30.0
     q_trk: queue.Queue[Item] = queue.Queue()
     q_det: queue.Queue[Item] = queue.Queue()
+    q_ctl: queue.Queue[BoxItem] = queue.Queue()
     det = NaiveDetector(models, config)
     trk = NaiveTracker(config.tracker.max_target_px)
-    latest: list[tuple[float, float, float, float] | None] = [None]
-    handoff, det_ms, g2m = LatencyRecorder(), LatencyRecorder(), LatencyRecorder()
+    ctl = NaiveControl(config, config.camera.width, config.camera.height)
+    latest: list[Box | None] = [None]
+    handoff, det_ms, wake = LatencyRecorder(), LatencyRecorder(), LatencyRecorder()
     counts = {"tracker": 0, "detector": 0, "max_queue": 0}
 
     def detector() -> None:
@@ -139,21 +192,32 @@ def run_threaded(video: Path, config: Config, models: ModelFiles, frames: int,
             counts["detector"] += 1
 
     def tracker() -> None:
-        while (item := q_trk.get()) is not None:
-            handoff.add((time.monotonic_ns() - item[1]) / 1e6)
-            trk.step(item[0], latest[0])
-            g2m.add((time.monotonic_ns() - item[1]) / 1e6)  # read -> tracker output: no control loop, no car
-            counts["tracker"] += 1
+        try:
+            while (item := q_trk.get()) is not None:
+                handoff.add((time.monotonic_ns() - item[1]) / 1e6)
+                box = trk.step(item[0], latest[0])
+                q_ctl.put((box, item[1], time.monotonic_ns()))
+                counts["tracker"] += 1
+        finally:
+            q_ctl.put(None)
 
+    ctl.actor.start()
+    if not ctl.actor.ready.wait(15.0):
+        raise RuntimeError("the baseline's car thread did not come up")
     cores0, cpu0 = core_times(), process_cpu_s()
     try:
-        wall = _run_guarded([lambda: _feed(cap, frames, fps, [q_trk, q_det], counts), detector, tracker])
+        wall = _run_guarded([lambda: _feed(cap, frames, fps, [q_trk, q_det], counts), detector, tracker,
+                             lambda: ctl.loop(q_ctl, wake)])
     finally:
         cap.release()
+        ctl.actor.stop()
+        ctl.actor.join(3.0)
+    g2m = ctl.actor.motor_latency_ms()
     return {"handoff_ms_p50": handoff.percentile(50), "handoff_ms_p99": handoff.percentile(99),
             "tracker_fps": round(counts["tracker"] / wall, 2), "detector_ms_p50": det_ms.percentile(50),
             "detector_runs": counts["detector"], "detector_runs_per_s": round(counts["detector"] / wall, 2),
-            "glass_to_motor_ms_p50": g2m.percentile(50), "glass_to_motor_ms_p99": g2m.percentile(99),
+            "glass_to_motor_ms_p50": percentile(g2m, 50), "glass_to_motor_ms_p99": percentile(g2m, 99),
+            "control_wake_ms_p50": wake.percentile(50), "control_wake_ms_p99": wake.percentile(99),
             "cpu_core_pct": core_pct(cores0, core_times()),
             "cpu_main_pct": round(100 * (process_cpu_s() - cpu0) / wall, 1),
             "max_queue_depth": counts["max_queue"], "wall_s": round(wall, 2)}

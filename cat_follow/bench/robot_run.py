@@ -3,6 +3,7 @@ car thread on the simulated car, the video paced like a camera, lock-step off.
 
 Glass-to-motor latency is measured where it ends: the car thread records, for every order
 computed from a new frame, the time from that frame's capture to the order being applied.
+Control wake: the tracker committing a result -> the main loop awake to act on it.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def robot_run(video: Path, config: Config, models: ModelFiles, frames: int, rate
             "detector_ms_p50": pipe.detector.latency.percentile(50),
             "detector_runs": int(counters["detector_runs"]),
             "glass_to_motor_ms_p50": percentile(g2m, 50), "glass_to_motor_ms_p99": percentile(g2m, 99),
+            "control_wake_ms_p50": robot.wake_ms.percentile(50), "control_wake_ms_p99": robot.wake_ms.percentile(99),
             "cpu_core_pct": core_pct(marks["cores"], core_times()),
             "cpu_main_pct": round(100 * (process_cpu_s() - marks["cpu"]) / wall, 1),
             "cpu_detector_process_pct": round(100 * state["child_cpu_s"] / wall, 1),

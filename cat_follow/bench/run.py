@@ -4,12 +4,15 @@ side in one run.
 Each design runs in its own subprocess (so ``peak_rss_mb`` is its own), paced like a
 camera at the video's fps (or ``--rate``: a faster camera stands in for slower consumers,
 as on the Pi), for the same frames. Thread and process mode run the whole robot loop on
-the simulated car (lock-step off), so glass-to-motor latency is real: a frame's capture
-to the car thread applying the command computed from it. The baseline has no control loop:
-its "glass-to-motor" is read -> tracker output, a lower bound. Then each repeats the
-frames one stage at a time under tracemalloc for ``alloc_bytes_per_frame``. Thread-mode
-figures are unprefixed, then ``process_*``, ``baseline_*`` and ``ratio_*`` /
-``ratio_process_*`` (baseline / that design). ``--soak N``: see ``cat_follow.bench.soak``.
+the simulated car (lock-step off); the baseline runs the same control step into the same car
+thread (``cat_follow.bench.baseline``). So glass-to-motor is the same figure on every side: a
+frame's capture to the car thread applying the command computed from it; control wake is the
+tracker's output -> the main loop awake to act on it. Then each repeats the frames one stage
+at a time under tracemalloc for ``alloc_bytes_per_frame``. Thread-mode figures are
+unprefixed, then ``process_*``, ``baseline_*`` and ``ratio_*`` / ``ratio_process_*``
+(baseline / that design: above 1 = that design is faster or smaller) and ``vs_baseline_*`` /
+``vs_baseline_process_*`` for the latencies (that design / baseline: at most 1 = no worse
+than the baseline). ``--soak N``: see ``cat_follow.bench.soak``.
 """
 
 from __future__ import annotations
@@ -42,7 +45,10 @@ from cat_follow.threads.supervised import Health
 from cat_follow.threads.tracker import TrackerThread, roi_sizes
 
 KEYS = ["handoff_ms_p50", "handoff_ms_p99", "tracker_fps", "detector_ms_p50", "alloc_bytes_per_frame",
-        "peak_rss_mb", "glass_to_motor_ms_p50", "glass_to_motor_ms_p99", "detector_runs_per_s"]
+        "peak_rss_mb", "glass_to_motor_ms_p50", "glass_to_motor_ms_p99", "detector_runs_per_s",
+        "control_wake_ms_p50", "control_wake_ms_p99"]
+TABLE = ["glass_to_motor_ms_p50", "glass_to_motor_ms_p99", "control_wake_ms_p50", "control_wake_ms_p99",
+         "handoff_ms_p50", "handoff_ms_p99", "tracker_fps", "alloc_bytes_per_frame"]
 WARMUP = 30
 
 
@@ -140,9 +146,25 @@ def run_bench(video: Path | None, config: Config, models: ModelFiles, *, frames:
         for design, prefix in (("thread", "ratio_"), ("process", "ratio_process_")):
             if results[design].get(k) and base is not None:
                 summary[f"{prefix}{k}"] = round(base / results[design][k], 2)
+            if "_ms_" in k and base and results[design].get(k) is not None:
+                summary[f"vs_baseline_{prefix[6:]}{k}"] = round(results[design][k] / base, 2)
+    summary["load_average"] = [round(v, 2) for v in os.getloadavg()]
     if summary_path:
         summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
+
+
+def render_table(summary: dict[str, Any]) -> str:
+    """The latency figures of the three designs side by side (markdown), and the load average
+    the run saw (loaded figures are not the idle machine's)."""
+    lines = ["| figure | thread | process | baseline | thread / baseline | process / baseline |",
+             "|---|---|---|---|---|---|"]
+    for k in TABLE:
+        vs = [summary.get(f"vs_baseline_{p}{k}", "") for p in ("", "process_")]
+        lines.append(f"| {k} | {summary.get(k)} | {summary.get(f'process_{k}')} | "
+                     f"{summary.get(f'baseline_{k}')} | {vs[0]} | {vs[1]} |")
+    lines.append(f"load average at the end: {summary.get('load_average')}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ time on one thread, so a figure is the stage's cost, not a latency under content
   (the box from the configured detector on the first frame);
 * detector: the configured back-end's whole job (letterbox, inference, decode) on the whole
   frame, with ``detector.num_threads`` threads and with one;
-* verifier: one crop check (crop, resize, inference, colour signature);
+* verifier: one crop check (crop, resize, inference, the trained head, embedding, colour signature);
 * main tick: ``Robot.tick`` in a real robot loop on the simulated car (the bench's run);
 * web view: the encoder's overlay drawing and JPEG encode at ``web.jpeg_quality``.
 
@@ -35,7 +35,7 @@ from cat_follow.geometry import Box
 from cat_follow.memory.pool import BBOX, allocate_pool
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.model import ModelFiles
-from cat_follow.perception.port import KIND_CAT, SIGNATURE_LEN, DetectJob, new_result_buffer
+from cat_follow.perception.port import EMBED_LEN, KIND_CAT, SIGNATURE_LEN, DetectJob, new_result_buffer
 from cat_follow.perception.worker import ModelWorker, make_worker, resolve_models
 from cat_follow.sources import default_video
 from cat_follow.sources.source import PoolWriter
@@ -125,29 +125,35 @@ def _verifier(config: Config, models: ModelFiles, frames: list[np.ndarray], box:
     worker = make_worker(config, models)
     if not isinstance(worker, ModelWorker) or worker.verifier is None:
         raise RuntimeError("no verifier configured (verifier.enabled = false?)")
-    signature = np.zeros(SIGNATURE_LEN, np.float32)
-    worker.verifier.verify(frames[0], box, signature)  # warm-up
-    return [worker.verifier.verify(f, box, signature).ms for f in frames]
+    signature, embedding = np.zeros(SIGNATURE_LEN, np.float32), np.zeros(EMBED_LEN, np.float32)
+    worker.verifier.verify(frames[0], box, signature, embedding)  # warm-up
+    return [worker.verifier.verify(f, box, signature, embedding).ms for f in frames]
 
 
 def _kcf(config: Config, shared: SharedState, models: ModelFiles, frames: list[np.ndarray],
-         box: Box) -> tuple[list[float], list[float], float]:
-    """The tracker's own shrink and KCF update, frame after frame, from ``box`` on frame 0."""
+         box: Box) -> tuple[list[float], list[float], list[float], float]:
+    """The tracker's own shrink and KCF update, frame after frame, from ``box`` on frame 0, and
+    INTER_AREA's shrink (the one before issue 19) of the same frames (empty at full size)."""
     health = Health()
     port = ThreadDetectorPort(shared, make_worker(config, models), health)  # never started: no jobs
     trk = TrackerThread(shared, config, health, port)
     if not trk.init_kcf(frames[0], box):
         raise RuntimeError(f"KCF would not start on {box}")
-    shrink, update = [], []
+    shrink, update, area = [], [], []
     for frame in frames[1:]:
         t0 = time.perf_counter_ns()
         small = trk.kcf_image(frame)
         shrink.append(_ms_since(t0))
+        if small is not frame:  # the shrink before issue 19, into the same buffer, for comparison
+            t0 = time.perf_counter_ns()
+            cv2.resize(frame, (small.shape[1], small.shape[0]), dst=small, interpolation=cv2.INTER_AREA)
+            area.append(_ms_since(t0))
+            small = trk.kcf_image(frame)
         t1 = time.perf_counter_ns()
         assert trk.kcf is not None
         trk.kcf.update(small)
         update.append(_ms_since(t1))
-    return shrink, update, trk.scale
+    return shrink, update, area, trk.scale
 
 
 def _encode(config: Config, frames: list[np.ndarray], box: Box) -> list[float]:
@@ -199,7 +205,7 @@ def measure(video: Path, config: Config, frames: int) -> dict[str, Any]:
         raise RuntimeError(f"{video}: the detector found no cat to track")
     one = replace(config, detector=replace(config.detector, num_threads=1))
     det1_ms, det1_cpu, _ = _detector(one, models, slots)
-    shrink, update, scale = _kcf(config, shared, models, slots, box)
+    shrink, update, area, scale = _kcf(config, shared, models, slots, box)
     det_rate = FPS / config.detector.every_k_frames
     verify_rate = 1.0 / config.verifier.every_s
     rows = {
@@ -207,6 +213,7 @@ def measure(video: Path, config: Config, frames: int) -> dict[str, Any]:
         "camera_copy_640x480": _row(_camera_copy(slots), FPS),
         "kcf_shrink": _row(shrink, FPS),
         "kcf_update": _row(update, FPS),
+        **({"kcf_shrink_inter_area": _row(area, FPS)} if area else {}),
         f"detector_{config.detector.num_threads}_threads": _row(det_ms, det_rate, det_cpu),
         "detector_1_thread": _row(det1_ms, det_rate, det1_cpu),
         "verifier": _row(_verifier(config, models, slots, box), verify_rate),

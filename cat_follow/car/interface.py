@@ -37,6 +37,9 @@ class Order:
 
 class Car(ABC):
     applied: Order = Order()  # what the car was last told, after clamping
+    # whether the last stop (``stop``, or a drive to speed 0) is known to have reached the motors;
+    # a car that cannot tell (or cannot fail silently) keeps True
+    stop_confirmed: bool = True
 
     @abstractmethod
     def drive(self, speed: float, steer_deg: float) -> None:
@@ -48,7 +51,9 @@ class Car(ABC):
 
     @abstractmethod
     def stop(self) -> None:
-        """Motors to zero now. Must work whatever state the car is in."""
+        """Motors to zero now. Must work whatever state the car is in. A car whose stop can be
+        lost without an error (the PiCar-X) sets ``stop_confirmed`` and records speed 0 in
+        ``applied`` only once the stop is known to have taken."""
 
     @abstractmethod
     def read_distance_cm(self) -> float:

@@ -105,16 +105,34 @@ class PicarxCar(Car):
 
     def drive(self, speed: float, steer_deg: float) -> None:
         self._check_thread()
-        self.applied = drive_calls(self.px, self.applied, speed, steer_deg)
+        before = self.applied
+        after = drive_calls(self.px, before, speed, steer_deg)
+        if after.speed == 0 and before.speed != 0:  # drive_calls stopped the motors: did it take?
+            self.stop_confirmed = self._motors_zeroed()
+            if not self.stop_confirmed:
+                after = replace(after, speed=before.speed)  # still moving, as far as anyone knows
+        self.applied = after
 
     def look(self, pan_deg: float, tilt_deg: float) -> None:
         self._check_thread()
         self.applied = look_calls(self.px, self.applied, pan_deg, tilt_deg)
 
     def stop(self) -> None:
+        """Both motor channels to 0; speed 0 is recorded only if the HAT took it (else
+        ``stop_confirmed`` is False and ``applied`` keeps the last speed)."""
         self._check_thread()
-        self.px.stop()  # sets both PWM channels to 0 (twice)
-        self.applied = replace(self.applied, speed=0.0)
+        self.px.stop()  # sets both PWM channels to 0 (twice); robot_hat drops its I2C failures
+        self.stop_confirmed = self._motors_zeroed()
+        if self.stop_confirmed:
+            self.applied = replace(self.applied, speed=0.0)
+
+    def _motors_zeroed(self) -> bool:
+        """Write 0 to both motor PWM channels once more, through the call whose result robot_hat
+        keeps: its I2C methods retry an OSError 5 times and then return False (i2c.py's
+        ``_retry_wrapper``), a result its public ``write``/``pulse_width`` and picar-x's
+        ``stop`` drop. True only if both channels took the write."""
+        results = [pin._write_word_data(pin.REG_CHN + pin.channel, 0) for pin in self.px.motor_speed_pins]
+        return all(r is not False for r in results)
 
     def set_zero(self, which: str, degrees: float) -> None:
         self._check_thread()

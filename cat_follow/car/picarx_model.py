@@ -14,6 +14,19 @@ Written from picar-x's source, not from this project's odometry:
 from __future__ import annotations
 
 PERIOD = 4095
+
+# The car's body, around the pose point (the middle of the rear axle), metres. SunFounder's
+# product size for the assembled PiCar-X is 25.4 x 16.5 x 10.2 cm (10 x 6.5 x 4 in; the figures
+# KarimAziev/picar-x-racer's car model is built from), on ~65 mm wheels. The rear wheels sit at
+# the back of the chassis: the body ends about a wheel radius (plus the frame's lip) behind
+# their axle, so the front bumper is 0.214 m ahead of it.
+BODY_LENGTH_M = 0.254
+BODY_WIDTH_M = 0.165
+BODY_REAR_M = 0.04                          # rear of the body behind the rear axle
+BODY_FRONT_M = BODY_LENGTH_M - BODY_REAR_M  # the front bumper ahead of the rear axle
+# The ultrasonic module is screwed to the front bumper, facing forward, on the centre line
+# (picar-x's assembly; its trig/echo on D2/D3): ranges are measured from there.
+SONAR_FORWARD_M = BODY_FRONT_M
 DIR_MIN, DIR_MAX = -30.0, 30.0
 PAN_MIN, PAN_MAX = -90.0, 90.0
 TILT_MIN, TILT_MAX = -35.0, 65.0

@@ -55,6 +55,14 @@ class RecordingCar(Car):
     def applied(self, value: Order) -> None:
         self.inner.applied = value
 
+    @property
+    def stop_confirmed(self) -> bool:
+        return self.inner.stop_confirmed
+
+    @stop_confirmed.setter
+    def stop_confirmed(self, value: bool) -> None:
+        self.inner.stop_confirmed = value
+
     def drive(self, speed: float, steer_deg: float) -> None:
         self._call("drive", (speed, steer_deg), lambda: self.inner.drive(speed, steer_deg))
 

@@ -6,9 +6,10 @@ per-wheel duty set at ``forward`` time, its speed-to-duty mapping). Each wheel t
 ground speed read off the sim's own duty -> m/s table (NOT the calibration's: a real car is
 never exactly calibrated, and odometry must be judged against the car, not against itself),
 reached with a first-order lag; servos slew (not jump); the true pose follows a kinematic
-bicycle on the servo's ACTUAL angle at the mean of the two wheel speeds. The ultrasonic sensor sees walls and round
-obstacles in a cone, with noise, a 4 m range and dropouts that read -1, and each reading
-takes time. ``fail_next`` makes the next I2C-backed call raise like a Robot HAT that went away.
+bicycle on the servo's ACTUAL angle at the mean of the two wheel speeds. The ultrasonic sensor sits where the
+PiCar-X's does, on the front bumper (``SONAR_FORWARD_M`` ahead of the rear axle), and sees walls
+and round obstacles in a cone from there, with noise, a 4 m range and dropouts that read -1;
+each reading takes time. ``fail_next`` makes the next I2C-backed call raise like a Robot HAT that went away.
 
 Time comes from an injected clock, so tests can step it; state is guarded by a lock because
 the sensor thread reads while the car thread drives.
@@ -29,7 +30,7 @@ import numpy as np
 from cat_follow.calib.store import Calibration
 from cat_follow.car.interface import Car, Order, clamp
 from cat_follow.car.picarx_car import drive_calls, look_calls
-from cat_follow.car.picarx_model import PicarxModel
+from cat_follow.car.picarx_model import SONAR_FORWARD_M, PicarxModel
 
 SUBSTEP_S = 0.005
 
@@ -103,6 +104,8 @@ class SimCar(Car):
         self.fail_next: BaseException | None = None
         self.zeros: dict[str, float] = {}
         self.calls = 0
+        self.moving_drives = 0      # drive calls that left a motor turning (non-zero speed)
+        self.travelled_m = 0.0      # path length of the rear axle's centre, either direction
         self._t = clock()
         self._lock = threading.Lock()
 
@@ -124,6 +127,7 @@ class SimCar(Car):
             self.pan += clamp(self.px.pan - self.pan, -step, step)
             self.tilt += clamp(self.px.tilt - self.tilt, -step, step)
             self.v += (target_v - self.v) * (1 - math.exp(-dt / p.motor_tau_s))
+            self.travelled_m += abs(self.v) * dt
             integrate(self.pose, self.v, self.steer, self.cal.wheelbase_m, dt)
 
     def ground_speed_mps(self) -> float:
@@ -146,6 +150,7 @@ class SimCar(Car):
             self._advance_locked()
             self._io()
             self.applied = drive_calls(self.px, self.applied, speed, steer_deg)
+            self.moving_drives += self.applied.speed != 0
 
     def look(self, pan_deg: float, tilt_deg: float) -> None:
         with self._lock:
@@ -178,9 +183,14 @@ class SimCar(Car):
         return round(max(p.range_min_cm, cm), 2)
 
     # ---- sensing -----------------------------------------------------------------------
-    def _true_range_m(self) -> float | None:
-        """Nearest wall or obstacle in the sensor's cone (the sensor faces forward)."""
+    def sensor_pose(self) -> tuple[float, float, float]:
+        """Where the ultrasonic sensor is and where it faces (world x, y, heading in radians)."""
         x, y, th = (float(v) for v in self.pose)
+        return x + SONAR_FORWARD_M * math.cos(th), y + SONAR_FORWARD_M * math.sin(th), th
+
+    def _true_range_m(self) -> float | None:
+        """Nearest wall or obstacle in the sensor's cone, from the front bumper, facing forward."""
+        x, y, th = self.sensor_pose()
         half = math.radians(self.params.cone_half_deg)
         best: float | None = None
         for k in range(-4, 5):  # rays across the cone

@@ -9,6 +9,7 @@ from pathlib import Path
 from cat_follow.cli.robot_commands import cmd_record, cmd_run, cmd_send
 from cat_follow.cli.setup_commands import cmd_calibrate, cmd_config
 from cat_follow.cli.simulate import cmd_simulate
+from cat_follow.cli.train_commands import cmd_train_classifier
 from cat_follow.cli.vision import cmd_bench, cmd_bench_web, cmd_detect, cmd_evaluate, cmd_replay
 
 
@@ -149,5 +150,12 @@ def _evaluate_and_setup_commands(sub: argparse._SubParsersAction[argparse.Argume
     cb.add_argument("--square-mm", type=float, default=25.0, help="printed square size (camera)")
     cb.add_argument("--square-px", type=int, default=80, help="square size of the printable board")
     cb.add_argument("--out", type=Path, help="output image (chessboard)")
+    tc = _command(sub, "train-classifier", cmd_train_classifier,
+                  help="train the cat/dog/other crop classifier's head on the pets photos")
+    tc.add_argument("--data", type=Path, help="pets photo set (default: ../shared/datasets/pets)")
+    tc.add_argument("--out", type=Path, help="head file (.npy; default: the shipped cat_follow/perception/"
+                    "pet_head.npy); its provenance and figures go beside it as .json")
+    tc.add_argument("--copies", type=int, default=3, help="augmented floor views per training photo")
+    tc.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     c = _command(sub, "config", cmd_config, help="print the default config, or check a file")
     c.add_argument("--check", type=Path, help="validate this file and exit")

@@ -32,14 +32,16 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     cfg = options.config(args)
     robot = build_robot(cfg, sim=args.sim, source=args.source, socket=args.socket)
-    recorder = Recorder(args.out, robot.pipeline, robot.health, cfg.camera.fps)
+    recorder = Recorder(args.out, robot.pipeline.shared, robot.pipeline.main_reader, robot.health, cfg.camera.fps,
+                        cfg.record)
     recorder.start()
     try:
         status = run_until_signal(robot, telemetry_hook(robot, recorder), args.duration)
     finally:
         recorder.stop()
         recorder.join(5.0)
-    print(f"recorded {recorder.frames_written} frames and {recorder.rows_written} telemetry rows to {args.out}"
+    print(f"recorded {recorder.frames_written} frames ({recorder.frames_dropped} dropped) in "
+          f"{recorder.video.closed} segments and {recorder.rows_written} telemetry rows to {args.out}"
           + (f" ({recorder.dropped_rows} rows dropped)" if recorder.dropped_rows else ""), file=sys.stderr)
     return status
 

@@ -83,8 +83,9 @@ def _suite(args: argparse.Namespace, cfg: Config, models: ModelFiles) -> int:
         print(f"{name:24s} {'PASS' if out['success'] else 'FAIL'}  acquire={out['time_to_acquire_s']}s "
               f"centred={out['centered_fraction']} dist_err={out['mean_distance_error_m']}m "
               f"collisions={out['collisions']} lost={out['lost_episodes']} odo_err={out['odometry_error_m']}m "
-              f"decoy={out['decoy_fraction']} switches={out['switches']} reacquire={out['reacquire_s_max']}s "
-              f"back_after_hide={out['reacquire_after_hide_s_max']}s"
+              f"decoy={out['decoy_fraction']} wall_clear={out['min_wall_clearance_m']}m "
+              f"after_stop={out['after_stop']['drives']}/{out['after_stop']['moved_m']}m switches={out['switches']} "
+              f"reacquire={out['reacquire_s_max']}s back_after_hide={out['reacquire_after_hide_s_max']}s"
               + (f"  ({'; '.join(out['reasons'])})" if out["reasons"] else ""), flush=True)
     if args.summary_json:
         args.summary_json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

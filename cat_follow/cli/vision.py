@@ -63,7 +63,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from cat_follow.bench.run import run_bench
+    from cat_follow.bench.run import render_table, run_bench
 
     cfg = options.config(args)
     if args.soak is not None:
@@ -81,6 +81,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     summary = run_bench(args.video, cfg, options.models(ssd), frames=args.frames, config_path=args.config,
                         summary_path=args.summary_json, rate=args.rate)
     print(json.dumps(summary, indent=2))
+    print(render_table(summary))
     return 0
 
 

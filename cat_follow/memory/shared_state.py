@@ -56,8 +56,13 @@ slots and a reader slower than the camera, the writer comes round to the slot be
 Pinning makes the reader's slot untouchable for as long as it needs it; extra slots make
 sure the writer always finds a free one, so it never waits: ``slots = pinning readers + 2``.
 
-Signalling (a new frame, lock-step acknowledgements) uses a ``threading.Event`` per reader
-and a Condition for lock-step; these are waits, never on the frame data path.
+Signalling (a new frame, lock-step acknowledgements, a new result for the main loop) uses a
+``threading.Event`` per reader, a binary semaphore for results and a Condition for lock-step;
+these are waits, never on the frame data path. The results signal (a bare ``threading.Lock``
+the producer releases and the consumer takes, with a timeout: no Python-level critical
+section, nothing allocated) is given after ``commit_result`` released the lock: it only says
+"look now"; the rows and box are still read under the lock. The tracker, its producer, runs in
+the main process in both detector modes.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,6 +109,9 @@ class SharedState(LockedRecords):
         self._next_slot = 0
         self._seq = 0
         self.closed = threading.Event()
+        self._result_ready = threading.Lock()  # held = no result since the consumer's last wait
+        self._result_ready.acquire()
+        self.result_ns = 0  # monotonic_ns of the last commit, stored before the signal is given
 
     # ---- registration (before threads start) -------------------------------------------
     def register_reader(self, name: str, *, lockstep: bool = False) -> int:
@@ -262,10 +270,30 @@ class SharedState(LockedRecords):
             (self.pool.detector_meta if out_meta is None else out_meta)[0] = ref.meta
             return ref.seq
 
+    # ---- results ring: waking its consumer -------------------------------------------
+    def commit_result(self) -> None:
+        """Commit the producer's row (under the lock), then wake the consumer's ``wait_result``."""
+        super().commit_result()
+        self.result_ns = time.monotonic_ns()
+        self._signal_result()
+
+    def _signal_result(self) -> None:
+        """Release the semaphore (``result_ns`` is then visible to the taker); already released =
+        a signal pending, so signals coalesce. Only ``close`` may release it in between."""
+        if self._result_ready.locked():
+            with suppress(RuntimeError):  # close() released it in between
+                self._result_ready.release()
+
+    def wait_result(self, timeout: float) -> bool:
+        """The results' one consumer: wait for a commit since its last wait (or ``timeout``). Taken
+        before the caller reads, so a commit in between is read now and wakes it once more."""
+        return self._result_ready.acquire(True, max(timeout, 0.0))
+
     # ---- shutdown ----------------------------------------------------------------------
     def close(self) -> None:
         """Wake every waiter so threads can see ``closed`` and leave."""
         self.closed.set()
+        self._signal_result()
         for ev in self._reader_events:
             ev.set()
         with self._done_cond:

@@ -29,6 +29,7 @@ KIND_OTHER, KIND_CAT, KIND_DOG, KIND_PERSON = 0, 1, 2, 3
 KIND_NAMES = {KIND_OTHER: "other", KIND_CAT: "cat", KIND_DOG: "dog", KIND_PERSON: "person"}
 MAX_DETECTIONS = 16
 SIGNATURE_LEN = 64
+EMBED_LEN = 128  # the classifier's appearance embedding (PCA of the backbone's pooled features)
 # In lock-step (--fast) the tracker waits this long for its ticket's result: those runs promise the
 # same result on any machine, so a slow run there is waited for, not treated as a hang.
 LOCKSTEP_WAIT_S = 30.0
@@ -50,10 +51,13 @@ RESULT = np.dtype([
     ("n", np.int64),               # detections in ``dets``
     ("dets", DETECTION, (MAX_DETECTIONS,)),  # sorted by score, highest first
     ("verified", np.int64),        # 1 = the verifier ran on the job's ``verify`` box
-    ("cat_prob", np.float64),      # verifier: probability the crop is a cat
-    ("other_prob", np.float64),    # verifier: probability it is a dog or person
-    ("signature", np.float32, (SIGNATURE_LEN,)),  # verifier: appearance vector for identity
+    ("cat_prob", np.float64),      # classifier: calibrated P(cat) of the crop
+    ("other_prob", np.float64),    # legacy name read by decide.py: = dog_prob
+    ("signature", np.float32, (SIGNATURE_LEN,)),  # verifier: HSV colour histogram (L1 = 1)
     ("verify_ms", np.float64),
+    ("dog_prob", np.float64),      # classifier: calibrated P(dog)
+    ("cls_other_prob", np.float64),  # classifier: calibrated P(neither cat nor dog); the three sum to 1
+    ("embedding", np.float32, (EMBED_LEN,)),  # classifier: appearance embedding, L2 = 1 (cosine = dot)
 ], align=True)
 
 # A job, as one record (for a detector in another process).

@@ -35,8 +35,8 @@ class Runtime(Protocol):
 class TfliteRuntime:
     """One TFLite interpreter, used from one thread."""
 
-    def __init__(self, path: Path, num_threads: int) -> None:
-        self.interp = load_interpreter(path, num_threads)
+    def __init__(self, path: Path, num_threads: int, preserve_all_tensors: bool = False) -> None:
+        self.interp = load_interpreter(path, num_threads, preserve_all_tensors)
         inputs = self.interp.get_input_details()
         if len(inputs) != 1 or len(inputs[0]["shape"]) != 4 or inputs[0]["shape"][3] != 3:
             raise ModelError(f"model {path}: expected one image input [1,H,W,3], got "

@@ -1,10 +1,15 @@
-"""Crop verifier: is the tracked box a cat? An ImageNet classifier on the box's crop.
+"""Crop verifier: is the box a cat, a dog or neither? MobileNet v2 features and a trained head.
 
-A detector alone confuses cats and dogs (SSD MobileNet v1's best dog score on the shared
-dog photo is 0.12); an ImageNet classifier run on the crop separates them well. Owns the
-classifier's interpreter (one thread only), the square crop buffer the crop is resized
-into and a small buffer for the appearance signature; nothing is allocated per run beyond
-the runtime's own output copy and OpenCV's small histogram.
+The detector alone confuses cats and dogs, and the ImageNet classes alone call black cats
+"schipperke" and calico kittens puppies. The verifier runs MobileNet v2 (ImageNet, uint8)
+on a square crop around the box, reads its pooled 1280-d layer and applies the head that
+``cat-follow train-classifier`` trained on pet photos (``perception.classifier``): calibrated
+probabilities for cat, dog and other, and an appearance embedding for identity. Owns the
+interpreter (one thread only), the square crop buffer, the feature buffers and a small
+buffer for the colour signature; nothing frame-sized is allocated per run.
+
+The ImageNet cat and dog class sums of the same run are kept in the verdict for comparison
+only (``imagenet_cat``, ``imagenet_dog``: what the verifier used before the head).
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ import numpy as np
 
 from cat_follow.errors import ModelError
 from cat_follow.geometry import Box
+from cat_follow.perception.classifier import CAT, DEFAULT_HEAD, DOG, OTHER, PooledFeatures, load_head
 from cat_follow.perception.manifest import Manifest
-from cat_follow.perception.port import SIGNATURE_LEN
+from cat_follow.perception.port import EMBED_LEN, SIGNATURE_LEN
 from cat_follow.perception.runtime import TfliteRuntime
 
 # ImageNet's domestic cats; the dogs are ImageNet classes 151..268 (Chihuahua .. Mexican
@@ -33,13 +39,12 @@ _SIG_SIDE = 48
 
 @dataclass(frozen=True)
 class Verdict:
-    cat: float    # summed probability of the domestic cat classes
-    dog: float    # summed probability of the dog classes
+    cat: float    # calibrated P(cat) from the trained head
+    dog: float    # calibrated P(dog)
+    other: float  # calibrated P(neither); cat + dog + other = 1
     ms: float
-
-    @property
-    def other(self) -> float:
-        return max(0.0, 1.0 - self.cat)
+    imagenet_cat: float = 0.0  # the old rule, for comparison: summed ImageNet cat classes
+    imagenet_dog: float = 0.0  # summed ImageNet dog classes
 
 
 def class_indices(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -69,13 +74,13 @@ def square_crop(box: Box, width: int, height: int, margin: float) -> tuple[int, 
 
 
 class CropVerifier:
-    """MobileNet v2 ImageNet (uint8 RGB 224) on a square crop of a BGR frame."""
+    """MobileNet v2 ImageNet (uint8 RGB 224) plus the pet head, on a square crop of a BGR frame."""
 
     def __init__(self, manifest: Manifest, model_path: Path, labels_path: Path, *,
-                 num_threads: int = 2, margin: float = 0.15) -> None:
+                 num_threads: int = 2, margin: float = 0.15, head_path: Path = DEFAULT_HEAD) -> None:
         if manifest.family != "classifier":
             raise ModelError(f"model manifest {manifest.source}: family {manifest.family!r} is not a classifier")
-        self.rt = TfliteRuntime(model_path, num_threads)
+        self.rt = TfliteRuntime(model_path, num_threads, preserve_all_tensors=True)
         if self.rt.input_dtype != np.uint8:
             raise ModelError(f"classifier {model_path}: input dtype {self.rt.input_dtype}, expected uint8")
         try:
@@ -86,28 +91,42 @@ class CropVerifier:
         det = self.rt.output_details[0]
         self.out_scale = float(det["quantization"][0]) or 1.0
         self.out_zero = int(det["quantization"][1])
+        self.head = load_head(head_path)
+        self.features = PooledFeatures(self.rt.interp)
         self.margin = margin
         self.crop = np.zeros((self.rt.input_h, self.rt.input_w, 3), np.uint8)  # the crop buffer
         self._sig_bgr = np.zeros((_SIG_SIDE, _SIG_SIDE, 3), np.uint8)
         self._sig_hsv = np.zeros((_SIG_SIDE, _SIG_SIDE, 3), np.uint8)
 
-    def verify(self, frame_bgr: np.ndarray, box: Box, signature: np.ndarray | None = None) -> Verdict:
-        """Classify the square crop around ``box``; fill ``signature`` (SIGNATURE_LEN floats)
-        with the box's colour signature if given."""
+    def verify(self, frame_bgr: np.ndarray, box: Box, signature: np.ndarray | None = None,
+               embedding: np.ndarray | None = None) -> Verdict:
+        """Classify the square crop around ``box``. Fills ``signature`` (SIGNATURE_LEN floats)
+        with the box's colour signature and ``embedding`` (EMBED_LEN floats) with its
+        appearance embedding, where given."""
         t0 = time.perf_counter()
         hgt, wid = frame_bgr.shape[:2]
         x0, y0, x1, y1 = square_crop(box, wid, hgt, self.margin)
         cv2.resize(frame_bgr[y0:y1, x0:x1], (self.crop.shape[1], self.crop.shape[0]), dst=self.crop,
                    interpolation=cv2.INTER_AREA)
+        return self.classify_crop(t0, signature, embedding, frame_bgr, box)
+
+    def classify_crop(self, t0: float, signature: np.ndarray | None = None, embedding: np.ndarray | None = None,
+                      frame_bgr: np.ndarray | None = None, box: Box | None = None) -> Verdict:
+        """Classify what is in ``self.crop`` now (BGR, the input size); ``t0`` = perf_counter
+        at the start, for the verdict's ``ms``. The signature needs the frame and box."""
         cv2.cvtColor(self.crop, cv2.COLOR_BGR2RGB, dst=self.rt.input_view())  # BGR -> RGB, into the tensor
         self.rt.invoke()
-        probs = self.rt.outputs()[0]
-        cat = (float(probs[self.cats].astype(np.float64).sum()) - self.out_zero * len(self.cats)) * self.out_scale
-        dog = (float(probs[self.dogs].astype(np.float64).sum()) - self.out_zero * len(self.dogs)) * self.out_scale
-        if signature is not None:
+        out = self.rt.outputs()[0]
+        icat = (float(out[self.cats].astype(np.float64).sum()) - self.out_zero * len(self.cats)) * self.out_scale
+        idog = (float(out[self.dogs].astype(np.float64).sum()) - self.out_zero * len(self.dogs)) * self.out_scale
+        del out
+        x = self.features.read()
+        p = self.head.probs(x)
+        if embedding is not None:
+            embedding[:EMBED_LEN] = self.head.embed(x)
+        if signature is not None and frame_bgr is not None and box is not None:
             write_signature(frame_bgr, box, signature, (self._sig_bgr, self._sig_hsv))
-        return Verdict(cat, dog, (time.perf_counter() - t0) * 1e3)
-
+        return Verdict(float(p[CAT]), float(p[DOG]), float(p[OTHER]), (time.perf_counter() - t0) * 1e3, icat, idog)
 
 
 def write_signature(frame_bgr: np.ndarray, box: Box, out: np.ndarray,

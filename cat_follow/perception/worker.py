@@ -17,6 +17,7 @@ import numpy as np
 from cat_follow.config import Config
 from cat_follow.errors import ModelError
 from cat_follow.perception.backend import ObjectDetector
+from cat_follow.perception.classifier import head_path
 from cat_follow.perception.manifest import MANIFEST_DIR, Manifest, load_manifest, sha256_of, shipped_manifests
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.port import DetectJob, DetectorWorker
@@ -45,9 +46,9 @@ class ModelWorker:
         out["n"] = self.detector.detect(image, job.min_score, out["dets"], offset)
         out["verified"] = 0
         if job.verify is not None and self.verifier is not None:
-            v = self.verifier.verify(frame, job.verify, out["signature"])
-            # other_prob = the dog classes' sum (ImageNet has no person class)
-            out["verified"], out["cat_prob"], out["other_prob"], out["verify_ms"] = 1, v.cat, v.dog, v.ms
+            v = self.verifier.verify(frame, job.verify, out["signature"], out["embedding"])
+            out["verified"], out["cat_prob"], out["dog_prob"], out["cls_other_prob"] = 1, v.cat, v.dog, v.other
+            out["other_prob"], out["verify_ms"] = v.dog, v.ms  # other_prob: the name decide.py reads
         out["ms"] = (time.perf_counter() - t0) * 1e3
 
 
@@ -113,5 +114,5 @@ def make_worker(config: Config, models: ModelFiles) -> DetectorWorker:
     if config.verifier.enabled and models.verifier is not None and models.verifier_labels is not None:
         vm = load_manifest(str(models.verifier_manifest or config.verifier.manifest))
         verifier = CropVerifier(vm, models.verifier, models.verifier_labels, num_threads=threads,
-                                margin=config.verifier.margin)
+                                margin=config.verifier.margin, head_path=head_path(config.verifier.head))
     return ModelWorker(detector, verifier)

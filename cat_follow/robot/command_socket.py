@@ -6,7 +6,11 @@ reads the CommandQueue). At most ``MAX_LINES_PER_TURN`` lines of one client are 
 before the others get their turn; a client whose unread answers pass ``HIGH_WATER`` is not
 read from until it takes them (a flood is slowed down, not buffered), and is dropped if it
 takes none for ``STUCK_S``. A line longer than ``max_line_bytes`` is answered ``ERR`` and
-the connection closed.
+the connection closed. A client that sends nothing for ``idle_s`` is disconnected.
+
+``stop`` is never refused: with ``max_clients`` connected, a new client still gets
+``OVERFLOW_S`` to send one line (at most ``max_clients`` such clients at once); a ``stop`` is
+obeyed and answered ``OK``, anything else ``ERR too many clients``; then it is closed.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cat_follow.errors import CatFollowError
-from cat_follow.robot.commands import CommandQueue, answer_command
+from cat_follow.robot.commands import VERB_STOP, CommandError, CommandQueue, answer_command, parse_command
+from cat_follow.robot.socket_paths import client_socket_paths as client_socket_paths
+from cat_follow.robot.socket_paths import fallback_dir, secure_dir
+from cat_follow.robot.socket_paths import server_socket_path as server_socket_path
 from cat_follow.threads.supervised import Health, SupervisedThread
 
 log = logging.getLogger(__name__)
@@ -33,51 +40,8 @@ STUCK_S = 5.0  # a client that takes none of its answers for this long is droppe
 MAX_LINES_PER_TURN = 32
 INBUF_HIGH = 16 * 1024  # unprocessed input above this: stop reading that client until it is handled
 SOCKET_MODE = 0o660
-
-
-def fallback_dir() -> Path:
-    return Path(f"/tmp/cat-follow-{os.getuid()}")
-
-
-def secure_dir(path: Path) -> None:
-    """Create ``path`` 0700, or accept it only if it is a real directory (not a link) owned by
-    this user with no access for others: /tmp is shared, and whoever owns the directory
-    could swap the socket for their own."""
-    with contextlib.suppress(FileExistsError):
-        path.mkdir(mode=0o700)
-    st = path.lstat()
-    if not stat.S_ISDIR(st.st_mode):
-        raise CatFollowError(f"{path} is not a directory (a link or a file): refusing to listen there")
-    if st.st_uid != os.geteuid():
-        raise CatFollowError(f"{path} belongs to uid {st.st_uid}, not to this user ({os.geteuid()}): "
-                             "refusing to listen there")
-    if st.st_mode & 0o077:
-        raise CatFollowError(f"{path} has mode {stat.S_IMODE(st.st_mode):04o}, not 0700: refusing to listen there")
-
-
-def fallback_socket_path() -> Path:
-    """Where a non-root user's service listens when /run/cat-follow is not writable."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.access(runtime, os.W_OK):
-        return Path(runtime) / "cat-follow.sock"
-    return fallback_dir() / "cat-follow.sock"
-
-
-def server_socket_path(configured: str, override: str | None) -> Path:
-    """The path to listen on: --socket, else the config's, else the per-user fallback."""
-    if override:
-        return Path(override)
-    path = Path(configured)
-    parent = path.parent
-    if (parent.is_dir() and os.access(parent, os.W_OK)) or (not parent.exists() and os.access(parent.parent, os.W_OK)):
-        return path
-    fb = fallback_socket_path()
-    log.info("%s is not writable; listening on %s instead", parent, fb)
-    return fb
-
-
-def client_socket_paths(configured: str, override: str | None) -> list[Path]:
-    return [Path(override)] if override else [Path(configured), fallback_socket_path()]
+OVERFLOW_S = 2.0  # a client over max_clients has this long to send its one line (a stop is sent at once)
+TOO_MANY = "ERR too many clients"
 
 
 @dataclass
@@ -87,6 +51,9 @@ class _Client:
     outbuf: bytearray = field(default_factory=bytearray)
     closing: bool = False
     stuck_since: float | None = None  # answers waiting and none taken since then
+    heard: float = field(default_factory=time.monotonic)  # when it last sent anything
+    since: float = field(default_factory=time.monotonic)  # when it connected
+    overflow: bool = False  # accepted over max_clients: one line (a stop) and closed
 
 
 class CommandServer(SupervisedThread):
@@ -94,7 +61,7 @@ class CommandServer(SupervisedThread):
 
     def __init__(self, path: Path, queue: CommandQueue, status: Callable[[], str],
                  arena: tuple[float, float, float, float], health: Health, *,
-                 max_clients: int = 16, max_line_bytes: int = 256,
+                 max_clients: int = 16, max_line_bytes: int = 256, idle_s: float = 30.0,
                  on_answer: Callable[[str, str], None] | None = None) -> None:
         super().__init__("commands", health)
         self.on_answer = on_answer  # told of every line and its answer (the recorder)
@@ -104,9 +71,11 @@ class CommandServer(SupervisedThread):
         self.arena = arena
         self.max_clients = max_clients
         self.max_line = max_line_bytes
+        self.idle_s = idle_s
         self.sel = selectors.DefaultSelector()
         self.clients: dict[int, _Client] = {}
-        self.counts = {"connections": 0, "lines": 0, "errors": 0, "dropped": 0, "refused": 0, "accept_errors": 0}
+        self.counts = {"connections": 0, "lines": 0, "errors": 0, "dropped": 0, "refused": 0, "accept_errors": 0,
+                       "idle": 0, "overflow_stops": 0}
         self.listener = self._bind()
         self.sel.register(self.listener, selectors.EVENT_READ, None)
 
@@ -166,13 +135,14 @@ class CommandServer(SupervisedThread):
             return
         sock.setblocking(False)
         self.counts["connections"] += 1
-        if len(self.clients) >= self.max_clients:
+        over = sum(c.overflow for c in self.clients.values())
+        if len(self.clients) - over >= self.max_clients and over >= self.max_clients:
             self.counts["refused"] += 1
             with contextlib.suppress(OSError):
-                sock.send(b"ERR too many clients\n")
+                sock.send(TOO_MANY.encode() + b"\n")
             sock.close()
             return
-        self.clients[sock.fileno()] = _Client(sock)
+        self.clients[sock.fileno()] = _Client(sock, overflow=len(self.clients) - over >= self.max_clients)
         self.sel.register(sock, selectors.EVENT_READ, sock.fileno())
 
     def _drop(self, c: _Client) -> None:
@@ -221,6 +191,7 @@ class CommandServer(SupervisedThread):
             self._drop(c)
             return
         c.inbuf += data
+        c.heard = time.monotonic()
 
     def _processable(self, c: _Client) -> bool:
         return not c.closing and len(c.outbuf) < HIGH_WATER and c.inbuf.find(b"\n") >= 0
@@ -237,6 +208,9 @@ class CommandServer(SupervisedThread):
                 self._oversize(c)
                 break
             self.counts["lines"] += 1
+            if c.overflow:
+                self._overflow_line(c, raw.decode("ascii", "replace"))
+                break
             self._reply(c, self.answer(raw.decode("ascii", "replace")))
         if not c.closing and c.inbuf.find(b"\n") < 0 and len(c.inbuf) > self.max_line:
             self._oversize(c)
@@ -248,12 +222,34 @@ class CommandServer(SupervisedThread):
         c.inbuf.clear()
         self._reply(c, f"ERR line longer than {self.max_line} bytes; closing", then_close=True)
 
+    def _overflow_line(self, c: _Client, line: str) -> None:
+        """The one line of a client over max_clients: obeyed if it is ``stop``, else refused."""
+        try:
+            is_stop = parse_command(line, self.arena).verb == VERB_STOP
+        except CommandError:
+            is_stop = False
+        if is_stop:
+            self.counts["overflow_stops"] += 1
+            self._reply(c, self.answer(line), then_close=True)
+        else:
+            self.counts["refused"] += 1
+            self._reply(c, TOO_MANY, then_close=True)
+
     def _drop_stuck(self) -> None:
+        """Drop clients that take no answers, idle ones, and overflow ones past their time."""
         now = time.monotonic()
         for c in list(self.clients.values()):
             if c.stuck_since is not None and now - c.stuck_since > STUCK_S:
                 log.warning("dropping a command client that has not read its answers for %.0f s", STUCK_S)
                 self.counts["dropped"] += 1
+                self._drop(c)
+            elif c.overflow and not c.closing and now - c.since > OVERFLOW_S:  # not extended by a trickle
+                self.counts["refused"] += 1
+                self._reply(c, TOO_MANY, then_close=True)
+                self._flush(c)
+            elif now - c.heard > self.idle_s and not c.closing:
+                log.info("disconnecting a command client idle for %.0f s", self.idle_s)
+                self.counts["idle"] += 1
                 self._drop(c)
 
     def loop(self) -> None:

@@ -38,6 +38,7 @@ from cat_follow.robot.sdnotify import Notifier
 from cat_follow.robot.state_machine import Intent, Mode, RobotState, Sighting, StateMachine
 from cat_follow.robot.status import StatusBoard
 from cat_follow.robot.ultrasonic import UltrasonicThread
+from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.supervised import ThreadFailed
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,12 @@ class Robot:
         self.motion = MotionController(config.motion, config.robot, cal, w, h)
         self.odom = Odometry(self.pool.odometry, cal)
         self.lockstep = lockstep
-        self.actor = CarActor(car_factory, self.health, watchdog_s=config.robot.watchdog_s, clock=clock)
+        self.actor = CarActor(car_factory, self.health, watchdog_s=config.robot.watchdog_s, clock=clock,
+                              stop_resend_s=config.robot.stop_resend_s)
         self.sonar = UltrasonicThread(self.actor, self.health, rate_hz=config.robot.ultrasonic_hz, clock=clock)
         self.server = CommandServer(socket_path, self.queue, self.status_json, config.robot.arena, self.health,
                                     max_clients=config.robot.max_clients,
-                                    max_line_bytes=config.robot.max_line_bytes,
+                                    max_line_bytes=config.robot.max_line_bytes, idle_s=config.robot.client_idle_s,
                                     on_answer=self._log_command) if socket_path else None
         self._bbox = pipeline.shared.new_bbox_buffer()
         self._events: collections.deque[dict[str, Any]] = collections.deque(maxlen=64)
@@ -90,6 +92,7 @@ class Robot:
         self.board = StatusBoard(self.pool)
         self._coast: tuple[float, tuple[float, float, float, float]] | None = None
         self._last_stamp = 0
+        self.wake_ms = LatencyRecorder(4096)  # control wake: the tracker's commit -> the main loop awake (run)
 
     # ---- life cycle --------------------------------------------------------------------
     def request_exit(self, reason: str) -> None:
@@ -159,25 +162,23 @@ class Robot:
         return self._bbox[0]
 
     def run(self, max_ticks: int | None = None, clock: Callable[[], float] = time.monotonic,
-            sleep: Callable[[float], None] = time.sleep, on_tick: Callable[[float], None] | None = None) -> int:
-        """Start everything, tick at ``robot.control_hz`` until asked to exit (or ``max_ticks``),
-        and stop the motors on every way out. Returns the process exit status."""
+            on_tick: Callable[[float], None] | None = None) -> int:
+        """Start everything and tick until asked to exit (or ``max_ticks``): on each new tracker
+        result, and one ``robot.control_hz`` period after the last tick without one. Stops the
+        motors on every way out; returns the process exit status."""
         period = 1.0 / self.config.robot.control_hz
+        shared = self.pipeline.shared
         try:
             self.start()
-            next_t = clock()
             while not self._exit.is_set() and (max_ticks is None or self.ticks < max_ticks):
                 now = clock()
                 self.tick(now)
                 if on_tick is not None:
                     on_tick(now)
                 self.heap.maybe(now)
-                next_t += period
-                delay = next_t - clock()
-                if delay > 0:
-                    sleep(delay)
-                elif delay < -period:  # far behind: do not try to catch up with a burst
-                    next_t = clock()
+                delay = now + period - clock()  # behind (a tick longer than the period): at once
+                if delay > 0 and shared.wait_result(delay) and not self._exit.is_set():
+                    self.wake_ms.add((time.monotonic_ns() - shared.result_ns) / 1e6)
             return 0
         except ThreadFailed as exc:
             self.exit_reason = str(exc)
@@ -270,30 +271,28 @@ class Robot:
 
     def _notify(self, now_ns: int) -> None:
         """systemd: READY once a frame went through the tracker and the detector has run;
-        WATCHDOG pings only while the camera and the tracker are alive and fresh, so a wedged
-        camera or tracker gets the service restarted (and its motors reset)."""
+        WATCHDOG pings only while the camera, the tracker and the car thread are alive and fresh,
+        so a wedge in any gets the service restarted (and its motors reset)."""
         tracker = self.pipeline.tracker
         if not self.ready_sent and tracker.last_seq > 0 and self.pipeline.detector.runs > 0:
             self.ready_sent = self.notifier.ready("camera, tracker and detector up")
         tracker_fresh = (now_ns - tracker.heartbeat_ns) / 1e9 < TRACKER_STALE_S and tracker.is_alive()
-        if self.ready_sent and not self.camera_stalled and tracker_fresh and self.notifier.watchdog():
+        car_fresh = self.actor.turning(self.config.robot.car_hang_s)  # raises ThreadFailed if stuck: run exits 3
+        if self.ready_sent and not self.camera_stalled and tracker_fresh and car_fresh and self.notifier.watchdog():
             self.watchdog_pings += 1
 
     # ---- status ------------------------------------------------------------------------
     def _publish(self, now: float, out: Decision, range_cm: float | None) -> None:
+        self.pipeline.detector.watch()  # thread mode's hang watch: a stuck detector thread cannot watch itself
         c = self.pool.counters[0]
         counts = {"camera": int(c["frames_published"]), "tracker": int(c["tracker_frames"]),
                   "detector": int(c["detector_runs"]), "control": self.ticks}
-        health = {
-            "camera_stalled": self.camera_stalled,
-            "watchdog_trips": self.actor.watchdog_trips,
-            "systemd_watchdog_pings": self.watchdog_pings,
-            "detector": self.pipeline.detector.status(),  # ok | restarting (n) | down: why
-            "threads_failed": [t.name for t in self.health.failed],
-            "queued_commands": len(self.queue),
-        }
+        health = {"camera_stalled": self.camera_stalled, "watchdog_trips": self.actor.watchdog_trips,
+                  "unconfirmed_stops": self.actor.unconfirmed_stops, "systemd_watchdog_pings": self.watchdog_pings,
+                  "detector": self.pipeline.detector.status(),  # ok | [hung: ]restarting (n) | down: why
+                  "threads_failed": [t.name for t in self.health.failed], "queued_commands": len(self.queue)}
         self.board.publish(now, self.sm, self._bbox[0], self.odom.as_tuple(), out, range_cm,
-                           counts=counts, health=health)
+                           counts=counts, health=health, stop_confirmed=self.actor.stop_confirmed)
 
     def status_json(self) -> str:
         """One JSON line (called from the server thread)."""

@@ -1,5 +1,12 @@
 """Motion control: an Intent (plus the cat's box, pose and range) -> a Decision: the car's Order and why.
 
+Every order leaves through ``MotionController.command``, and its last step is the motion gate
+(``_gate``): the speed is 0 unless the intent's mode may move the car (GOTO, SEARCH, TRACK; LOOK
+only points the camera). A stop or a watchdog trip puts the state machine in IDLE (Mode.STOP)
+until the next ``cat_location``, so no motion order follows them. The obstacle back-off belongs to
+GOTO and TRACK only, and is dropped whenever the intent's ``run`` changes (a stop, a trip, a new
+motion command).
+
 Sign conventions are PiCar-X's: steering, pan positive = RIGHT; tilt positive = UP; speed
 positive = forward. Servo commands are slew-limited; limits match the car's clamps.
 The controller keeps only its last command (for the slew limits): pure arithmetic otherwise.
@@ -14,7 +21,7 @@ from cat_follow.calib.store import Calibration
 from cat_follow.car.interface import PAN_MAX, SPEED_LIMIT, STEER_MAX, TILT_MAX, TILT_MIN, Order, clamp
 from cat_follow.config import MotionConfig, RobotConfig
 from cat_follow.geometry import Box
-from cat_follow.robot.state_machine import Intent, Mode
+from cat_follow.robot.state_machine import MOVING_MODES, Intent, Mode
 
 STEER_LIMIT, PAN_LIMIT = STEER_MAX, PAN_MAX  # symmetric: the car's own clamps
 UNKNOWN_RANGE_SPEED = 15.0  # forward speed cap while the ultrasonic reading is unknown
@@ -22,6 +29,7 @@ SEARCH_SWEEP_S = 6.0
 PAN_SHIFT_SHARE = 0.5  # most image shift per tick a pan may cause, as a share of the box width
 BLOCKED_S = 1.0   # forward motion blocked this long by an obstacle ...
 BACKOFF_S = 1.2   # ... and the car backs off for this long
+BACKOFF_MODES = frozenset({Mode.GOTO, Mode.TRACK})  # the modes that back off an obstacle
 
 
 def slew(current: float, target: float, rate: float, dt: float) -> float:
@@ -50,6 +58,7 @@ class MotionController:
         self.last = Order()  # the last order computed (for the slew limits)
         self._blocked_since: float | None = None
         self._backing_until = -math.inf
+        self._run = 0  # the Intent.run the back-off state belongs to
 
     # ---- geometry ----------------------------------------------------------------------
     def cat_distance_m(self, box: Box) -> float:
@@ -127,15 +136,17 @@ class MotionController:
 
     # ---- safety ------------------------------------------------------------------------
     def limit_for_range(self, cmd: Decision, distance_cm: float | None) -> Decision:
-        """No forward motion toward an obstacle closer than the stop distance; a slow cap
-        when the range is unknown (-1/-2 or stale: unknown is not clear)."""
+        """No forward motion toward an obstacle that would be closer than the stop distance
+        within the lookahead at the speed asked; a slow cap when the range is unknown (-1/-2 or
+        stale: unknown is not clear)."""
         if cmd.order.speed <= 0:
             return cmd
         if distance_cm is None:
             if cmd.order.speed > UNKNOWN_RANGE_SPEED:
                 return Decision(replace(cmd.order, speed=UNKNOWN_RANGE_SPEED), "range unknown")
             return cmd
-        if distance_cm < self.robot.obstacle_stop_cm:
+        travel_cm = 100 * self.cal.speed_mps(cmd.order.speed) * self.robot.obstacle_lookahead_s
+        if distance_cm - travel_cm < self.robot.obstacle_stop_cm:
             return Decision(replace(cmd.order, speed=0.0), f"obstacle at {distance_cm:.0f} cm")
         return cmd
 
@@ -155,9 +166,23 @@ class MotionController:
             self._blocked_since = None
         return limited
 
+    def _drop_backoff(self) -> None:
+        self._blocked_since = None
+        self._backing_until = -math.inf
+
+    def _gate(self, intent: Intent, cmd: Decision) -> Decision:
+        """The motion gate: no wheel turns unless the intent's mode may move the car."""
+        if intent.mode in MOVING_MODES or cmd.order.speed == 0:
+            return cmd
+        return Decision(replace(cmd.order, speed=0.0), cmd.reason or "stopped")
+
     def command(self, intent: Intent, *, t: float, dt: float, pose: tuple[float, float, float],
                 box: Box | None, distance_cm: float | None, box_stale: bool = False) -> Decision:
-        """The decision for this tick; remembers its order for the next tick's slew limits."""
+        """The decision for this tick, through the range guard, the back-off (GOTO/TRACK) and the
+        motion gate; remembers its order for the next tick's slew limits."""
+        if intent.run != self._run or intent.mode not in BACKOFF_MODES:
+            self._run = intent.run  # a stop, trip or new command since: no back-off carries over
+            self._drop_backoff()
         if intent.mode is Mode.TRACK:
             cmd = self.center_cat_control(box, dt, box_stale)
         elif intent.mode is Mode.LOOK:
@@ -170,6 +195,7 @@ class MotionController:
             cmd = self.search(intent.direction, t, dt)
         else:
             cmd = self.stopped()
-        cmd = self._unstick(self.limit_for_range(cmd, distance_cm), cmd, t)
+        limited = self.limit_for_range(cmd, distance_cm)
+        cmd = self._gate(intent, self._unstick(limited, cmd, t) if intent.mode in BACKOFF_MODES else limited)
         self.last = replace(cmd.order, speed=clamp(cmd.order.speed, -SPEED_LIMIT, SPEED_LIMIT))
         return Decision(self.last, cmd.reason)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cat_follow.config import BehaviourConfig
 
@@ -38,11 +38,19 @@ class Mode(enum.Enum):
     LOOK = "look"  # searching, something unconfirmed in view: hold still and keep the camera on it
 
 
+MOVING_MODES = frozenset({Mode.GOTO, Mode.SEARCH, Mode.TRACK})  # the modes that may turn the wheels (LOOK pans only)
+
+
 @dataclass(frozen=True)
 class Intent:
+    """What the robot means to do this tick. ``run`` numbers the stretch of behaviour since the
+    last ``stop`` or motion command (``cat_location``): it changes with each of them, so the
+    motion controller can drop anything it kept from before (a back-off in progress)."""
+
     mode: Mode
     goal: tuple[float, float] | None = None
     direction: int = 1  # search: +1 turn right, -1 turn left
+    run: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class StateMachine:
         self.last_seen = -math.inf
         self.last_side = 1
         self.stop_reason = "start-up"
+        self.run = 0  # +1 on every stop and every motion command (Intent.run)
 
     def _go(self, state: RobotState, now: float) -> None:
         self.state = state
@@ -76,6 +85,7 @@ class StateMachine:
     def stop(self, now: float, reason: str) -> None:
         """``stop`` command or a safety stop: IDLE from any state."""
         self.stop_reason = reason
+        self.run += 1
         self.target = None
         self.retries = 0
         self._go(RobotState.IDLE, now)
@@ -83,6 +93,7 @@ class StateMachine:
     def locate(self, now: float, x: float, y: float) -> None:
         """``cat_location``: drive there (re-targets from any state)."""
         self.target = (x, y)
+        self.run += 1
         self.retries = 0
         self.stop_reason = ""
         self.state = RobotState.IDLE  # so that a re-target restarts NAVIGATE's clock
@@ -93,8 +104,8 @@ class StateMachine:
         intent = self._decide(now, pose, seen)
         if intent.mode is Mode.SEARCH and seen.candidate:
             # a search that glimpses something stops sweeping to look again (its clock runs on)
-            return Intent(Mode.LOOK, direction=intent.direction)
-        return intent
+            intent = Intent(Mode.LOOK, direction=intent.direction)
+        return replace(intent, run=self.run)  # after _decide, which may itself stop
 
     def _decide(self, now: float, pose: tuple[float, float, float], seen: Sighting) -> Intent:
         if seen.visible:

@@ -47,10 +47,13 @@ def motion_reason(sm: StateMachine, decision: Decision) -> str | None:
     return decision.reason or None
 
 
-def motors(decision: Decision) -> dict[str, Any]:
+def motors(decision: Decision, stop_confirmed: bool = True) -> dict[str, Any]:
+    """The order in force, and ``stop``: whether the last stop the car was sent is known to
+    have reached the motors ("unconfirmed": the HAT did not take it; sent again until it does)."""
     o = decision.order
     return {"speed": round(o.speed, 1), "steer": round(o.steer, 1), "pan": round(o.pan, 1),
-            "tilt": round(o.tilt, 1), "limited_by": decision.reason or None}
+            "tilt": round(o.tilt, 1), "limited_by": decision.reason or None,
+            "stop": "confirmed" if stop_confirmed else "unconfirmed"}
 
 
 class StatusBoard:
@@ -79,9 +82,10 @@ class StatusBoard:
 
     def publish(self, now: float, sm: StateMachine, box: np.void, pose: tuple[float, float, float],
                 decision: Decision, range_cm: float | None, *, counts: dict[str, int],
-                health: dict[str, Any]) -> None:
+                health: dict[str, Any], stop_confirmed: bool = True) -> None:
         """One tick's status. ``counts``: each stage's running count (for the rates);
-        ``health``: the robot's own safety facts, appended as given."""
+        ``health``: the robot's own safety facts, appended as given; ``stop_confirmed``: the car
+        thread's word on its last stop."""
         last_box = self._record(sm, box)
         fps = self.rates.update(now, counts)
         x, y, th = pose
@@ -94,7 +98,7 @@ class StatusBoard:
             "stop_reason": sm.stop_reason,
             "reason": motion_reason(sm, decision),
             "target_drop_reason": DropReason(int(box["drop_reason"])).label,  # the tracker's, published one way
-            "motors": motors(decision),
+            "motors": motors(decision, stop_confirmed),
             "range_cm": range_cm,
             **health,
         }

@@ -1,5 +1,8 @@
 """What a scenario run measured, from the simulator's ground truth, and whether it passed.
 
+Collisions and ``min_wall_clearance_m`` use the PiCar-X's footprint (``sim/footprint.py``).
+``after_stop``: non-zero drive calls the car received, and the distance it travelled, from each
+``stop`` command to the next motion command (or the end of the run), summed.
 ``decoy_fraction``: share of the samples (of the run's time) in which the target box lies on a
 decoy: a decoy's projected box covers at least half of it and more of it than the cat's box
 does (a dog passing in front of the cat covers both alike and does not count).
@@ -12,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cat_follow.geometry import Box
+from cat_follow.robot.commands import VERB_LOCATION, VERB_STOP, parse_command
 from cat_follow.robot.state_machine import RobotState
-from cat_follow.sim.scenario import Scenario
+from cat_follow.sim.footprint import body_clearance, room_clearance, wall_clearance
+from cat_follow.sim.scenario import ANY_ARENA, Scenario
 from cat_follow.sim.switches import MAIN_CAT, back_after_hiding, followed_share, switches
 
-ROBOT_RADIUS_M = 0.11  # the PiCar-X body as a circle around the middle of its wheelbase
 CENTRED_SHARE = 0.10   # "centred": within +-10% of the image width from the centre
 SETTLE_S = 3.0         # distance error counts once tracking has lasted this long
 ON_SHARE = 0.5         # a box lies on what covers at least this share of it
@@ -55,14 +59,6 @@ def on_decoy(s: Sample) -> bool:
     return best >= ON_SHARE and best > covered(s.target, s.cat_box)
 
 
-def _segment_distance(px: float, py: float, w: tuple[float, float, float, float]) -> float:
-    x0, y0, x1, y1 = w
-    ex, ey = x1 - x0, y1 - y0
-    L2 = ex * ex + ey * ey
-    u = 0.0 if L2 == 0 else max(0.0, min(1.0, ((px - x0) * ex + (py - y0) * ey) / L2))
-    return math.hypot(px - (x0 + u * ex), py - (y0 + u * ey))
-
-
 @dataclass
 class Metrics:
     scenario: Scenario
@@ -71,22 +67,48 @@ class Metrics:
     wheelbase_m: float
     samples: list[Sample] = field(default_factory=list)
     answers: list[tuple[float, str, str]] = field(default_factory=list)
+    after_stop_drives: int = 0
+    after_stop_m: float = 0.0
+    _stopped_at: tuple[int, float] | None = None  # the car's (moving drives, travelled m) at the open stop
 
     def add(self, s: Sample) -> None:
         self.samples.append(s)
 
+    def answered(self, t: float, text: str, answer: str, drives: int, travelled_m: float) -> None:
+        """A scenario command and the robot's answer, with the car's counters (moving drives,
+        travelled m) at that moment: an obeyed stop opens an after-stop window, a motion command
+        closes it."""
+        self.answers.append((t, text, answer))
+        if answer == "OK":
+            verb = parse_command(text, ANY_ARENA).verb
+            if verb == VERB_STOP:
+                self.stop_sent(drives, travelled_m)
+            elif verb == VERB_LOCATION:
+                self.motion_sent(drives, travelled_m)
+
+    def stop_sent(self, drives: int, travelled_m: float) -> None:
+        """A ``stop`` was obeyed: count what the car does from here (its counters now)."""
+        if self._stopped_at is None:
+            self._stopped_at = (drives, travelled_m)
+
+    def motion_sent(self, drives: int, travelled_m: float) -> None:
+        """A motion command (or the end of the run): close the open stop window, if any."""
+        if self._stopped_at is not None:
+            self.after_stop_drives += drives - self._stopped_at[0]
+            self.after_stop_m += travelled_m - self._stopped_at[1]
+            self._stopped_at = None
+
+    def _wall_clearance(self, s: Sample) -> float:
+        walls = [wall_clearance(s.robot, w) for w in self.scenario.walls]
+        return min([room_clearance(s.robot, self.scenario.room), *walls])
+
     def _colliding(self, s: Sample) -> bool:
-        x, y, th = s.robot
-        cx, cy = x + self.wheelbase_m / 2 * math.cos(th), y + self.wheelbase_m / 2 * math.sin(th)
-        rx, ry = self.scenario.room
-        if min(cx, cy, rx - cx, ry - cy) < ROBOT_RADIUS_M:
-            return True
-        if any(_segment_distance(cx, cy, w) < ROBOT_RADIUS_M for w in self.scenario.walls):
+        if self._wall_clearance(s) <= 0:
             return True
         bodies = list(s.decoys)
         if s.cat is not None and self.scenario.cat is not None:
             bodies.append((s.cat[0], s.cat[1], self.scenario.cat.radius_m))
-        return any(math.hypot(cx - bx, cy - by) < ROBOT_RADIUS_M + r for bx, by, r in bodies)
+        return any(body_clearance(s.robot, (bx, by), r) <= 0 for bx, by, r in bodies)
 
     def _decoys(self, out: dict[str, Any], acquired: float | None) -> list[str]:
         """Adds the decoy figures to ``out``; returns the reasons they fail (none with no decoy
@@ -144,6 +166,8 @@ class Metrics:
             "mean_distance_error_m": round(sum(errors) / len(errors), 3) if errors else None,
             "min_distance_m": None if math.isinf(run.min_dist) else round(run.min_dist, 3),
             "collisions": run.collisions,
+            "min_wall_clearance_m": None if math.isinf(run.min_clearance) else round(run.min_clearance, 3),
+            "after_stop": {"drives": self.after_stop_drives, "moved_m": round(self.after_stop_m, 4)},
             "lost_episodes": run.lost_episodes,
             "reacquire_s_max": round(max(reacquire), 2) if reacquire else None,
             "odometry_error_m": None if odo_err is None else round(odo_err, 3),
@@ -176,6 +200,7 @@ class Metrics:
             if s.state is RobotState.TRACK and lost_since is not None:
                 run.reacquire.append(s.t - lost_since)
                 lost_since = None
+            run.min_clearance = min(run.min_clearance, self._wall_clearance(s))
             colliding = self._colliding(s)
             run.collisions += colliding and not was_colliding
             was_colliding = colliding
@@ -198,6 +223,11 @@ class Metrics:
             reasons.append(f"mean_distance_error_m {out['mean_distance_error_m']} > {ok.max_mean_distance_error_m:g}")
         if run.collisions > ok.max_collisions:
             reasons.append(f"{run.collisions} collision(s) > {ok.max_collisions}")
+        if run.min_clearance < ok.min_wall_clearance_m:
+            reasons.append(f"came {run.min_clearance:.3f} m from a wall < {ok.min_wall_clearance_m:g} m")
+        if self.after_stop_m > ok.max_moved_after_stop_m or self.after_stop_drives:
+            reasons.append(f"after stop commands the car got {self.after_stop_drives} non-zero drive(s) and moved "
+                           f"{self.after_stop_m:.3f} m (at most 0 and {ok.max_moved_after_stop_m:g} m)")
         if run.reacquire and max(run.reacquire) > ok.max_reacquire_s:
             reasons.append(f"reacquire took {max(run.reacquire):.1f} s > {ok.max_reacquire_s:g} s")
         if odo_err is not None and odo_err > ok.max_odometry_error_m:
@@ -214,5 +244,6 @@ class _Run:
     errors: list[float] = field(default_factory=list)  # distance errors once tracking settled (m)
     reacquire: list[float] = field(default_factory=list)  # seconds from each loss to TRACK again
     min_dist: float = math.inf
+    min_clearance: float = math.inf  # closest the body came to a wall (m)
     collisions: int = 0
     lost_episodes: int = 0

@@ -5,6 +5,7 @@ hands the frame to the pool like any other source."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 
 from cat_follow.calib.store import Calibration
@@ -13,6 +14,8 @@ from cat_follow.sim.render import Billboard, CameraPose, Renderer, camera_pose
 from cat_follow.sim.scenario import Scenario
 from cat_follow.sim.sprites import Sprite
 from cat_follow.sources.source import FrameSource, PoolWriter, ReadStatus
+
+HELD_POLL_S = 0.003  # how often a camera waiting for a held world looks at its clock
 
 
 class SimCameraSource(FrameSource):
@@ -31,6 +34,7 @@ class SimCameraSource(FrameSource):
         self.fps = scenario.fps
         self.frame_count = None
         self._index = 0
+        self._last_t = -1.0  # scenario time of the last frame rendered
         self.last_cam: CameraPose | None = None
 
     def camera(self) -> CameraPose:
@@ -39,8 +43,20 @@ class SimCameraSource(FrameSource):
         return camera_pose(x, y, th, self.car.pan, self.car.tilt, self.cal.camera_height_m,
                            self.cal.camera_forward_m)
 
-    def read(self, writer: PoolWriter) -> ReadStatus:
+    def _next_instant(self) -> float:
+        """The scenario time to render: a later one than the last frame's. A real-time world held
+        for perception (``WorldClock``) would make the same picture again, so wait for it to move
+        on (polled, at most one frame period: the camera thread keeps its heartbeat)."""
         t = self.clock()
+        deadline = time.monotonic() + 1.0 / self.scenario.fps
+        while t <= self._last_t and time.monotonic() < deadline:
+            time.sleep(HELD_POLL_S)
+            t = self.clock()
+        self._last_t = t
+        return t
+
+    def read(self, writer: PoolWriter) -> ReadStatus:
+        t = self._next_instant()
         cam = self.camera()
         self.last_cam = cam
         cat = self.scenario.cat_in_sight(t)

@@ -4,9 +4,13 @@ Nothing is special-cased beyond the frame source (a rendered camera) and the car
 the pool, the camera/tracker/detector threads with the real KCF and TFLite model, the
 state machine, motion control, the car thread and its watchdog all run as on the car.
 
-Time: real time by default. ``fast`` is lock-step on a simulated clock: each frame is
-rendered, tracked (and detected, when due) and acted on before the world advances by
-1/fps, so a run gives the same result on any machine.
+Time: real time by default, on a clock that slows down with the machine (``WorldClock``):
+the world never runs more than ``WORLD_LEAD_FRAMES`` frame periods ahead of the newest frame
+the tracker has finished, so a busy machine (the renderer alone takes ~40 ms of CPU a frame)
+slows the world instead of blinding the robot; the summary says the real-time factor.
+``fast`` is lock-step on a simulated clock: each frame is rendered, tracked (and detected,
+when due) and acted on before the world advances by 1/fps, so a run gives the same result
+on any machine.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +39,11 @@ from cat_follow.run_options import RunOptions
 from cat_follow.sim.camera_view import CameraView
 from cat_follow.sim.metrics import Metrics, Sample
 from cat_follow.sim.plot import plot_paths
-from cat_follow.sim.render import Renderer
+from cat_follow.sim.render import Renderer, seen_box
 from cat_follow.sim.rendered_camera import SimCameraSource
 from cat_follow.sim.scenario import Scenario
 from cat_follow.sim.sprites import SEG_SUBPATH, Segmenter, Sprite, load_sprite
+from cat_follow.sim.world_clock import REAL_TIME_STALL_S, WORLD_LEAD_FRAMES, WorldClock
 from cat_follow.web.overlay import box_label, whole
 
 log = logging.getLogger(__name__)
@@ -51,16 +56,6 @@ class SimClock:
 
     def __call__(self) -> float:
         return self.t
-
-
-class WallClock:
-    """Scenario seconds in real time."""
-
-    def __init__(self) -> None:
-        self.t0 = time.monotonic()
-
-    def __call__(self) -> float:
-        return time.monotonic() - self.t0
 
 
 @dataclass
@@ -111,9 +106,11 @@ class Simulation:
     obstacles, a metrics sample, the view) is a method the lock-step or real-time loop calls."""
 
     def __init__(self, sc: Scenario, config: Config, models: ModelFiles, opts: SimOptions) -> None:
+        if not opts.fast:  # the world waits for the camera (WorldClock): a slow frame is not a stall
+            config = replace(config, camera=replace(config.camera, stall_timeout_s=REAL_TIME_STALL_S))
         self.sc, self.config, self.opts = sc, config, opts
         cal = load_calibration(config.robot.calibration)
-        self.clock: Callable[[], float] = SimClock() if opts.fast else WallClock()
+        self.clock: Callable[[], float] = SimClock() if opts.fast else WorldClock(WORLD_LEAD_FRAMES / sc.fps)
         rx, ry = sc.room
         self.world = SimWorld(room=(0.0, 0.0, rx, ry), walls=sc.walls)
         self.car = SimCar(cal, start=sc.robot.start, world=self.world, clock=self.clock,
@@ -154,11 +151,14 @@ class Simulation:
         return self._summary(time.monotonic() - t_wall)
 
     def _summary(self, wall: float) -> dict[str, Any]:
+        self.metrics.motion_sent(self.car.moving_drives, self.car.travelled_m)  # the run's end closes a stop
         out = self.metrics.summary()
         c = self.pipeline.pool.counters[0]
         out.update({"mode": "fast" if self.opts.fast else "real time", "frames": int(c["frames_published"]),
                     "detector_runs": int(c["detector_runs"]), "wall_s": round(wall, 2),
                     "stop_reason": self.robot.sm.stop_reason, "timing": self.pipeline.timing_summary()})
+        if isinstance(self.clock, WorldClock):
+            out.update(self.clock.report(self.sc.name))
         return out
 
     # ---- the steps ---------------------------------------------------------------------
@@ -173,7 +173,8 @@ class Simulation:
         """The scenario's commands due by ``t``, submitted as the socket would; answers kept."""
         while self.pending and self.pending[0].at <= t + 1e-9:
             c = self.pending.pop(0)
-            self.metrics.answers.append((round(t, 3), c.text, self.robot.submit(c.text)))
+            self.metrics.answered(round(t, 3), c.text, self.robot.submit(c.text), self.car.moving_drives,
+                                  self.car.travelled_m)
 
     def _odometry_in_world(self) -> tuple[float, float, float]:
         """The robot's odometry (which starts at 0, 0, 0) turned into the world's frame."""
@@ -196,9 +197,9 @@ class Simulation:
             p = renderer.project(cam, (cat[0], cat[1], sc.cat.height_m / 2))
             if p is not None and 0 <= p[0] < renderer.w:
                 col = p[0]
-            cat_box = _seen_box(renderer, cam, cat, self.source.sprite, sc.cat.height_m)
+            cat_box = seen_box(renderer, cam, cat, self.source.sprite, sc.cat.height_m)
         decoys = [(dx, dy, d.radius_m) for d, (dx, dy, _) in sc.decoys_in_sight(t)]
-        seen = {d: _seen_box(renderer, cam, (dx, dy), cat_sprite(d.photo, d.kind), d.height_m)
+        seen = {d: seen_box(renderer, cam, (dx, dy), cat_sprite(d.photo, d.kind), d.height_m)
                 for d, (dx, dy, _) in sc.decoys_in_sight(t)}
         decoy_boxes = [b for d, b in seen.items() if b and d.kind != "cat"]  # another cat is no decoy
         other_cats = [seen.get(d) for d in sc.decoys if d.kind == "cat"]
@@ -228,6 +229,9 @@ class Simulation:
 
     def _on_tick(self, now: float, bar: Any) -> None:
         sc = self.sc
+        assert isinstance(self.clock, WorldClock)
+        if self.pipeline.shared.read_bbox(BBOX_TRACKER, self.box):  # 0: no frame tracked yet
+            self.clock.caught_up(int(self.box[0]["t_media_ns"]) / 1e9)
         self.commands_due(now)
         self.world_at(now)
         self.sample(now)
@@ -286,15 +290,3 @@ class Simulation:
         finally:
             shared.release(rid)
 
-
-def _seen_box(renderer: Renderer, cam: Any, pos: tuple[float, float], sprite: Sprite | None,
-              height: float) -> tuple[float, float, float, float] | None:
-    """The projected box of a sprite standing at ``pos``, clipped to the image; None if out of view."""
-    if sprite is None:
-        return None
-    b = renderer.cat_box(cam, pos, sprite, height)
-    if b is None:
-        return None
-    x0, y0 = max(b[0], 0.0), max(b[1], 0.0)
-    x1, y1 = min(b[0] + b[2], float(renderer.w)), min(b[1] + b[3], float(renderer.h))
-    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None

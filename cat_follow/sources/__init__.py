@@ -7,6 +7,7 @@ from pathlib import Path
 from cat_follow.config import Config
 from cat_follow.errors import SourceError
 from cat_follow.perception.model import assets_dirs
+from cat_follow.record_files import Recording, is_recording
 from cat_follow.sources.images import ArraySource, ImageDirSource
 from cat_follow.sources.source import FrameSource, PoolWriter, ReadStatus, frame_problem
 from cat_follow.sources.video import VideoFileSource
@@ -27,8 +28,8 @@ def default_video() -> Path:
 
 
 def open_source(spec: str | Path, config: Config, *, image_fps: float = 10.0, loop: bool = False) -> FrameSource:
-    """Make the source named by ``spec``: ``picamera``, a directory of images, or a video file.
-    The source is not opened yet (use it as a context manager)."""
+    """Make the source named by ``spec``: ``picamera``, a ``record`` folder, a directory of images,
+    or a video file. The source is not opened yet (use it as a context manager)."""
     text = str(spec)
     if text == "picamera":
         from cat_follow.sources.picamera import PiCameraSource  # lazy: Pi only
@@ -36,6 +37,10 @@ def open_source(spec: str | Path, config: Config, *, image_fps: float = 10.0, lo
         cam = config.camera
         return PiCameraSource(cam.width, cam.height, cam.fps, cam.camera_id)
     path = Path(text)
+    if is_recording(path):
+        from cat_follow.sources.recorded import RecordingSource
+
+        return RecordingSource(Recording(path))
     if path.is_dir():
         return ImageDirSource(path, fps=image_fps, loop=loop)
     if not path.exists():

@@ -48,6 +48,7 @@ from cat_follow.perception.port import JOB, RESULT, DetectJob, DetectorWorker
 from cat_follow.perception.worker import make_worker
 from cat_follow.process_setup import lower_priority, set_arena_max
 from cat_follow.procfs import cpu_seconds
+from cat_follow.threads.hang import HangClock
 
 START_TIMEOUT_S = 20.0  # first start: fork server + imports + model load
 STOP_CHECK_S = 0.25     # a job's wait notices a shutdown this soon (the pipeline joins for 3 s)
@@ -192,21 +193,17 @@ class ChildHandle:
         return self.proc.pid
 
     def run(self, ticket: int, timeout: float, cap: float, stop: threading.Event | None = None) -> str:
-        """Hand the exchange over with ``ticket``; "ok", "crashed", "hung" or "stopped". Hung: no
-        result for ``timeout`` during which the child used no CPU (stopped, deadlocked), or none
-        within ``cap`` at all (spinning). A child still computing is slow, not hung: under its
-        nice value a busy machine can starve it for longer than ``timeout``. Without /proc (not
-        Linux) its CPU time is unknown and no result within ``timeout`` is a hang. "stopped":
+        """Hand the exchange over with ``ticket``; "ok", "crashed", "hung" (threads/hang.py's
+        rule, on the child's CPU time, with ``cap``) or "stopped":
         ``stop`` was set meanwhile (shutting down), seen within STOP_CHECK_S."""
         try:
             self.job_w.send_bytes(ticket_bytes(ticket))
         except OSError:
             return "crashed"
         now = time.monotonic()
-        deadline, window_end = now + max(cap, timeout), now + timeout
-        cpu = cpu_seconds(self.pid)
+        clock = HangClock(now, timeout, cap, lambda: cpu_seconds(self.pid))
         while stop is None or not stop.is_set():
-            slice_s = max(0.0, min(STOP_CHECK_S, window_end - now, deadline - now))
+            slice_s = max(0.0, min(STOP_CHECK_S, clock.next_check - now))
             ready = wait([self.res_r, self.proc.sentinel], slice_s)
             if self.res_r in ready:
                 try:
@@ -217,13 +214,8 @@ class ChildHandle:
             if ready:
                 return "crashed"
             now = time.monotonic()
-            if now >= deadline:
+            if clock.hung(now):
                 return "hung"
-            if now >= window_end:  # a whole timeout without a result: did it compute meanwhile?
-                now_cpu = cpu_seconds(self.pid)
-                if cpu is None or now_cpu is None or now_cpu <= cpu:
-                    return "hung"
-                cpu, window_end = now_cpu, now + timeout
         return "stopped"
 
     def kill(self) -> None:

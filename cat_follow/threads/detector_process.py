@@ -46,12 +46,12 @@ from cat_follow.threads.detector_child import (
     exchange_nbytes,
     exchange_views,
 )
+from cat_follow.threads.hang import BUSY_CAP
 from cat_follow.threads.supervised import Health
 
 log = logging.getLogger(__name__)
 
 RETRY_S = 1.0           # a child that failed to start is tried again after this
-BUSY_CAP = 10.0         # a child still using CPU (slow: starved under its nice value) gets this x hang_timeout_s
 
 
 class ProcessDetectorPort(JobDesk):

@@ -46,12 +46,14 @@ class Hub:
     """The ring, the viewers and the counters; event-loop thread only (except the
     ``watching`` event the encoder waits on)."""
 
-    def __init__(self, ring: JpegRing, watching: Any, max_clients: int) -> None:
+    def __init__(self, ring: JpegRing, watching: Any, max_clients: int, write_timeout_s: float) -> None:
         self.ring = ring
         self.watching = watching
         self.max_clients = max_clients
+        self.write_timeout_s = write_timeout_s
         self.viewers = 0
         self.refused = 0
+        self.stalled = 0  # viewers disconnected because their socket took nothing for write_timeout_s
         self.frames_sent = 0
         self.distinct_sent = 0  # JPEGs sent to at least one viewer
         self._last_counted = 0
@@ -87,7 +89,7 @@ class Hub:
         self.latency_ms.add((time.monotonic_ns() - t_capture_ns) / 1e6)
 
     def counters(self) -> dict[str, Any]:
-        return {"viewers": self.viewers, "refused": self.refused, "jpegs": self.ring.seq,
+        return {"viewers": self.viewers, "refused": self.refused, "stalled": self.stalled, "jpegs": self.ring.seq,
                 "frames_sent": self.frames_sent, "distinct_sent": self.distinct_sent,
                 "oversize": self.ring.oversize}
 
@@ -114,7 +116,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
             "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}", "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff"})
         await resp.prepare(request)
-        await _send_frames(hub, resp)
+        if not await _send_frames(hub, resp):
+            # a viewer that stopped reading: drop the connection (its unsent bytes with it)
+            hub.stalled += 1
+            log.info("web viewer %s took no data for %.1f s (web.write_timeout_s): disconnected",
+                     request.remote, hub.write_timeout_s)
+            if request.transport is not None:
+                request.transport.abort()
         return resp
     finally:
         hub.viewers -= 1
@@ -122,22 +130,28 @@ async def stream(request: web.Request) -> web.StreamResponse:
             hub.watching.clear()
 
 
-async def _send_frames(hub: Hub, resp: web.StreamResponse) -> None:
+async def _send_frames(hub: Hub, resp: web.StreamResponse) -> bool:
+    """Send each new JPEG until the server closes or the viewer leaves; False if the viewer
+    stalled: one write (the socket's drain) took longer than ``write_timeout_s``."""
     assert hub.new_jpeg is not None
     last = 0
     while not hub.closing:
         while hub.ring.seq <= last and not hub.closing:
             await hub.new_jpeg.wait()
         if hub.closing:
-            return
+            return True
         seq, part, t_capture_ns, _ = hub.ring.newest()
         try:
-            # the whole part in one write, taken from the ring with no await in between (ring.py)
-            await resp.write(send_view(part))
+            # the whole part in one write, taken from the ring with no await in between (ring.py);
+            # the timeout can only fire in the drain after it
+            await asyncio.wait_for(resp.write(send_view(part)), hub.write_timeout_s)
+        except TimeoutError:
+            return False
         except (ConnectionResetError, ConnectionError):
-            return
+            return True
         hub.counted_send(seq, t_capture_ns)
         last = seq
+    return True
 
 
 async def page(request: web.Request) -> web.Response:

@@ -10,6 +10,7 @@ mean of the two 0-viewer phases (so drift of a shared machine shows in the sprea
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -25,9 +26,11 @@ from cat_follow.pipeline import Pipeline
 from cat_follow.sources import open_source
 from cat_follow.stats import LatencyRecorder
 from cat_follow.web.app import Endpoints
+from cat_follow.web.bench_client import TOKEN_ENV
 from cat_follow.web.view import WebView, with_web_slot
 
 WARMUP_S = 3.0
+CONNECT_S = 30.0  # the viewers' process may take seconds to start on a loaded machine
 
 
 def _phase(pipe: Pipeline, view: WebView, clients: int, seconds: float, cursor: int) -> tuple[dict[str, Any], int]:
@@ -39,8 +42,11 @@ def _phase(pipe: Pipeline, view: WebView, clients: int, seconds: float, cursor: 
     proc = None
     if clients:
         proc = subprocess.Popen([sys.executable, "-m", "cat_follow.web.bench_client", str(view.server.port),
-                                 str(clients), str(seconds + 1.0)], stdout=subprocess.PIPE, text=True)
-        time.sleep(0.5)  # connected and reading before the clock starts
+                                 str(clients), str(seconds + 1.0)], stdout=subprocess.PIPE, text=True,
+                                 env={**os.environ, TOKEN_ENV: view.token})
+        t_end = time.monotonic() + CONNECT_S  # connected and reading before the clock starts
+        while view.hub.viewers < clients and time.monotonic() < t_end and proc.poll() is None:
+            time.sleep(0.05)
     for _, _row in pipe.results(cursor):  # skip what came before the phase
         cursor += 1
     f0, e0, cpu0 = int(c["tracker_frames"]), view.encoder.encodes, view.encoder.cpu_s

@@ -3,10 +3,14 @@
 * Host: checked against the bound address, loopback names, this machine's names, IP literals
   and ``web.allowed_hosts``. An IP literal cannot be re-pointed by DNS, a name can: this is
   what stops a DNS-rebinding page from talking to the car through the user's browser.
-* Token (``web.token``; required by the config unless bound to loopback): every request, in
-  the ``X-Cat-Follow-Token`` header or ``Authorization: Bearer``; GETs of the page, the stream
-  and the JSON may carry it as ``?token=`` (an ``<img>`` cannot send headers). Commands take it
-  from a header only.
+* Token (``web.token``, else a random one per run, on loopback too: ``view.WebView``): every
+  request but ``/app.js`` (the page's public script, which holds nothing), in the
+  ``X-Cat-Follow-Token`` header or ``Authorization: Bearer``; GETs of the page, the stream and
+  the JSON may carry it as ``?token=`` (an ``<img>`` cannot send headers). Commands take it from
+  a header only. It is checked before any handler runs, so a request without it takes no viewer
+  slot: another page's ``<img src=".../stream.mjpg">`` gets 401 and locks nobody out. No cookie
+  carries it on purpose: a cookie would ride along on that cross-site ``<img>`` (and SameSite
+  does not help, since a page on another port of 127.0.0.1 is the same site).
 * Commands: POST with ``Content-Type: application/json`` (a cross-site form cannot send that
   without a CORS preflight, and no CORS header is ever sent) and, when the browser sends an
   Origin, the same origin as the Host.
@@ -23,6 +27,7 @@ from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TOKEN_HEADER = "X-Cat-Follow-Token"
+PUBLIC = frozenset({"/app.js"})  # no token: the page's own static script
 
 
 def _strip_port(host: str) -> str:
@@ -80,10 +85,11 @@ class Guard:
         if not self.host_ok(request.headers.get("Host")):
             self.rejected["host"] += 1
             raise web.HTTPForbidden(text="Host header not accepted (see web.allowed_hosts)\n")
-        if not self.token_ok(request, allow_query=request.method == "GET"):
+        if request.path not in PUBLIC and not self.token_ok(request, allow_query=request.method == "GET"):
             self.rejected["token"] += 1
             raise web.HTTPUnauthorized(text="a valid token is needed (X-Cat-Follow-Token header"
-                                            + (" or ?token=" if request.method == "GET" else "") + ")\n")
+                                            + (" or ?token=" if request.method == "GET" else "")
+                                            + "): open the URL with ?token= that the service logged\n")
         if request.method not in ("GET", "HEAD") and not self.origin_ok(request):
             self.rejected["origin"] += 1
             raise web.HTTPForbidden(text="cross-origin request refused\n")
@@ -92,5 +98,6 @@ class Guard:
             response.headers.setdefault("Cache-Control", "no-store")
             response.headers["X-Content-Type-Options"] = "nosniff"
             response.headers["X-Frame-Options"] = "DENY"
+            response.headers["Referrer-Policy"] = "no-referrer"  # the page's URL carries the token
             response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
         return response

@@ -2,16 +2,20 @@
 
 Built before the pipeline starts (it registers a frame reader, so the config needs one more
 camera slot: ``with_web_slot``). ``start`` returns once the socket is bound, or raises a
-CatFollowError that says why; ``stop`` ends both threads and closes every connection.
+CatFollowError that says why, and logs the page's URL with its token (as Jupyter does: the
+token is random for each run unless ``web.token`` fixes it); ``stop`` ends both threads and
+closes every connection.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import secrets
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -28,8 +32,13 @@ from cat_follow.web.thread import WebServerThread
 from cat_follow.web.trail import Trail
 
 log = logging.getLogger(__name__)
+# the URL with its token is logged whatever logging.level says (WARNING would hide it, and
+# without it nobody can open the page), as Jupyter always prints its URL
+url_log = logging.getLogger(__name__ + ".url")
+url_log.setLevel(logging.INFO)
 
 RING_SLOTS = 3
+TOKEN_BYTES = 18  # secrets.token_urlsafe: 24 characters, 144 random bits
 BIND_TIMEOUT_S = 10.0
 JOIN_S = 3.0
 
@@ -87,9 +96,11 @@ class WebView:
                                     rate_hz=web.rate_hz, quality=web.jpeg_quality)
         # a JPEG of a camera frame is well under 1 byte per pixel; a bigger one is dropped, counted
         self.ring = JpegRing(RING_SLOTS, h * w)
-        self.hub = Hub(self.ring, self.encoder.watching, web.max_clients)
+        self.hub = Hub(self.ring, self.encoder.watching, web.max_clients, web.write_timeout_s)
         self.encoder.publish = self.hub.publish_threadsafe
-        self.guard = Guard(web.host, web.token, web.allowed_hosts)
+        # one per run unless the config fixes it, on loopback too (web.token's doc says why)
+        self.token = web.token or secrets.token_urlsafe(TOKEN_BYTES)
+        self.guard = Guard(web.host, self.token, web.allowed_hosts)
         app = make_app(self.hub, endpoints, self.trail, self.guard)
         self.server = WebServerThread(app, self.hub, web.host, web.port, health)
 
@@ -99,8 +110,7 @@ class WebView:
         if host in ("0.0.0.0", "::", ""):
             host = "127.0.0.1"
         host = f"[{host}]" if ":" in host else host
-        query = f"?token={self.config.token}" if self.config.token else ""
-        return f"http://{host}:{self.server.port}/{query}"
+        return f"http://{host}:{self.server.port}/?token={quote(self.token)}"
 
     def start(self) -> None:
         self.server.start()
@@ -110,8 +120,9 @@ class WebView:
                 raise CatFollowError(f"web view: cannot listen on {self.config.host}:{self.server.port}: "
                                      f"{getattr(err, 'strerror', None) or err}")
         self.encoder.start()
-        exposed = "" if is_loopback_host(self.config.host) else " (token required)"
-        log.info("web view on %s%s", self.url.split("?")[0], exposed)
+        reach = "this machine only" if is_loopback_host(self.config.host) else "reachable from the network"
+        fixed = "web.token" if self.config.token else "random for this run; web.token fixes it"
+        url_log.info("web view on %s (open this URL; %s; token %s)", self.url, reach, fixed)
 
     def stop(self) -> None:
         """End both threads (never raises); a thread that will not end is logged."""

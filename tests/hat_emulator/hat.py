@@ -12,8 +12,14 @@ device.py): what the MCU does with each I2C transaction, and what the GPIO lines
   a separate program: the stand-in in bin/ logs to ``CAT_FOLLOW_HAT_LOG``); pulling it low
   clears every register (PWM outputs at 0).
 - Ultrasonic (trig GPIO 27, echo GPIO 22): after the trigger's falling edge the echo goes
-  high 0.2 ms later for 2 * distance / 343.3 m/s; no obstacle = the echo never rises.
+  high 0.2 ms later for 2 * distance / 343.3 m/s; no obstacle = the echo never rises. The
+  echo runs on robot_hat's own clock, the ``time`` its modules.py times the pulse with
+  (``Ultrasonic._read``: ``time.time()`` after each read of the echo line): ``ECHO_CLOCK``
+  stands in for it there (emulated_hat.load installs it), so a reading does not depend on
+  how busy the machine is.
 - ``fail_i2c``: that many next transactions raise OSError 121, as a HAT that went away.
+- ``fail_writes``: while True, every I2C write raises OSError 121 (reads still answer), as an
+  MCU that stopped taking writes: robot_hat retries each 5 times, then returns False.
 - ``fail_gpio``: the next write to one of these GPIO lines raises lgpio.error (a line that
   went bad); robot-hat does not catch it, unlike an I2C OSError, which it retries 5 times
   and then drops without a word (i2c.py's _retry_wrapper).
@@ -31,6 +37,40 @@ TRIG, ECHO = 27, 22
 SOUND_MPS = 343.3
 
 
+class EchoClock:
+    """robot_hat's clock for the ultrasonic: ``time()`` moves on by ``STEP_S`` at each reading
+    (one turn of robot_hat's echo loop on a Pi), ``sleep(s)`` by ``s`` (and sleeps). The HAT
+    times the echo on it too, so the pulse robot_hat measures is the pulse the HAT sent, to
+    one step (0.09 cm), under any load. Everything else passes through to ``time``."""
+
+    STEP_S = 5e-6
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._t = time.time()
+
+    def now(self) -> float:
+        """The clock's reading without moving it (the HAT's side)."""
+        with self._lock:
+            return self._t
+
+    def time(self) -> float:
+        with self._lock:
+            self._t += self.STEP_S
+            return self._t
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+        with self._lock:
+            self._t += seconds
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
+ECHO_CLOCK = EchoClock()
+
+
 class Hat:
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -39,6 +79,8 @@ class Hat:
         self.resets = 0
         self.transactions = 0
         self.fail_i2c = 0
+        self.fail_writes = False
+        self.failed_writes = 0
         self.fail_gpio: set[int] = set()
         self.distance_cm: float | None = 100.0
         self.adc = [0] * 8
@@ -72,10 +114,13 @@ class Hat:
         self._log_seen = len(lines)
 
     # ---- I2C ---------------------------------------------------------------------------
-    def transaction(self, addr: int) -> None:
+    def transaction(self, addr: int, write: bool = False) -> None:
         with self.lock:
             self._poll_reset()
             self.transactions += 1
+            if write and self.fail_writes:
+                self.failed_writes += 1
+                raise OSError(121, "Remote I/O error")
             if self.fail_i2c > 0:
                 self.fail_i2c -= 1
                 raise OSError(121, "Remote I/O error")
@@ -112,7 +157,7 @@ class Hat:
                 self.fail_gpio.clear()
                 raise RuntimeError(f"GPIO {pin}: bad write")
             if pin == TRIG and self.levels.get(pin, 0) == 1 and level == 0:
-                self._trig_fall = time.time()
+                self._trig_fall = ECHO_CLOCK.now()
             self.levels[pin] = level
 
     def gpio_read(self, pin: int) -> int:
@@ -123,7 +168,7 @@ class Hat:
                 return 0
             start = self._trig_fall + 0.0002
             width = 2 * self.distance_cm / 100.0 / SOUND_MPS
-            return 1 if start <= time.time() < start + width else 0
+            return 1 if start <= ECHO_CLOCK.now() < start + width else 0
 
     # ---- what tests read ---------------------------------------------------------------
     def duty(self, channel: int) -> float:

@@ -12,18 +12,18 @@ class SMBus:
         self.bus = bus
 
     def write_byte(self, addr: int, data: int) -> None:
-        HAT.transaction(addr)
+        HAT.transaction(addr, write=True)
 
     def write_byte_data(self, addr: int, reg: int, data: int) -> None:
-        HAT.transaction(addr)
+        HAT.transaction(addr, write=True)
         HAT.write_word(reg, data & 0xFF)
 
     def write_word_data(self, addr: int, reg: int, data: int) -> None:
-        HAT.transaction(addr)
+        HAT.transaction(addr, write=True)
         HAT.write_word(reg, data & 0xFFFF)
 
     def write_i2c_block_data(self, addr: int, reg: int, data: list[int]) -> None:
-        HAT.transaction(addr)
+        HAT.transaction(addr, write=True)
         if len(data) >= 2:
             HAT.write_word(reg, data[0] | (data[1] << 8))
 

@@ -1,0 +1,1 @@
+"""Training the crop classifier's head (``cat-follow train-classifier``) and checking it."""

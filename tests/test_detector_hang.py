@@ -1,0 +1,55 @@
+"""A detector that stops answering in thread mode: reported, replaced, and tracking goes on."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from test_safety import Harness, wait_for
+
+from cat_follow.config import Config
+from cat_follow.perception.model import ModelFiles
+from cat_follow.perception.ssd import SsdDetector
+from cat_follow.threads.detector import ThreadDetectorPort
+
+
+def test_a_hung_detector_thread_is_reported_and_replaced_while_tracking_goes_on(
+        config: Config, models: ModelFiles, detector: SsdDetector, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness(config, models, detector)
+    port = h.robot.pipeline.detector
+    assert isinstance(port, ThreadDetectorPort)
+    counters = h.robot.pool.counters[0]
+    blocked, release = threading.Event(), threading.Event()
+    real = detector.detect_into
+
+    def stuck(*args: Any) -> Any:  # the interpreter never returns (a wedged delegate, a deadlock)
+        blocked.set()
+        release.wait()
+        return real(*args)
+
+    try:
+        h.start()
+        assert wait_for(lambda: port.runs > 0, 10)
+        first = port.thread
+        monkeypatch.setattr(detector, "detect_into", stuck)
+        assert blocked.wait(5)
+        t, frames = time.monotonic(), int(counters["tracker_frames"])
+        seen: list[str] = []
+        assert wait_for(lambda: seen.append(h.robot.status_json()) or '"detector": "hung: restarting (1)"' in seen[-1],
+                        config.detector.hang_timeout_s + 2.0), seen[-1]
+        assert time.monotonic() - t < config.detector.hang_timeout_s + 1.0
+        assert port.hangs == 1 and port.thread is not first and first.is_alive()  # abandoned, still stuck
+        runs = int(counters["detector_runs"])
+        assert wait_for(lambda: int(counters["detector_runs"]) > runs, 10), "the new detector never answered"
+        assert '"detector": "ok"' in h.robot.status_json()
+        assert int(counters["tracker_frames"]) > frames  # the tracker went on meanwhile
+        release.set()  # the old thread comes back late: its result is dropped, nothing fails
+        first.join(5)
+        assert not first.is_alive() and not h.robot.health.failed
+        assert h.thread.is_alive() and "error" not in h.result
+    finally:
+        release.set()
+        if h.thread.is_alive():
+            h.finish()
