@@ -1,9 +1,8 @@
 """One validated configuration model, loaded from a TOML file.
 
-Every section is a frozen dataclass; every field documents itself (``doc``) and
-carries its bounds. Loading rejects unknown keys and bad values with an error that
-names the dotted key (``detector.every_k_frames: must be >= 1, got 0``).
-``cat-follow config`` prints the defaults as a commented TOML file.
+Every section is a frozen dataclass; every field documents itself (``doc``) and carries its bounds. Loading
+rejects unknown keys and bad values with an error that names the dotted key (``detector.every_k_frames: must
+be >= 1, got 0``). ``cat-follow config`` prints the defaults as a commented TOML file.
 """
 
 from __future__ import annotations
