@@ -1,9 +1,8 @@
 """One validated configuration model, loaded from a TOML file.
 
-Every section is a frozen dataclass; every field documents itself (``doc``) and
-carries its bounds. Loading rejects unknown keys and bad values with an error that
-names the dotted key (``detector.every_k_frames: must be >= 1, got 0``).
-``cat-follow config`` prints the defaults as a commented TOML file.
+Every section is a frozen dataclass; every field documents itself (``doc``) and carries its bounds. Loading
+rejects unknown keys and bad values with an error that names the dotted key (``detector.every_k_frames: must
+be >= 1, got 0``). ``cat-follow config`` prints the defaults as a commented TOML file.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from cat_follow.config_process import ProcessConfig
 from cat_follow.config_record import RecordConfig
 from cat_follow.config_schema import build_section, document_as_toml, read_toml
 from cat_follow.config_schema import field_doc as _f
+from cat_follow.config_timing import TimingConfig
 from cat_follow.config_web import WebConfig
 from cat_follow.errors import ConfigError
 
@@ -251,6 +251,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
+    timing: TimingConfig = field(default_factory=TimingConfig)
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:

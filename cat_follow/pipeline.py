@@ -17,8 +17,9 @@ from cat_follow.config import Config
 from cat_follow.memory.pool import RESULT, RESULT_CAPACITY, Pool, allocate_pool
 from cat_follow.memory.segments import sweep_stale
 from cat_follow.memory.shared_state import SharedState
+from cat_follow.perception.late_delivery import LateDelivery, timing_summary
 from cat_follow.perception.model import ModelFiles
-from cat_follow.perception.port import DetectorWorker
+from cat_follow.perception.port import DetectorPort, DetectorWorker
 from cat_follow.perception.worker import make_worker
 from cat_follow.sources.source import FrameSource
 from cat_follow.threads.camera import CameraThread
@@ -65,7 +66,16 @@ class Pipeline:
 
             self.detector = ThreadDetectorPort(self.shared, self.worker, self.health, factory=fresh_worker,
                                                hang_timeout_s=config.detector.hang_timeout_s)
-        self.tracker = TrackerThread(self.shared, config, self.health, self.detector)
+        # what the tracker sees of the detector: the port itself, or (lock-step at a Pi's pace) the
+        # port delivering each result as many frames late as on the Pi (cat_follow/config_timing.py)
+        self.delivery: DetectorPort = self.detector
+        if fast and config.timing.mode != "instant":
+            self.delivery = LateDelivery(self.detector, config.timing, lambda: self.shared.published_seq,
+                                         lambda: source.fps or config.camera.fps)
+        elif config.timing.mode != "instant":
+            log.info("timing.mode = %s applies to lock-step runs only: this run has real timing",
+                     config.timing.mode)
+        self.tracker = TrackerThread(self.shared, config, self.health, self.delivery)
         self.main_reader = self.shared.register_reader("main", lockstep=fast)
         self.camera = CameraThread(self.shared, source, self.health, paced=paced and not fast,
                                    max_frames=max_frames, pace_fps=pace_fps)
@@ -114,6 +124,10 @@ class Pipeline:
         """The source has ended and the tracker has handled the last published frame."""
         return (self.camera.ended or not self.camera.is_alive()) and \
             self.tracker.last_seq >= self.shared.published_seq
+
+    def timing_summary(self) -> dict[str, object]:
+        """How detector results reached the tracker in this run (for its summary)."""
+        return timing_summary(self.config.timing.mode if self.fast else "live", self.delivery)
 
     def results(self, cursor: int) -> Iterator[tuple[int, np.void]]:
         """(counter, row) of the result rows produced since ``cursor``. The rows are copies in

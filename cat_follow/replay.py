@@ -228,6 +228,7 @@ class Replay:
         summary: dict[str, Any] = {
             "video": str(self.video),
             "mode": "fast" if self.opts.fast else "paced",
+            "timing": pipe.timing_summary(),
             "model": str(self.models.model),
             "frames": pipe.camera.frames_read,
             "frames_processed": int(c["tracker_frames"]),

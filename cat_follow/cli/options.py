@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from cat_follow import process_setup
 from cat_follow.config import Config, load_config
 from cat_follow.config_web import WebConfig
+from cat_follow.errors import ConfigError
 
 if TYPE_CHECKING:
     from cat_follow.perception.model import ModelFiles
@@ -27,9 +28,20 @@ def config(args: argparse.Namespace) -> Config:
     cfg = load_config(args.config)
     if getattr(args, "model", None):
         cfg = replace(cfg, detector=replace(cfg.detector, model=str(args.model)))
+    cfg = with_timing(cfg, args)
     setup_logging(cfg.logging.level if not args.verbose else "DEBUG")
     process_setup.apply(cfg.process)  # before any thread starts: GIL switch interval, malloc arenas
     return cfg
+
+
+def with_timing(cfg: Config, args: argparse.Namespace) -> Config:
+    """``cfg`` with ``--timing`` applied (replay and simulate: lock-step runs only)."""
+    timing = getattr(args, "timing", None)
+    if timing is None or not hasattr(args, "fast"):
+        return cfg
+    if timing != "instant" and not args.fast:
+        raise ConfigError(f"--timing {timing}: only with --fast (lock-step); a live run has real timing")
+    return replace(cfg, timing=replace(cfg.timing, mode=timing))
 
 
 def models(cfg: Config) -> ModelFiles:

@@ -31,6 +31,12 @@ def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str
     return sp
 
 
+def _timing(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--timing", choices=["instant", "pi4"],
+                    help="with --fast: 'instant' applies each detection to its own frame; 'pi4' delivers it as "
+                    "many frames late as on a Raspberry Pi 4 (default: config timing.mode)")
+
+
 def _common(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--config", type=Path, help="TOML config file (see `cat-follow config`)")
     sp.add_argument("--model", type=Path, help="detector .tflite (overrides config)")
@@ -51,6 +57,7 @@ def _vision_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                    help="video file or directory of images (default: the sample kittens_floor.mp4)")
     r.add_argument("--fast", action="store_true",
                    help="lock-step, as fast as possible: every frame tracked, results independent of speed")
+    _timing(r)
     r.add_argument("--log", type=Path, help="write one JSON object per source frame here")
     r.add_argument("--out-video", type=Path, help="write the annotated video here (.mp4)")
     r.add_argument("--summary-json", type=Path, help="write the summary here")
@@ -105,6 +112,7 @@ def _robot_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "process (lock-step: the same results as one at a time)")
     sm.add_argument("--fast", action="store_true", help="lock-step on a simulated clock: as fast as possible, "
                     "same result on any machine")
+    _timing(sm)
     sm.add_argument("--out-video", type=Path, help="write the camera view with the tracker's box here")
     sm.add_argument("--summary-json", type=Path)
     sm.add_argument("--plot", type=Path, help="top-view PNG: true path, odometry, cat")
@@ -125,6 +133,8 @@ def _evaluate_and_setup_commands(sub: argparse._SubParsersAction[argparse.Argume
     ev.add_argument("--videos", type=Path, help="video folder for --suite (default: the assets' video/)")
     ev.add_argument("--only", nargs="+", metavar="NAME", help="--suite on these video file names only")
     ev.add_argument("--jobs", type=int, default=2, help="replays at once (--suite)")
+    ev.add_argument("--timing", choices=["instant", "pi4"],
+                    help="--suite: replay with this timing only (default: both, side by side; see [timing])")
     ev.add_argument("--out", type=Path, default=Path("evaluation"),
                     help="--suite writes evaluate.json, evaluate.md and logs/ here")
     cb = _command(sub, "calibrate", cmd_calibrate, help="calibration procedures (on the car), and a check")

@@ -84,7 +84,8 @@ def _suite(args: argparse.Namespace, cfg: Config, models: ModelFiles) -> int:
               f"centred={out['centered_fraction']} dist_err={out['mean_distance_error_m']}m "
               f"collisions={out['collisions']} lost={out['lost_episodes']} odo_err={out['odometry_error_m']}m "
               f"decoy={out['decoy_fraction']} wall_clear={out['min_wall_clearance_m']}m "
-              f"after_stop={out['after_stop']['drives']}/{out['after_stop']['moved_m']}m"
+              f"after_stop={out['after_stop']['drives']}/{out['after_stop']['moved_m']}m switches={out['switches']} "
+              f"reacquire={out['reacquire_s_max']}s back_after_hide={out['reacquire_after_hide_s_max']}s"
               + (f"  ({'; '.join(out['reasons'])})" if out["reasons"] else ""), flush=True)
     if args.summary_json:
         args.summary_json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
@@ -107,6 +108,8 @@ def _in_processes(args: argparse.Namespace, names: list[str]) -> Iterator[dict[s
                 cmd += ["--config", str(args.config)]
             if args.model:
                 cmd += ["--model", str(args.model)]
+            if args.timing:
+                cmd += ["--timing", args.timing]
             p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
             if not summary.is_file():
                 raise CatFollowError(f"scenario {name}: simulate exited with status {p.returncode}:\n"

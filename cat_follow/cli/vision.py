@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 from cat_follow.cli import options
 from cat_follow.config import load_config
@@ -97,19 +98,29 @@ def cmd_bench_web(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from cat_follow.evaluation.suite import SuiteOptions, default_labels_dir, render_markdown, run_suite, score_log
+    from cat_follow.config_timing import TIMINGS
+    from cat_follow.evaluation.report import render_markdown
+    from cat_follow.evaluation.suite import SuiteOptions, default_labels_dir, run_suite, score_log
 
     options.setup_logging(load_config(args.config).logging.level if not args.verbose else "DEBUG")
     labels = args.labels or default_labels_dir()
     if args.suite:
         result = run_suite(SuiteOptions(out_dir=args.out, videos_dir=args.videos, labels_dir=labels, jobs=args.jobs,
                                         config_path=args.config, model_path=args.model,
-                                        progress=sys.stderr.isatty(), only=tuple(args.only or ())))
+                                        progress=sys.stderr.isatty(), only=tuple(args.only or ()),
+                                        timings=(args.timing,) if args.timing else TIMINGS))
         print(render_markdown(result))
         print(f"written: {args.out / 'evaluate.json'}, {args.out / 'evaluate.md'}", file=sys.stderr)
         return 0
     if args.log is None:
         raise CatFollowError("evaluate: pass a replay log (LOG --video NAME) or --suite")
     video = args.video or f"{args.log.name.split('.')[0]}.mp4"
-    print(json.dumps(score_log(args.log, video, labels, args.mode).as_dict(), indent=2))
+    out = score_log(args.log, video, labels, args.mode).as_dict()
+    checked = labels / "checked" / f"{Path(video).stem}.json"
+    if checked.is_file():
+        from cat_follow.evaluation.identity import load_checked, score_identity
+        from cat_follow.evaluation.scoring import load_log
+
+        out["identity"] = score_identity(load_log(args.log), load_checked(checked)).as_dict()
+    print(json.dumps(out, indent=2))
     return 0

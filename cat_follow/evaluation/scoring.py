@@ -104,7 +104,7 @@ def video_info(video: str, table: dict[str, VideoInfo]) -> VideoInfo:
     return table[name]
 
 
-def _box(values: Any, where: str) -> Box:
+def parse_box(values: Any, where: str) -> Box:
     if not isinstance(values, list) or len(values) != 4 or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
         raise EvaluationError(f"{where}: a box must be 4 finite numbers [x, y, w, h], got {values!r}")
@@ -129,7 +129,7 @@ def load_reference(path: Path) -> Reference:
             if not isinstance(b, list) or len(b) != 6 or b[0] not in LABELS:
                 raise EvaluationError(f"reference {path}: frame {i}: expected [label, x, y, w, h, score] with a "
                                       f"label in {LABELS}, got {b!r}")
-            row.append((str(b[0]), _box(b[1:5], f"reference {path}: frame {i}")))
+            row.append((str(b[0]), parse_box(b[1:5], f"reference {path}: frame {i}")))
         frames.append(row)
     return Reference(str(data.get("video", path.stem)), int(data.get("width", 0)), int(data.get("height", 0)),
                      frames)
@@ -154,7 +154,7 @@ def load_log(path: Path) -> list[Box | None]:
         if row["frame"] != len(boxes):
             raise EvaluationError(f"log {path}:{n}: frame {row['frame']!r} where {len(boxes)} was expected "
                                   "(one row per source frame, in order)")
-        boxes.append(None if row["bbox"] is None else _box(row["bbox"], f"log {path}:{n}"))
+        boxes.append(None if row["bbox"] is None else parse_box(row["bbox"], f"log {path}:{n}"))
     return boxes
 
 

@@ -1,10 +1,13 @@
-"""``cat-follow evaluate --suite``: replay every sample and dev video and score each.
+"""``cat-follow evaluate --suite``: replay every sample and dev video and score each, in each timing.
 
-Each video is replayed by a ``cat-follow replay --fast`` subprocess (lock-step, so the log
-does not depend on the machine's speed): separate processes use separate cores without
-sharing a GIL, and a crash in one replay is reported with its stderr instead of taking the
-suite down. ``jobs`` replays run at once, longest first. The suite owns ``out_dir``: the
-logs and replay summaries (``logs/``), ``evaluate.json`` and ``evaluate.md``.
+Each video is replayed by a ``cat-follow replay --fast --timing T`` subprocess per timing
+(lock-step, so the log does not depend on the machine's speed; ``instant`` applies each
+detection to its own frame, ``pi4`` delivers it as late as on a Pi 4): separate processes use
+separate cores without sharing a GIL, and a crash in one replay is reported with its stderr
+instead of taking the suite down. ``jobs`` replays run at once, longest first. A video with
+labels checked by eye (``<labels>/checked/``) also gets identity figures. The suite owns
+``out_dir``: the logs and replay summaries (``logs/<timing>/``), ``evaluate.json`` (one row per
+video and timing) and ``evaluate.md`` (the timings side by side).
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cat_follow.config_timing import TIMINGS
+from cat_follow.evaluation.identity import load_checked, score_identity
+from cat_follow.evaluation.report import render_markdown
 from cat_follow.evaluation.scoring import (
     EvaluationError,
     VideoScore,
     load_log,
     load_reference,
     load_video_table,
-    markdown_table,
     score_video,
     video_info,
 )
@@ -44,6 +49,7 @@ class SuiteOptions:
     model_path: Path | None = None
     progress: bool = False
     only: tuple[str, ...] = ()  # video file names; empty = all
+    timings: tuple[str, ...] = TIMINGS  # each video is replayed in each of these
 
 
 def default_videos_dir() -> Path:
@@ -81,10 +87,10 @@ def score_log(log: Path, video: str, labels_dir: Path, mode: str | None = None) 
     return score_video(load_log(log), load_reference(ref), mode)
 
 
-def _replay(video: Path, logs: Path, opts: SuiteOptions) -> dict[str, Any]:
-    """One ``replay --fast`` subprocess; returns its summary. Owns ``logs/<stem>.*``."""
+def _replay(video: Path, logs: Path, opts: SuiteOptions, timing: str) -> dict[str, Any]:
+    """One ``replay --fast --timing`` subprocess; returns its summary. Owns ``logs/<stem>.*``."""
     stem = video.stem
-    cmd = [sys.executable, "-m", "cat_follow", "replay", str(video), "--fast",
+    cmd = [sys.executable, "-m", "cat_follow", "replay", str(video), "--fast", "--timing", timing,
            "--log", str(logs / f"{stem}.jsonl"), "--summary-json", str(logs / f"{stem}.summary.json")]
     if opts.config_path:
         cmd += ["--config", str(opts.config_path)]
@@ -118,18 +124,24 @@ def run_suite(opts: SuiteOptions) -> dict[str, Any]:
         if not ref_path.is_file():
             raise EvaluationError(f"no reference boxes for {v.name}: {ref_path} does not exist")
         refs[v.name] = load_reference(ref_path)
-    logs = opts.out_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    order = sorted(videos, key=lambda v: -len(refs[v.name].frames))  # longest first: the pool ends together
-    summaries: dict[str, dict[str, Any]] = {}
+    checked = {v.name: load_checked(p) for v in videos if (p := labels_dir / "checked" / f"{v.stem}.json").is_file()}
+    bad = [t for t in opts.timings if t not in TIMINGS]
+    if bad or not opts.timings:
+        raise EvaluationError(f"timings {', '.join(bad) or '(none)'}: each must be one of {', '.join(TIMINGS)}")
+    for timing in opts.timings:
+        (opts.out_dir / "logs" / timing).mkdir(parents=True, exist_ok=True)
+    # longest first: the pool ends together
+    order = sorted(((t, v) for t in opts.timings for v in videos), key=lambda tv: -len(refs[tv[1].name].frames))
+    summaries: dict[tuple[str, str], dict[str, Any]] = {}
     t0 = time.monotonic()
-    with tqdm(total=sum(len(r.frames) for r in refs.values()), unit="frame", disable=not opts.progress,
-              file=sys.stderr, desc="evaluate") as bar, ThreadPoolExecutor(max(1, opts.jobs)) as pool:
-        futures = {pool.submit(_replay, v, logs, opts): v for v in order}
+    with tqdm(total=len(opts.timings) * sum(len(r.frames) for r in refs.values()), unit="frame",
+              disable=not opts.progress, file=sys.stderr, desc="evaluate") as bar, \
+            ThreadPoolExecutor(max(1, opts.jobs)) as pool:
+        futures = {pool.submit(_replay, v, opts.out_dir / "logs" / t, opts, t): (t, v) for t, v in order}
         try:
             for fut in as_completed(futures):
-                v = futures[fut]
-                summaries[v.name] = fut.result()
+                t, v = futures[fut]
+                summaries[t, v.name] = fut.result()
                 bar.update(len(refs[v.name].frames))
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)  # a failed replay: start no more
@@ -138,11 +150,17 @@ def run_suite(opts: SuiteOptions) -> dict[str, Any]:
     rows = []
     for v in videos:
         info = table[v.name]
-        score = score_video(load_log(logs / f"{v.stem}.jsonl"), refs[v.name], info.score_as)
-        s = summaries[v.name]
-        rows.append({**score.as_dict(), "set": info.set, "what": info.what,
-                     "replay_fps": s.get("fps"), "detector_ms_p50": s.get("detector_ms_p50")})
-    result = {"videos": rows, "wall_s": round(wall, 1), "jobs": opts.jobs,
+        for t in opts.timings:
+            boxes = load_log(opts.out_dir / "logs" / t / f"{v.stem}.jsonl")
+            score = score_video(boxes, refs[v.name], info.score_as)
+            s = summaries[t, v.name]
+            row = {**score.as_dict(), "timing": t, "set": info.set, "what": info.what,
+                   "replay_fps": s.get("fps"), "detector_ms_p50": s.get("detector_ms_p50"),
+                   "mean_frames_late": (s.get("timing") or {}).get("mean_frames_late")}
+            if v.name in checked:
+                row["identity"] = score_identity(boxes, checked[v.name]).as_dict()
+            rows.append(row)
+    result = {"timings": list(opts.timings), "videos": rows, "wall_s": round(wall, 1), "jobs": opts.jobs,
               "model": next(iter(summaries.values()), {}).get("model")}
     write_outputs(opts.out_dir, result)
     return result
@@ -155,11 +173,3 @@ def write_outputs(out_dir: Path, result: dict[str, Any]) -> tuple[Path, Path]:
     js.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     md.write_text(render_markdown(result), encoding="utf-8")
     return js, md
-
-
-def render_markdown(result: dict[str, Any]) -> str:
-    scores = [VideoScore(**{k: r[k] for k in VideoScore.__dataclass_fields__}) for r in result["videos"]]
-    note = ("\n`by-eye` videos: the reference finds nothing useful there; judge them by eye "
-            "(replay --out-video).\n" if any(s.score_as == "by-eye" for s in scores) else "")
-    return (f"model: {result.get('model')}; {len(scores)} videos replayed with --fast in "
-            f"{result.get('wall_s')} s ({result.get('jobs')} at once)\n\n" + markdown_table(scores) + note)

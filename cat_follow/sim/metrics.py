@@ -19,6 +19,7 @@ from cat_follow.robot.commands import VERB_LOCATION, VERB_STOP, parse_command
 from cat_follow.robot.state_machine import RobotState
 from cat_follow.sim.footprint import body_clearance, room_clearance, wall_clearance
 from cat_follow.sim.scenario import ANY_ARENA, Scenario
+from cat_follow.sim.switches import MAIN_CAT, back_after_hiding, followed_share, switches
 
 CENTRED_SHARE = 0.10   # "centred": within +-10% of the image width from the centre
 SETTLE_S = 3.0         # distance error counts once tracking has lasted this long
@@ -38,6 +39,7 @@ class Sample:
     cat_box: Box | None = None                 # the cat's projected box, clipped to the image
     decoys: list[tuple[float, float, float]] = field(default_factory=list)  # x, y, radius in sight
     decoy_boxes: list[Box] = field(default_factory=list)                     # their projected boxes
+    other_cat_boxes: list[Box | None] = field(default_factory=list)          # other cats' ([[decoys]] kind cat)
 
 
 def covered(box: Box, by: Box | None) -> float:
@@ -124,6 +126,28 @@ class Metrics:
             reasons.append(f"there is no cat, yet something was tracked (TRACK at {acquired:.1f} s)")
         return reasons
 
+    def _identity(self, out: dict[str, Any]) -> list[str]:
+        """Adds ``switches`` (times the followed box moved from one cat to another) and
+        ``reacquire_after_hide_s_max`` (cat back in sight -> followed again) to ``out``; returns
+        the reasons they fail."""
+        sc, ok = self.scenario, self.scenario.success
+        moves = switches(self.samples)
+        back = back_after_hiding(self.samples, sc.cat.hidden if sc.cat else (), sc.duration_s)
+        out["switches"] = len(moves)
+        out["switch_times_s"] = [t for t, _, _ in moves]
+        out["followed_share"] = followed_share(self.samples)
+        out["reacquire_after_hide_s_max"] = max(back) if back else None
+        reasons = []
+        share = out["followed_share"]
+        if sc.cat is not None and ok.must_acquire and any(v > share.get(MAIN_CAT, 0.0) for v in share.values()):
+            reasons.append(f"followed another cat more than the scenario's cat ({share})")
+        if len(moves) > ok.max_switches:
+            reasons.append(f"{len(moves)} identity switch(es) > {ok.max_switches} (at {out['switch_times_s']} s)")
+        if back and max(back) > ok.max_reacquire_after_hide_s:
+            reasons.append(f"followed again {max(back):.1f} s after the cat came back > "
+                           f"{ok.max_reacquire_after_hide_s:g} s")
+        return reasons
+
     def summary(self) -> dict[str, Any]:
         sc = self.scenario
         acquired = next((s.t for s in self.samples if s.state is RobotState.TRACK), None)
@@ -151,6 +175,7 @@ class Metrics:
             "command_answers": [{"t": t, "command": c, "answer": a} for t, c, a in self.answers],
         }
         reasons = self._decoys(out, acquired)
+        reasons += self._identity(out)
         reasons += self._failures(out, acquired, bool(tracked), run, odo_err)
         out["success"] = not reasons
         out["reasons"] = reasons

@@ -226,3 +226,16 @@ class Renderer:
         a = (sub_a * visible)[..., None]
         dst = self.image[cy0:cy1, cx0:cx1]
         dst[:] = (sub_b * a + dst.astype(np.float32) * (1 - a)).astype(np.uint8)
+
+
+def seen_box(renderer: Renderer, cam: CameraPose, pos: tuple[float, float], sprite: Sprite | None,
+             height: float) -> tuple[float, float, float, float] | None:
+    """The projected box of a sprite standing at ``pos``, clipped to the image; None if out of view."""
+    if sprite is None:
+        return None
+    b = renderer.cat_box(cam, pos, sprite, height)
+    if b is None:
+        return None
+    x0, y0 = max(b[0], 0.0), max(b[1], 0.0)
+    x1, y1 = min(b[0] + b[2], float(renderer.w)), min(b[1] + b[3], float(renderer.h))
+    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None

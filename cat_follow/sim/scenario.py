@@ -47,12 +47,14 @@ class CatSetup:
 DECOY_DEFAULTS = {  # kind: (photo, height_m, radius_m) when the scenario leaves them out
     "dog": ("dog_test_0.bmp", 0.35, 0.15),
     "person": ("grace_hopper.bmp", 1.6, 0.2),
+    "cat": ("cat_train_0.bmp", 0.25, 0.12),  # another cat: not a decoy, but the robot must not switch to it
 }
 
 
 @dataclass(frozen=True)
 class DecoySetup:
-    kind: str = _f("dog", "What it is: a dog or a person (the segmentation class its sprite is cut as).",
+    kind: str = _f("dog", "What it is: a dog, a person, or another cat (the segmentation class its sprite is cut "
+                   "as); another cat is no decoy, but the followed box moving to it is an identity switch.",
                    choices=tuple(DECOY_DEFAULTS))
     photo: str = _f("", "Photo the sprite is cut from (in the assets' images/); empty = the kind's default.")
     path: tuple[tuple[float, float], ...] = _f(((2.0, 1.0),), "Waypoints (m); the decoy starts at the first.",
@@ -100,6 +102,10 @@ class SuccessCriteria:
     max_odometry_error_m: float = _f(1e9, "Largest acceptable final odometry error (m).", lo=0.0)
     max_decoy_fraction: float = _f(0.02, "Largest acceptable share of the time the target box lies on a decoy.",
                                    lo=0.0, hi=1.0)
+    max_switches: int = _f(0, "Identity switches allowed: times the followed box moves from one cat to another.",
+                           lo=0)
+    max_reacquire_after_hide_s: float = _f(1e9, "Longest acceptable time from the cat's return (end of a hidden "
+                                           "span it hid in while followed) to following it again (s).", lo=0.0)
     max_moved_after_stop_m: float = _f(0.02, "Distance the car may travel after stop commands, each counted "
                                        "until the next motion command, summed (m): a stop stops.", lo=0.0)
     min_wall_clearance_m: float = _f(0.0, "Closest the car's body may come to a wall (m); 0 = only no collision. "

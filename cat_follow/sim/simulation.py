@@ -39,7 +39,7 @@ from cat_follow.run_options import RunOptions
 from cat_follow.sim.camera_view import CameraView
 from cat_follow.sim.metrics import Metrics, Sample
 from cat_follow.sim.plot import plot_paths
-from cat_follow.sim.render import Renderer
+from cat_follow.sim.render import Renderer, seen_box
 from cat_follow.sim.rendered_camera import SimCameraSource
 from cat_follow.sim.scenario import Scenario
 from cat_follow.sim.sprites import SEG_SUBPATH, Segmenter, Sprite, load_sprite
@@ -156,7 +156,7 @@ class Simulation:
         c = self.pipeline.pool.counters[0]
         out.update({"mode": "fast" if self.opts.fast else "real time", "frames": int(c["frames_published"]),
                     "detector_runs": int(c["detector_runs"]), "wall_s": round(wall, 2),
-                    "stop_reason": self.robot.sm.stop_reason})
+                    "stop_reason": self.robot.sm.stop_reason, "timing": self.pipeline.timing_summary()})
         if isinstance(self.clock, WorldClock):
             out.update(self.clock.report(self.sc.name))
         return out
@@ -197,15 +197,18 @@ class Simulation:
             p = renderer.project(cam, (cat[0], cat[1], sc.cat.height_m / 2))
             if p is not None and 0 <= p[0] < renderer.w:
                 col = p[0]
-            cat_box = _seen_box(renderer, cam, cat, self.source.sprite, sc.cat.height_m)
+            cat_box = seen_box(renderer, cam, cat, self.source.sprite, sc.cat.height_m)
         decoys = [(dx, dy, d.radius_m) for d, (dx, dy, _) in sc.decoys_in_sight(t)]
-        decoy_boxes = [b for d, (dx, dy, _) in sc.decoys_in_sight(t)
-                       if (b := _seen_box(renderer, cam, (dx, dy), cat_sprite(d.photo, d.kind), d.height_m))]
+        seen = {d: seen_box(renderer, cam, (dx, dy), cat_sprite(d.photo, d.kind), d.height_m)
+                for d, (dx, dy, _) in sc.decoys_in_sight(t)}
+        decoy_boxes = [b for d, b in seen.items() if b and d.kind != "cat"]  # another cat is no decoy
+        other_cats = [seen.get(d) for d in sc.decoys if d.kind == "cat"]
         self.pipeline.shared.read_bbox(BBOX_TRACKER, self.box)
         b = self.box[0]
         target = (float(b["x"]), float(b["y"]), float(b["w"]), float(b["h"])) if b["valid"] else None
         self.metrics.add(Sample(t, self.robot.sm.state, (x, y, th), odom_w, (cam.x, cam.y), cat, col,
-                                target=target, cat_box=cat_box, decoys=decoys, decoy_boxes=decoy_boxes))
+                                target=target, cat_box=cat_box, decoys=decoys, decoy_boxes=decoy_boxes,
+                                other_cat_boxes=other_cats))
 
     def draw(self, pixels: np.ndarray, t: float) -> None:
         """The camera view at ``t``: the tracker's box, the state and the motors."""
@@ -287,15 +290,3 @@ class Simulation:
         finally:
             shared.release(rid)
 
-
-def _seen_box(renderer: Renderer, cam: Any, pos: tuple[float, float], sprite: Sprite | None,
-              height: float) -> tuple[float, float, float, float] | None:
-    """The projected box of a sprite standing at ``pos``, clipped to the image; None if out of view."""
-    if sprite is None:
-        return None
-    b = renderer.cat_box(cam, pos, sprite, height)
-    if b is None:
-        return None
-    x0, y0 = max(b[0], 0.0), max(b[1], 0.0)
-    x1, y1 = min(b[0] + b[2], float(renderer.w)), min(b[1] + b[3], float(renderer.h))
-    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
