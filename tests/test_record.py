@@ -38,7 +38,8 @@ def test_record_then_replay(kittens: Path, cli_env: dict[str, str], tmp_path: Pa
     assert all(f["dropped"] == f["seq"] - 1 - f["k"] for f in frames)  # pool seqs 1, 2, ...: recorded or dropped
     assert done["frames_dropped"] == frames[-1]["dropped"]
     assert all(a["t"] < b["t"] for a, b in itertools.pairwise(frames))  # true capture times
-    assert 60 < len(telemetry) <= 110 and all(t["state"] == "idle" for t in telemetry)  # 20 Hz, nobody commanded
+    # the main loop ticks on each tracked frame, or once per 20 Hz period without one; nobody commanded
+    assert 60 < len(telemetry) <= frames[-1]["seq"] + 110 and all(t["state"] == "idle" for t in telemetry)
     # How often a box is expected follows the reference, not a fixed half: in the first 5 s of this
     # video the reference has a cat in ~2/3 of the frames and none from frame ~100 on. The recorded
     # frames are the source frames named by their frame_index (the recorder may drop some).
