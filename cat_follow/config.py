@@ -18,6 +18,7 @@ from cat_follow.config_record import RecordConfig
 from cat_follow.config_schema import build_section, document_as_toml, read_toml
 from cat_follow.config_schema import field_doc as _f
 from cat_follow.config_timing import TimingConfig
+from cat_follow.config_verifier import VerifierConfig
 from cat_follow.config_web import WebConfig
 from cat_follow.errors import ConfigError
 
@@ -103,59 +104,6 @@ class TargetConfig:
     max_misses: int = _f(12, "A target is dropped (timeout) after this many detector runs in a row without a "
                          "cat on it, even before lost_after_s: KCF alone drifts onto what is next to the cat; "
                          "0 = only lost_after_s.", lo=0, hi=1000)
-
-
-@dataclass(frozen=True)
-class VerifierConfig:
-    enabled: bool = _f(True, "Check the tracked crop with the cat/dog/other classifier (MobileNet v2 features "
-                       "and a head trained on pet photos) before confirming a target and while tracking it (a "
-                       "detector alone calls fluffy dogs cats).")
-    manifest: str = _f("mobilenet_v2_imagenet_quant", "Classifier backbone manifest (name or .toml path).")
-    model: str = _f("", "Classifier file overriding the manifest's; empty = under the assets.")
-    head: str = _f("", "Trained head (.npy written by `cat-follow train-classifier --out`); empty = the "
-                   "shipped cat_follow/perception/pet_head.npy.")
-    min_box_px: int = _f(96, "A box whose longer side is below this (slot pixels) is too small for the classifier "
-                         "to judge (a rendered cat 2 m away, 76 px: cat 0.06; 1.5 m, 101 px: 0.99): such a candidate "
-                         "is confirmed on detector hits alone, and checked as soon as its box grows past this.",
-                         lo=0, hi=4096)
-    margin: float = _f(0.15, "The crop is a square of the box's longer side plus this share of it.", lo=0.0, hi=2.0)
-    cat_threshold: float = _f(0.3, "A crop verifies as a cat when its calibrated cat probability is at least "
-                              "this and above its dog probability.",
-                              lo=0.0, hi=1.0)
-    not_cat_below: float = _f(0.1, "A crop whose cat probability is below this counts as not a cat: it vetoes "
-                              "a candidate and counts toward dropping a target.", lo=0.0, hi=1.0)
-    drop_after: int = _f(3, "Drop a target (unverified) after this many not-cat checks in a row.", lo=1, hi=100)
-    every_s: float = _f(0.5, "Re-check a confirmed target at least this often (frame time).", lo=0.05, hi=60.0)
-    jump: float = _f(0.5, "Also re-check when the box centre moved more than this share of its size since "
-                     "the last check...", lo=0.05, hi=10.0)
-    resize: float = _f(1.5, "...or its area changed by more than this factor.", lo=1.05, hi=10.0)
-    decoy_iou: float = _f(0.5, "A dog or person detection overlapping the target this much (IoU) and scoring "
-                          "above every cat there makes the target a suspected decoy, dropped unless its "
-                          "crop verifies as a cat.", lo=0.05, hi=1.0)
-    same_look: float = _f(0.85, "A crop whose colour signature is at least this similar (Bhattacharyya, 0..1) to "
-                          "the confirmed cat's is the same animal: it is not dropped as unverified or decoy (the "
-                          "classifier calls some kittens puppies), and within identity_s of a loss it is "
-                          "re-confirmed without a cat verdict unless the crop says dog (>= 0.5); both only within "
-                          "same_look_s of the classifier's last cat verdict, never after a jump. Same cat a few "
-                          "frames apart: >= 0.86 on 90% of the sample videos' checks; a cat and a dog: <= 0.78 on "
-                          "90%.", lo=0.0, hi=1.01)
-    same_look_s: float = _f(10.0, "Colour (same_look) stands in for a cat verdict only this long (frame time) after "
-                            "the classifier itself last called the target a cat, and never for a box that jumped "
-                            "to a new place; later, its not-cat checks count again. The remembered colours change "
-                            "only on the classifier's cat verdicts. (A calico kitten the classifier calls a "
-                            "puppy went about 10 s between cat verdicts on its real crops.)",
-                            lo=0.0, hi=3600.0)
-    probe_dogs: bool = _f(True, "With no target, check the crop of the strongest dog detection (score >= "
-                          "detector.score_threshold, longer side >= min_box_px) with each detector job: a cat verdict "
-                          "makes it a cat candidate, followed by the classifier's checks (NanoDet calls a Siamese "
-                          "on a lawn a dog; the classifier called 0 of 261 dog boxes on the dog-only videos cats). "
-                          "Costs one classifier run per job while a dog is in view and nothing is followed.")
-    identity_s: float = _f(30.0, "For this long after losing a target, prefer the candidate whose colour "
-                           "signature is most like the lost cat's.", lo=0.0, hi=3600.0)
-
-    def check(self) -> None:
-        if self.not_cat_below > self.cat_threshold:
-            raise ValueError("not_cat_below: must not exceed cat_threshold")
 
 
 @dataclass(frozen=True)

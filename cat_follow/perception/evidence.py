@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from cat_follow.config import VerifierConfig
+from cat_follow.config_verifier import VerifierConfig
 from cat_follow.geometry import Box, iou
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, SIGNATURE_LEN
 from cat_follow.perception.target import Verify

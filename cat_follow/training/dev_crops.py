@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cat_follow.config import VerifierConfig
+from cat_follow.config_verifier import VerifierConfig
 from cat_follow.evaluation.scoring import load_video_table
 from cat_follow.evaluation.suite import default_labels_dir, default_videos_dir
 from cat_follow.geometry import Box
