@@ -6,7 +6,8 @@ capture stamp, into:
 
 * ``capture_to_publish``: the source's stamp -> ``publish_slot`` (letterbox/copy into the slot);
 * ``publish_to_process``: -> the tracker starts on it (the handoff);
-* ``process_to_commit``: -> the tracker commits its result (detector take, KCF, publish);
+* ``process_to_commit``: -> the tracker commits its result (detector take, KCF, publish), of
+  which ``kcf`` is KCF's own update (its shrink included);
 * ``commit_to_tick``: -> the main loop's tick that reads it starts (the control wake);
 * ``tick_to_send``: -> that tick posts its order to the car thread;
 * ``send_to_apply``: -> the car thread's ``apply`` of it returns (the car thread's wake + apply);
@@ -47,6 +48,7 @@ def _instrument(marks: dict[int, dict[str, int]]) -> contextlib.ExitStack:
     """Stamps keyed by a frame's ``t_capture_ns``, for as long as the returned stack is open."""
     process, commit, tick, send, turn = (TrackerThread.process, SharedState.commit_result, Robot.tick,
                                          CarActor.send, CarActor._turn)
+    update_kcf = TrackerThread._update_kcf
     current = threading.local()
 
     def w_process(self: TrackerThread, ref: Any) -> None:
@@ -54,6 +56,14 @@ def _instrument(marks: dict[int, dict[str, int]]) -> contextlib.ExitStack:
         marks.setdefault(cap, {}).update(publish=int(ref.meta["t_publish_ns"]), process=time.monotonic_ns())
         current.cap = cap
         process(self, ref)
+
+    def w_kcf(self: TrackerThread, frame: Any) -> bool:
+        t0 = time.monotonic_ns()
+        ok = update_kcf(self, frame)
+        cap = getattr(current, "cap", None)
+        if cap is not None and cap in marks:
+            marks[cap]["kcf_ns"] = time.monotonic_ns() - t0
+        return ok
 
     def w_commit(self: SharedState) -> None:
         commit(self)
@@ -78,7 +88,8 @@ def _instrument(marks: dict[int, dict[str, int]]) -> contextlib.ExitStack:
 
     stack = contextlib.ExitStack()
     for cls, name, fn in ((TrackerThread, "process", w_process), (SharedState, "commit_result", w_commit),
-                          (Robot, "tick", w_tick), (CarActor, "send", w_send), (CarActor, "_turn", w_turn)):
+                          (Robot, "tick", w_tick), (CarActor, "send", w_send), (CarActor, "_turn", w_turn),
+                          (TrackerThread, "_update_kcf", w_kcf)):
         stack.enter_context(_patched(cls, name, fn))
     return stack
 
@@ -103,6 +114,8 @@ def split(marks: dict[int, dict[str, int]], skip: int) -> dict[str, Any]:
                                       ("cap", "apply")), strict=True):
         ms = np.array([(m[b] - (cap if a == "cap" else m[a])) / 1e6 for cap, m in rows])
         out[stage] = {"p50": percentile(ms, 50), "p99": percentile(ms, 99)} if ms.size else None
+    kcf = np.array([m["kcf_ns"] / 1e6 for _, m in rows if "kcf_ns" in m])
+    out["kcf"] = {"p50": percentile(kcf, 50), "p99": percentile(kcf, 99)} if kcf.size else None
     return out
 
 
