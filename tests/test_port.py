@@ -52,6 +52,7 @@ def test_jobs_round_trip_as_whole_records(config: Config, assets: Path, detector
     assert port.run_pending() and not port.busy
     assert port.wait(ticket, 1.0, threading.Event())
     assert port.take(out) and not port.take(out), "a result is taken once"
+    assert out.tobytes() == shared.pool.detector_result[1:2].tobytes(), "the whole record, byte for byte"
     rec = out[0]
     assert int(rec["ticket"]) == ticket and int(rec["seq"]) == 1
     dets = detections(rec)

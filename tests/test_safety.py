@@ -432,3 +432,30 @@ def test_robot_start_fails_at_once_with_the_factorys_error(config: Config, model
     status = robot.run()
     assert status == 3 and time.monotonic() - t < 2.0
     assert "car thread died" in robot.exit_reason and "Remote I/O error" in robot.exit_reason
+
+
+def test_glass_to_motor_is_counted_once_per_order_not_at_every_turn_that_reapplies_it() -> None:
+    """The car thread re-applies the newest order every period; a frame's latency ends at the
+    first apply (counting each re-apply added +10, +20, +30 ms samples of the same frame)."""
+    from cat_follow.car.interface import Order
+    from cat_follow.robot.car_thread import CarActor
+    from cat_follow.threads.supervised import Health
+
+    rec = RecordingCar(sim_car())
+    actor = CarActor(lambda: rec, Health(), watchdog_s=5.0, rate_hz=100.0)
+    actor.start()
+    try:
+        assert actor.ready.wait(5)
+        t = time.monotonic_ns()
+        actor.send(Order(40, 0, 0, 0), capture_ns=t)
+        assert wait_for(lambda: rec.applied.speed == 40, 1)
+        time.sleep(0.1)  # about ten more turns of the same order
+        assert actor.motor_latency_ms().size == 1
+        actor.send(Order(40, 0, 0, 0))  # the same frame's next tick: no capture, no sample
+        actor.send(Order(30, 0, 0, 0), capture_ns=time.monotonic_ns())
+        assert wait_for(lambda: rec.applied.speed == 30, 1)
+        time.sleep(0.05)
+        assert actor.motor_latency_ms().size == 2
+    finally:
+        actor.stop()
+        actor.join(5)

@@ -159,6 +159,7 @@ class CarActor(SupervisedThread):
         """One period: watchdog, latch, then the newest order; then keep a stop."""
         with self._lock:
             order, capture_ns = self._order, self._capture_ns
+            self._capture_ns = 0  # glass-to-motor ends at the FIRST apply; later turns re-apply the same order
             age = 0.0 if self._order_t is None else self.clock() - self._order_t
             seq, latch = self._sent, self._latch
         if latch is None and age > self.watchdog_s:

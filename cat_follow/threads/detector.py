@@ -25,7 +25,7 @@ import numpy as np
 
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.port import KIND_CAT, LOCKSTEP_WAIT_S, RESULT, DetectJob, DetectorWorker, detections
-from cat_follow.procfs import thread_cpu_seconds
+from cat_follow.procfs import clock_seconds, thread_cpu_clock
 from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.hang import BUSY_CAP, HangClock
 from cat_follow.threads.supervised import Health, SupervisedThread
@@ -72,6 +72,7 @@ class JobDesk:
         self._finished = 0                      # last ticket finished
         self._taken = 0                         # last ticket the consumer took
         self._published = published
+        self._published_bytes = published.view(np.uint8)  # take copies bytes: see there
 
     @property
     def busy(self) -> bool:
@@ -99,7 +100,9 @@ class JobDesk:
         with self._lock:
             if self._finished == self._taken or int(self._published[0]["ticket"]) == 0:
                 return False
-            np.copyto(out, self._published)  # copy: the record is the consumer's from here
+            # copy: the record is the consumer's from here. As bytes: a structured copyto builds
+            # per-field transfer buffers (2 KB per call, the tracker's largest allocation per frame)
+            np.copyto(out.view(np.uint8), self._published_bytes)
             self._taken = self._finished
             return True
 
@@ -222,9 +225,9 @@ class ThreadDetectorPort(JobDesk):
             self._job = None
             if job is not None and worker is not None:
                 timeout = max(self.hang_timeout_s, LOCKSTEP_WAIT_S) if self.shared.lockstep else self.hang_timeout_s
-                tid = threading.get_native_id()
+                clock = thread_cpu_clock()  # this thread's CPU clock: no /proc read per run
                 self._run = (gen, ticket, HangClock(time.monotonic(), timeout, BUSY_CAP * timeout,
-                                                    lambda: thread_cpu_seconds(tid)))
+                                                    lambda: clock_seconds(clock)))
         if job is None or worker is None:
             return False
         ok = False
