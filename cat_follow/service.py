@@ -73,7 +73,12 @@ def run_robot(robot: Robot, on_tick: Callable[[float], None] | None = None,
         if t_end is not None and time.monotonic() >= t_end:
             robot.request_exit(f"--duration {duration:g} s reached")
 
-    status = int(robot.run(on_tick=tick))
+    try:
+        status = int(robot.run(on_tick=tick))
+    except BaseException:
+        if robot.actor.is_alive():  # run() raised with the car thread stuck (e.g. Picarx() hung in start)
+            exit_past_a_stuck_car(CAR_STUCK_STATUS)
+        raise
     log.info("exit: %s", robot.exit_reason or "done")
     status = SIGINT_STATUS if status == 0 and robot.exit_reason == "SIGINT" else status
     if robot.actor.is_alive():

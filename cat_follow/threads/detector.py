@@ -188,10 +188,12 @@ class ThreadDetectorPort(JobDesk):
             self._taken = self._finished = ticket  # finished with nothing: no waiter hangs on it
             self._done.notify_all()
             self._state = f"hung: restarting ({self.hangs})"
-            old, self.thread = self.thread, DetectorThread(self, self.health, daemon=True)
+            # told to stop before the lock is let go: if its run returns now, it must not loop
+            # again and build a worker beside the new thread's (a worker lives on one thread)
+            self.thread.stop()
+            self.thread = DetectorThread(self, self.health, daemon=True)
         log.error("detector thread hung (no answer to job %d for %.1f s): abandoned; starting another (%d)",
                   ticket, self.hang_timeout_s, self.hangs)
-        old.stop()
         self.thread.start()
 
     def _ensure_worker(self) -> bool:
