@@ -168,7 +168,7 @@ def _run_with_fault(models: ModelFiles, fault: signal.Signals, hang_timeout_s: f
     the child. Returns what the main thread saw."""
     config = config_from_dict({"detector": {"mode": "process", "hang_timeout_s": hang_timeout_s}})
     pipe = Pipeline(config, VideoFileSource(default_video()), models, max_frames=150)
-    seen: dict[str, object] = {"statuses": set(), "rows_while_restarting": 0}
+    seen: dict[str, object] = {"statuses": set(), "rows_while_down": 0}
     statuses: set[str] = set()
     cursor = 0
     with pipe:
@@ -185,8 +185,8 @@ def _run_with_fault(models: ModelFiles, fault: signal.Signals, hang_timeout_s: f
             statuses.add(status)
             for c, _row in pipe.results(cursor):
                 cursor = c + 1
-                if status.startswith("restarting"):
-                    seen["rows_while_restarting"] = int(seen["rows_while_restarting"]) + 1  # type: ignore[call-overload]
+                if old_pid is not None and port.runs == runs_at_fault:  # from the fault to the new child's first result
+                    seen["rows_while_down"] = int(seen["rows_while_down"]) + 1  # type: ignore[call-overload]
             if old_pid is None and port.runs >= 3:
                 old_pid = port.child_pid
                 runs_at_fault = port.runs
@@ -210,7 +210,9 @@ def test_a_crashed_or_hung_detector_process_is_replaced_within_2_s(models: Model
     assert seen["restarts"] == 1, seen
     assert "restarting (1)" in seen["statuses"], seen  # type: ignore[operator]
     assert seen["recovery_ms"] and max(seen["recovery_ms"]) < 2000, seen  # type: ignore[arg-type]
-    assert int(seen["rows_while_restarting"]) > 0, "tracking must go on while the detector restarts"  # type: ignore[call-overload]
+    # Counted from the fault to the new child's first result, not only while the status says
+    # "restarting": a restart can take 60 ms, between two frames.
+    assert int(seen["rows_while_down"]) > 0, "tracking must go on while the detector is down"  # type: ignore[call-overload]
     assert int(seen["runs_after"]) > 0, "the new detector process must deliver results"  # type: ignore[call-overload]
     assert seen["new_pid"] != seen["old_pid"]
     # the restarted child, the runtime's own threads included, runs below the service's priority
