@@ -3,6 +3,7 @@ what reaches the HAT's registers and GPIO lines (tests/hat_emulator)."""
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,10 +142,28 @@ def test_i2c_errors_are_retried_then_dropped_by_robot_hat(hat: ModuleType, car: 
     car.stop()
     h.fail_i2c = 0
     assert h.pulse[LEFT] == h.pulse[RIGHT] == motor_ticks(50)
-    assert not car.stop_confirmed and car.applied.speed == 50  # ...but PicarxCar knows it
+    assert not car.stop_confirmed and math.isnan(car.applied.speed)  # ...but PicarxCar knows it is unknown
+    assert not car.motors_stopped
     car.stop()
     assert h.pulse[LEFT] == h.pulse[RIGHT] == 0
     assert car.stop_confirmed and car.motors_stopped
+
+
+def test_after_a_stop_that_did_not_take_the_next_order_is_written_even_at_the_old_speed(
+        hat: ModuleType, car: PicarxCar) -> None:
+    """The stop's write may have reached the MCU with only its acknowledgement lost: the motors may
+    be at 0. The next order must be written even if it asks for the speed before the stop."""
+    h = hat.HAT
+    car.drive(50, 0)
+    h.fail_writes = True
+    try:
+        car.stop()
+    finally:
+        h.fail_writes = False
+    assert not car.stop_confirmed
+    h.pulse[LEFT] = h.pulse[RIGHT] = 0  # as if the stop had reached the motors after all
+    car.drive(50, 0)
+    assert h.pulse[LEFT] == h.pulse[RIGHT] == motor_ticks(50) and car.applied.speed == 50
 
 
 def test_a_stop_by_drive_zero_is_confirmed_too(hat: ModuleType, car: PicarxCar) -> None:

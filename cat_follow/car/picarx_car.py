@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import pwd
 import threading
@@ -46,6 +47,13 @@ def _getlogin_fallback() -> Iterator[None]:
         yield
     finally:
         os.getlogin = original
+
+
+# The recorded speed after a stop whose write failed: the motors may be at the old speed (the
+# write was lost) or at 0 (only its acknowledgement was), so nothing is assumed. NaN equals no
+# speed, so the next order is always written, and is never 0, so the car thread keeps checking
+# (a kept old speed made a later order for that same speed look already applied: never sent).
+UNKNOWN_SPEED = math.nan
 
 
 def drive_calls(px: Any, applied: Order, speed: float, steer_deg: float) -> Order:
@@ -110,7 +118,7 @@ class PicarxCar(Car):
         if after.speed == 0 and before.speed != 0:  # drive_calls stopped the motors: did it take?
             self.stop_confirmed = self._motors_zeroed()
             if not self.stop_confirmed:
-                after = replace(after, speed=before.speed)  # still moving, as far as anyone knows
+                after = replace(after, speed=UNKNOWN_SPEED)
         self.applied = after
 
     def look(self, pan_deg: float, tilt_deg: float) -> None:
@@ -119,12 +127,11 @@ class PicarxCar(Car):
 
     def stop(self) -> None:
         """Both motor channels to 0; speed 0 is recorded only if the HAT took it (else
-        ``stop_confirmed`` is False and ``applied`` keeps the last speed)."""
+        ``stop_confirmed`` is False and ``applied`` says the speed is unknown)."""
         self._check_thread()
         self.px.stop()  # sets both PWM channels to 0 (twice); robot_hat drops its I2C failures
         self.stop_confirmed = self._motors_zeroed()
-        if self.stop_confirmed:
-            self.applied = replace(self.applied, speed=0.0)
+        self.applied = replace(self.applied, speed=0.0 if self.stop_confirmed else UNKNOWN_SPEED)
 
     def _motors_zeroed(self) -> bool:
         """Write 0 to both motor PWM channels once more, through the call whose result robot_hat
