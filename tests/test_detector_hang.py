@@ -12,7 +12,8 @@ from test_safety import Harness, wait_for
 from cat_follow.config import Config
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.ssd import SsdDetector
-from cat_follow.threads.detector import ThreadDetectorPort
+from cat_follow.perception.worker import SsdWorker
+from cat_follow.threads.detector import MAX_STUCK_THREADS, ThreadDetectorPort
 
 
 def test_a_hung_detector_thread_is_reported_and_replaced_while_tracking_goes_on(
@@ -49,6 +50,38 @@ def test_a_hung_detector_thread_is_reported_and_replaced_while_tracking_goes_on(
         first.join(5)
         assert not first.is_alive() and not h.robot.health.failed
         assert h.thread.is_alive() and "error" not in h.result
+    finally:
+        release.set()
+        if h.thread.is_alive():
+            h.finish()
+
+
+def test_a_detector_that_hangs_every_time_ends_the_service_instead_of_piling_up_threads(
+        config: Config, models: ModelFiles, detector: SsdDetector, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every new detector thread hangs too (the same model wedges on every run): after
+    MAX_STUCK_THREADS abandoned threads, the next hang ends the run with exit 3 and the motors
+    stopped, rather than abandoning threads (each with its interpreter) until memory runs out."""
+    h = Harness(config, models, detector)
+    port = h.robot.pipeline.detector
+    assert isinstance(port, ThreadDetectorPort)
+    release = threading.Event()
+    real = detector.detect_into
+
+    def stuck(*args: Any) -> Any:
+        release.wait()
+        return real(*args)
+
+    try:
+        h.start()
+        assert wait_for(lambda: port.runs > 0, 10)
+        monkeypatch.setattr(detector, "detect_into", stuck)
+        port.factory = lambda: SsdWorker(detector)  # every new detector thread's model wedges too
+        h.thread.join((MAX_STUCK_THREADS + 1) * (config.detector.hang_timeout_s + 3.0))
+        assert not h.thread.is_alive(), f"still running after {port.hangs} hangs"
+        assert h.result.get("status") == 3, h.result
+        assert "detector threads stuck" in h.robot.exit_reason
+        assert port.hangs == MAX_STUCK_THREADS
+        assert h.car.applied.speed == 0 and h.car.stop_confirmed  # stopped on the way out
     finally:
         release.set()
         if h.thread.is_alive():

@@ -11,7 +11,8 @@ has not answered by threads/hang.py's rule (the detector thread's own CPU time).
 be killed, so it is abandoned: its ticket is finished with nothing, its late result (if it ever
 comes back) is dropped, and a new detector thread builds a new worker with ``factory`` and
 serves from then on. Meanwhile ``submit`` returns None (the tracker goes on with KCF alone) and
-``status()`` says ``hung: restarting (n)``.
+``status()`` says ``hung: restarting (n)``. With ``MAX_STUCK_THREADS`` abandoned threads still
+stuck, another hang raises ThreadFailed instead (the service exits 3; systemd restarts it).
 """
 
 from __future__ import annotations
@@ -28,10 +29,15 @@ from cat_follow.perception.port import KIND_CAT, LOCKSTEP_WAIT_S, RESULT, Detect
 from cat_follow.procfs import clock_seconds, thread_cpu_clock
 from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.hang import BUSY_CAP, HangClock
-from cat_follow.threads.supervised import Health, SupervisedThread
+from cat_follow.threads.supervised import Health, SupervisedThread, ThreadFailed
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0  # a new worker that failed to build is tried again after this
+# Hung detector threads still stuck when another hangs: then the service ends (exit 3) instead of
+# abandoning one more. Each keeps its interpreter and arena (tens of MB), and a model that hangs
+# every time would otherwise pile them up until the Pi runs out of memory; systemd restarts the
+# process, which frees them. One or two recovered hangs are the case thread mode is for.
+MAX_STUCK_THREADS = 2
 
 
 class DetectorThread(SupervisedThread):
@@ -163,6 +169,7 @@ class ThreadDetectorPort(JobDesk):
         self._state = "ok"
         self._run: tuple[int, int, HangClock] | None = None  # (generation, ticket, clock) of the run in progress
         self._last_attempt = 0.0
+        self._stuck: list[DetectorThread] = []  # abandoned threads, until they come back (if ever)
 
     def _accepting(self) -> bool:
         return self.worker is not None
@@ -177,6 +184,10 @@ class ThreadDetectorPort(JobDesk):
         if run is None or self.factory is None or not run[2].hung(time.monotonic()):
             return
         gen, ticket, _ = run
+        self._stuck = [t for t in self._stuck if t.is_alive()]
+        if len(self._stuck) >= MAX_STUCK_THREADS:  # each keeps its interpreter: only a new process frees them
+            raise ThreadFailed(f"detector: {len(self._stuck) + 1} detector threads stuck at once (thread mode "
+                               "cannot end them): stopping, so the service is restarted")
         with self._done:
             if gen != self._gen or self._run is not run:
                 return  # it answered meanwhile
@@ -191,6 +202,7 @@ class ThreadDetectorPort(JobDesk):
             # told to stop before the lock is let go: if its run returns now, it must not loop
             # again and build a worker beside the new thread's (a worker lives on one thread)
             self.thread.stop()
+            self._stuck.append(self.thread)
             self.thread = DetectorThread(self, self.health, daemon=True)
         log.error("detector thread hung (no answer to job %d for %.1f s): abandoned; starting another (%d)",
                   ticket, self.hang_timeout_s, self.hangs)
