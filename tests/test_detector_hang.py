@@ -66,10 +66,15 @@ def test_a_detector_that_hangs_every_time_ends_the_service_instead_of_piling_up_
     assert isinstance(port, ThreadDetectorPort)
     release = threading.Event()
     real = detector.detect_into
+    inside = [0]  # stuck threads not yet out of the detector (the session's detector: not to be shared)
 
     def stuck(*args: Any) -> Any:
-        release.wait()
-        return real(*args)
+        inside[0] += 1
+        try:
+            release.wait()
+            return real(*args)
+        finally:
+            inside[0] -= 1
 
     try:
         h.start()
@@ -86,3 +91,4 @@ def test_a_detector_that_hangs_every_time_ends_the_service_instead_of_piling_up_
         release.set()
         if h.thread.is_alive():
             h.finish()
+        assert wait_for(lambda: inside[0] == 0, 10), "stuck detector threads still running"

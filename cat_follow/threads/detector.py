@@ -184,13 +184,13 @@ class ThreadDetectorPort(JobDesk):
         if run is None or self.factory is None or not run[2].hung(time.monotonic()):
             return
         gen, ticket, _ = run
-        self._stuck = [t for t in self._stuck if t.is_alive()]
-        if len(self._stuck) >= MAX_STUCK_THREADS:  # each keeps its interpreter: only a new process frees them
-            raise ThreadFailed(f"detector: {len(self._stuck) + 1} detector threads stuck at once (thread mode "
-                               "cannot end them): stopping, so the service is restarted")
         with self._done:
             if gen != self._gen or self._run is not run:
                 return  # it answered meanwhile
+            self._stuck = [t for t in self._stuck if t.is_alive()]
+            if len(self._stuck) >= MAX_STUCK_THREADS:  # each keeps its interpreter: only a new process frees them
+                raise ThreadFailed(f"detector: {len(self._stuck) + 1} detector threads stuck at once (thread mode "
+                                   "cannot end them): stopping, so the service is restarted")
             self._gen += 1
             self.hangs += 1
             self._run = None
