@@ -45,7 +45,7 @@ def test_every_source_frame_has_one_row_and_most_have_the_cat(fast_replay: dict[
     assert [r["frame"] for r in rows] == list(range(957))
     with_box = [r for r in rows if r["bbox"] is not None]
     assert len(with_box) / len(rows) > 0.75
-    assert all(r["source"] in ("detector", "tracker") and r["score"] > 0 for r in with_box)
+    assert all(r["source"] in ("detector", "tracker", "predicted") and r["score"] > 0 for r in with_box)
     assert all(r["source"] is None and r["score"] is None for r in rows if r["bbox"] is None and r["candidate"] is None)
     assert all(r["state"] == "tracking" for r in with_box)  # the log's box is the confirmed target
     assert all(r["state"] == "acquiring" for r in rows if r["candidate"] is not None)

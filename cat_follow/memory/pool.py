@@ -58,8 +58,11 @@ BBOX = np.dtype([
     ("drop_reason", np.int64),    # why the last target was dropped (perception.target.DropReason)
 ], align=True)
 
-SOURCE_NONE, SOURCE_DETECTOR, SOURCE_TRACKER = 0, 1, 2
-SOURCE_NAMES = {SOURCE_NONE: None, SOURCE_DETECTOR: "detector", SOURCE_TRACKER: "tracker"}
+# PREDICTED: KCF lost the target on this frame and the detector has not answered yet: KCF's last
+# box carried on at its recent velocity (perception/coast.py)
+SOURCE_NONE, SOURCE_DETECTOR, SOURCE_TRACKER, SOURCE_PREDICTED = 0, 1, 2, 3
+SOURCE_NAMES = {SOURCE_NONE: None, SOURCE_DETECTOR: "detector", SOURCE_TRACKER: "tracker",
+                SOURCE_PREDICTED: "predicted"}
 
 # One row per frame the tracker processed, drained by the main thread.
 RESULT = np.dtype([

@@ -11,7 +11,9 @@ Owns the KCF tracker object, the TargetDecider (confirmation, crop checks, drops
 3. otherwise updates KCF on the frame, on a copy shrunk so the box is at most
    ``tracker.max_target_px`` (KCF's cost grows with the box: 87 ms for a 341x352 box
    at full size, 3 ms for 100x100, measured here with OpenCV 5.0);
-4. publishes the fused box (BBOX_TRACKER, with the state and the last drop reason) and a
+4. while KCF has lost the target and the detector has not answered, shows KCF's last box
+   carried on at its recent velocity (``Coast``, source "predicted"), for at most K frames;
+5. publishes the fused box (BBOX_TRACKER, with the state and the last drop reason) and a
    result row for the main thread.
 """
 
@@ -24,8 +26,9 @@ import numpy as np
 
 from cat_follow.config import Config
 from cat_follow.geometry import Box, clip_box, iou, map_to_source
-from cat_follow.memory.pool import BBOX_TRACKER, SOURCE_DETECTOR, SOURCE_NONE, SOURCE_TRACKER
+from cat_follow.memory.pool import BBOX_TRACKER, SOURCE_DETECTOR, SOURCE_NONE, SOURCE_PREDICTED, SOURCE_TRACKER
 from cat_follow.memory.shared_state import FrameRef, SharedState
+from cat_follow.perception.coast import Coast
 from cat_follow.perception.decide import TargetDecider
 from cat_follow.perception.port import LOCKSTEP_WAIT_S, DetectJob, DetectorPort, new_result_buffer
 from cat_follow.perception.target import TargetState
@@ -86,6 +89,8 @@ class TrackerThread(SupervisedThread):
         self.kcf: cv2.TrackerKCF | None = None
         self.kcf_ok = False
         self.box: Box = (0.0, 0.0, 0.0, 0.0)
+        self.coast = Coast(self.every_k, self.width, self.height)
+        self._t_ns = 0  # the current frame's media time
         self.score = 0.0
         self.last_seq = 0
         self.last_request_seq = -(1 << 62)
@@ -130,6 +135,7 @@ class TrackerThread(SupervisedThread):
         self.kcf.init(self.kcf_image(frame), (int(x * s), int(y * s), max(2, int(w * s)), max(2, int(h * s))))
         self.kcf_ok = True
         self.box = (x, y, w, h)
+        self.coast.restart(self.box, self._t_ns)
         return True
 
     def _update_kcf(self, frame: np.ndarray) -> bool:
@@ -138,12 +144,14 @@ class TrackerThread(SupervisedThread):
         if not ok:
             self.kcf_ok = False
             self.shared.counters["tracker_failures"] += 1
+            self.coast.lost()
             return False
         s = self.scale
         self.box = clip_box((b[0] / s, b[1] / s, b[2] / s, b[3] / s), self.width, self.height)
         if self.box[2] < MIN_BOX_PX or self.box[3] < MIN_BOX_PX:
-            self.kcf_ok = False
+            self.kcf_ok = False  # shrunk to nothing: not a place to coast from either
             return False
+        self.coast.observe(self.box, self._t_ns)
         return True
 
     # ---- where to look -----------------------------------------------------------------
@@ -188,6 +196,7 @@ class TrackerThread(SupervisedThread):
         rec = self._result[0]
         if int(rec["seq"]) == 0:
             return False
+        self.coast.answered()
         # self.box keeps the target's last place when KCF fails: the decider looks there first
         hit = self.decider.on_result(rec, frame, self.box if self.kcf_ok else None,
                                      None if self.kcf_ok else self.box)
@@ -224,6 +233,7 @@ class TrackerThread(SupervisedThread):
         meta = ref.meta
         seq = ref.seq
         frame = ref.pixels
+        self._t_ns = int(meta["t_media_ns"])
         reinit = self.apply_detection(frame)
         ticket, answered = self._ask_detector(seq, meta, frame)
         reinit = answered or reinit
@@ -242,10 +252,13 @@ class TrackerThread(SupervisedThread):
         if not state.has_target:
             source = SOURCE_NONE
             self.kcf_ok = False  # a lost target is found again by the detector, not by KCF
-        if state.has_target and not self.decider.shows(self.box):
+        shown = self.box
+        if source == SOURCE_NONE and state.has_target and (coasted := self.coast.box_at(self._t_ns)):
+            shown, source = coasted, SOURCE_PREDICTED
+        if state.has_target and not self.decider.shows(shown):
             source = SOURCE_NONE  # tracked, but not shown until its crop passes
         valid = source != SOURCE_NONE
-        x, y, w, h = self.box if valid else (0.0, 0.0, 0.0, 0.0)
+        x, y, w, h = shown if valid else (0.0, 0.0, 0.0, 0.0)
         self.shared.publish_bbox(BBOX_TRACKER, x, y, w, h, score=self.score if valid else 0.0,
                                  valid=valid, seq=seq, source=source, target_state=int(state),
                                  ms=tracker_ms, t_media_ns=int(meta["t_media_ns"]),
@@ -254,7 +267,7 @@ class TrackerThread(SupervisedThread):
         row = self.shared.push_result()
         row["seq"], row["frame_index"], row["t_media_ns"] = seq, meta["frame_index"], meta["t_media_ns"]
         row["x"], row["y"], row["w"], row["h"] = x, y, w, h
-        sx, sy, sw, sh = map_to_source(self.box, float(meta["scale"]), float(meta["pad_x"]),
+        sx, sy, sw, sh = map_to_source(shown, float(meta["scale"]), float(meta["pad_x"]),
                                        float(meta["pad_y"]), int(meta["src_width"]),
                                        int(meta["src_height"])) if valid else (0.0, 0.0, 0.0, 0.0)
         row["src_x"], row["src_y"], row["src_w"], row["src_h"] = sx, sy, sw, sh
