@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,11 @@ import pytest
 from cat_follow.config import Config
 from cat_follow.evaluation.suite import default_labels_dir
 from cat_follow.geometry import iou
+from cat_follow.memory.pool import BBOX_TRACKER, SOURCE_PREDICTED, SOURCE_TRACKER
 from cat_follow.perception.coast import Coast
+from cat_follow.perception.model import ModelFiles
+from cat_follow.perception.ssd import SsdDetector
+from cat_follow.perception.target import TargetState
 
 MS = 1_000_000
 FRAME = 33 * MS
@@ -96,3 +101,28 @@ def test_a_pi4_replay_coasts_briefly_and_on_the_cat(assets: Path, cli_env: dict[
     judged = [i for i in pred if any(b[0] in ("cat", "dog") for b in ref[i])]
     on = [i for i in judged if any(iou(tuple(rows[i]["bbox"]), tuple(b[1:5])) >= 0.3 for b in ref[i])]
     assert len(judged) >= 10 and len(on) / len(judged) >= 0.8, (len(on), len(judged))
+
+
+def test_the_car_drives_on_a_predicted_box_as_on_a_dropped_one(config: Config, models: ModelFiles,
+                                                                detector: SsdDetector) -> None:
+    """The main loop: a tracked box is a sighting that moves the camera; a predicted one is not
+    (its image motion is partly the camera's own pan): the car coasts on the last tracked box,
+    stale, exactly as when the tracker dropped the box."""
+    from test_stop_property import lockstep_robot
+
+    with lockstep_robot("sim", config, models, detector) as r:
+        shared, now_ns = r.robot.pipeline.shared, time.monotonic_ns()
+
+        def publish(box: tuple[float, float, float, float], source: int) -> None:
+            shared.publish_bbox(BBOX_TRACKER, *box, score=0.8, valid=True, seq=1, source=source,
+                                target_state=int(TargetState.TRACKING), ms=1.0)
+
+        tracked, predicted = (300.0, 200.0, 80.0, 60.0), (420.0, 200.0, 80.0, 60.0)
+        publish(tracked, SOURCE_TRACKER)
+        seen, box, stale = r.robot._sighting(10.0, now_ns)
+        assert seen.visible and box == tracked and not stale
+        publish(predicted, SOURCE_PREDICTED)
+        seen, box, stale = r.robot._sighting(10.05, now_ns)
+        assert not seen.visible and seen.candidate and box == tracked and stale, "coast on the tracked box"
+        seen, box, _ = r.robot._sighting(10.0 + 0.7, now_ns)
+        assert box is None and not seen.visible, "and only for COAST_S, as for a dropped box"

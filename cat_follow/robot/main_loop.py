@@ -25,7 +25,7 @@ from cat_follow.calib.store import Calibration
 from cat_follow.car.interface import Car, Order
 from cat_follow.config import Config
 from cat_follow.errors import CatFollowError
-from cat_follow.memory.pool import BBOX_TRACKER
+from cat_follow.memory.pool import BBOX_TRACKER, SOURCE_PREDICTED
 from cat_follow.perception.target import TargetState
 from cat_follow.pipeline import Pipeline
 from cat_follow.process_setup import HeapTrimmer
@@ -196,11 +196,12 @@ class Robot:
 
     # ---- one tick ----------------------------------------------------------------------
     def _sighting(self, now: float, now_ns: int) -> tuple[Sighting, tuple[float, float, float, float] | None, bool]:
-        """(sighting, box, stale). A confirmed target whose box dropped out a moment ago is
+        """(sighting, box, stale). A confirmed target whose box dropped out a moment ago, or is only
+        predicted (its image motion is partly the camera's own pan: README, "Dead reckoning"), is
         coasted on for COAST_S (for driving only: it is not a sighting)."""
         self.pipeline.shared.read_bbox(BBOX_TRACKER, self._bbox)
         r = self._bbox[0]
-        fresh = bool(r["valid"]) and (now_ns - int(r["t_ns"])) / 1e9 < BOX_MAX_AGE_S
+        fresh = bool(r["valid"]) and now_ns - int(r["t_ns"]) < BOX_MAX_AGE_S * 1e9 and r["source"] != SOURCE_PREDICTED
         state = int(r["target_state"])
         if fresh and state in (TargetState.TRACKING, TargetState.ACQUIRING):
             box = (float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"]))
