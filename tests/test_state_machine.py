@@ -10,7 +10,8 @@ from cat_follow.robot.state_machine import Mode, RobotState, Sighting, StateMach
 CFG = BehaviourConfig(detection_timeout_s=2.0, search_timeout_s=10.0, search_retries=3, lost_search_s=4.0,
                       navigate_timeout_s=30.0)
 HOME = (0.0, 0.0, 0.0)
-NONE, RIGHT, LEFT = Sighting(False), Sighting(True, 1), Sighting(True, -1)
+NONE, RIGHT, LEFT = Sighting(False), Sighting(True, 1), Sighting(True, -1)  # in mid-view
+OUT_RIGHT, OUT_LEFT = Sighting(True, 1, leaving=True), Sighting(True, -1, leaving=True)  # at the image's side
 
 
 def sm() -> StateMachine:
@@ -52,7 +53,7 @@ def test_a_cat_seen_while_navigating_is_tracked() -> None:
 def test_track_lost_after_detection_timeout_then_search_near_last_side() -> None:
     m = sm()
     m.locate(0.0, 1.0, 0.0)
-    m.step(0.0, HOME, LEFT)
+    m.step(0.0, HOME, OUT_LEFT)
     assert m.state is RobotState.TRACK
     m.step(1.9, HOME, NONE)
     assert m.state is RobotState.TRACK  # within 2 s of the last sighting at t=0
@@ -64,13 +65,48 @@ def test_track_lost_after_detection_timeout_then_search_near_last_side() -> None
 def test_lost_search_times_out_into_search_the_other_way() -> None:
     m = sm()
     m.locate(0.0, 1.0, 0.0)
-    m.step(0.0, HOME, RIGHT)
+    m.step(0.0, HOME, OUT_RIGHT)
     m.step(2.5, HOME, NONE)
     assert m.state is RobotState.LOST
     m.step(6.4, HOME, NONE)
     assert m.state is RobotState.LOST
     i = m.step(6.6, HOME, NONE)
     assert m.state is RobotState.SEARCH and i.direction == -1
+
+
+def test_a_cat_lost_in_mid_view_is_looked_for_where_it_was_first() -> None:
+    """It vanished in mid-view (hid, or the detector lost it there): LOST holds still with the
+    camera where it was for lost_search_s, then searches toward the side it was on."""
+    m = sm()
+    m.locate(0.0, 1.0, 0.0)
+    m.step(0.0, HOME, LEFT)
+    i = m.step(2.1, HOME, NONE)
+    assert m.state is RobotState.LOST and i.mode is Mode.LOOK
+    assert m.step(4.0, HOME, NONE).mode is Mode.LOOK
+    assert m.step(4.5, HOME, LEFT).mode is Mode.TRACK, "back where it was: followed again"
+    m.step(6.6, HOME, NONE)
+    assert m.state is RobotState.LOST and m.step(10.5, HOME, NONE).mode is Mode.LOOK
+    i = m.step(10.7, HOME, NONE)
+    assert m.state is RobotState.SEARCH and i.mode is Mode.SEARCH and i.direction == -1, "its side first"
+    assert m.step(11.0, HOME, NONE).direction == -1
+
+
+def test_the_last_sighting_decides_whether_it_left_at_a_side() -> None:
+    m = sm()
+    m.locate(0.0, 1.0, 0.0)
+    m.step(0.0, HOME, LEFT)
+    m.step(0.5, HOME, OUT_RIGHT)  # then it walked out of view on the right
+    i = m.step(2.6, HOME, NONE)
+    assert m.state is RobotState.LOST and i.mode is Mode.SEARCH and i.direction == 1
+
+
+def test_a_cat_lost_while_the_car_moved_is_searched_for_by_turning() -> None:
+    """The car's own motion may have hidden it (a wall came between them): turn as before."""
+    m = sm()
+    m.locate(0.0, 1.0, 0.0)
+    m.step(0.0, HOME, Sighting(True, -1, moving=True))
+    i = m.step(2.1, HOME, NONE)
+    assert m.state is RobotState.LOST and i.mode is Mode.SEARCH and i.direction == -1
 
 
 def test_search_retries_then_gives_up_to_idle() -> None:

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 BOX_MAX_AGE_S = 0.5
 COAST_S = 0.6  # drive on the last box for this long when the tracker drops it
+TRACKING, ACQUIRING = TargetState.TRACKING, TargetState.ACQUIRING
+EDGE_PX = 1.0  # a box this close to the image's side touches it (tracker boxes are clipped to the frame)
 TRACKER_STALE_S = 1.0  # no systemd watchdog ping once the tracker loop has not turned for this long
 CAR_READY_TIMEOUT_S = 15.0
 
@@ -152,10 +154,7 @@ class Robot:
             self._events.append({"line": line[:120], "answer": reply[:200]})
 
     def take_command_events(self) -> list[dict[str, Any]]:
-        out = []
-        while self._events:
-            out.append(self._events.popleft())
-        return out
+        return [self._events.popleft() for _ in range(len(self._events))]
 
     def last_box_record(self) -> np.void:
         """The tracker's box record as this tick read it (a view: read, do not keep)."""
@@ -203,16 +202,15 @@ class Robot:
         r = self._bbox[0]
         fresh = bool(r["valid"]) and now_ns - int(r["t_ns"]) < BOX_MAX_AGE_S * 1e9 and r["source"] != SOURCE_PREDICTED
         state = int(r["target_state"])
-        if fresh and state in (TargetState.TRACKING, TargetState.ACQUIRING):
+        if fresh and state in (TRACKING, ACQUIRING):
             box = (float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"]))
             self._coast = (now, box)
             if state == TargetState.TRACKING:
-                right, _ = self.motion.cat_angles(box)
-                side = 1 if self.motion.last.pan + right >= 0 else -1
-                return Sighting(True, side), box, False
+                side = 1 if self.motion.last.pan + self.motion.cat_angles(box)[0] >= 0 else -1
+                leaving = box[0] <= EDGE_PX or box[0] + box[2] >= self.frame_w - EDGE_PX  # going out of view
+                return Sighting(True, side, leaving=leaving, moving=self.last_cmd.speed != 0), box, False
             return Sighting(False, candidate=True), box, False  # a candidate, not yet confirmed
-        if self._coast is not None and now - self._coast[0] <= COAST_S and state in (
-                TargetState.TRACKING, TargetState.ACQUIRING):
+        if self._coast is not None and now - self._coast[0] <= COAST_S and state in (TRACKING, ACQUIRING):
             return Sighting(False, candidate=True), self._coast[1], True
         return Sighting(False), None, False
 

@@ -188,7 +188,8 @@ class MotionController:
         elif intent.mode is Mode.LOOK:
             looked = self.center_cat_control(box, dt, box_stale)
             cmd = Decision(Order(0.0, self.last.steer, looked.order.pan, looked.order.tilt),
-                           "a possible cat, not yet confirmed: looking, not driving")
+                           "a possible cat, not yet confirmed: looking, not driving" if box is not None
+                           else "lost in mid-view: looking where it was, not driving")
         elif intent.mode is Mode.GOTO and intent.goal is not None:
             cmd = self.goto(pose, intent.goal, dt)
         elif intent.mode is Mode.SEARCH:

@@ -4,6 +4,8 @@
     NAVIGATE --cat seen--> TRACK          SEARCH --timeout--> SEARCH (retry) ... --> IDLE
     TRACK --no cat for detection_timeout_s--> LOST --cat--> TRACK
     LOST --lost_search_s--> SEARCH        any --stop / fault--> IDLE (motors stopped)
+    (LOST looks where the cat was, standing, if it vanished in mid-view while the car stood;
+    one leaving the view at a side, or lost while the car moved, is searched for by turning)
     any --cat_location--> NAVIGATE (re-target)
 
 ``step`` returns an Intent that the motion controller turns into servo and motor commands.
@@ -35,7 +37,7 @@ class Mode(enum.Enum):
     GOTO = "goto"
     SEARCH = "search"
     TRACK = "track"
-    LOOK = "look"  # searching, something unconfirmed in view: hold still and keep the camera on it
+    LOOK = "look"  # hold still, camera where it was: something unconfirmed in view, or a cat lost mid-view
 
 
 MOVING_MODES = frozenset({Mode.GOTO, Mode.SEARCH, Mode.TRACK})  # the modes that may turn the wheels (LOOK pans only)
@@ -60,6 +62,8 @@ class Sighting:
     visible: bool
     side: int = 0  # +1 right of the image centre, -1 left
     candidate: bool = False  # something not (yet) confirmed is in view
+    leaving: bool = False  # its box touches the image's left or right side: it is going out of view
+    moving: bool = False  # the car is driving: its own motion may hide the cat (a wall, a turn)
 
 
 class StateMachine:
@@ -74,6 +78,7 @@ class StateMachine:
         self.retries = 0
         self.last_seen = -math.inf
         self.last_side = 1
+        self.hid_in_place = False  # the last sighting: in mid-view with the car standing
         self.stop_reason = "start-up"
         self.run = 0  # +1 on every stop and every motion command (Intent.run)
 
@@ -107,11 +112,15 @@ class StateMachine:
             intent = Intent(Mode.LOOK, direction=intent.direction)
         return replace(intent, run=self.run)  # after _decide, which may itself stop
 
+    def _lost_intent(self) -> Intent:
+        return Intent(Mode.LOOK) if self.hid_in_place else Intent(Mode.SEARCH, direction=self.last_side)
+
     def _decide(self, now: float, pose: tuple[float, float, float], seen: Sighting) -> Intent:
         if seen.visible:
             self.last_seen = now
             if seen.side:
                 self.last_side = seen.side
+            self.hid_in_place = not seen.leaving and not seen.moving
         s = self.state
         if s is RobotState.IDLE:
             return Intent(Mode.STOP)
@@ -129,13 +138,18 @@ class StateMachine:
         if s is RobotState.TRACK:
             if now - self.last_seen > self.cfg.detection_timeout_s:
                 self._go(RobotState.LOST, now)
-                return Intent(Mode.SEARCH, direction=self.last_side)
+                return self._lost_intent()
             return Intent(Mode.TRACK)
         if s is RobotState.LOST:
+            # A cat that vanished in mid-view while the car stood most likely hid right there:
+            # look there, standing. Circling off toward the side it was on turned the camera away
+            # from a cat that came back 3 s later, and the search took a whole circle (10-20 s)
+            # to face it again. While the car moved, its own motion may have hidden the cat (a
+            # wall between them): standing still there never saw it again, so it turns as before.
             if now - self.since > self.cfg.lost_search_s:
                 self._go(RobotState.SEARCH, now)
-                return Intent(Mode.SEARCH, direction=-self.last_side)
-            return Intent(Mode.SEARCH, direction=self.last_side)
+                return Intent(Mode.SEARCH, direction=self.last_side if self.hid_in_place else -self.last_side)
+            return self._lost_intent()
         # SEARCH
         if now - self.since > self.cfg.search_timeout_s:
             self.retries += 1
