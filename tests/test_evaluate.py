@@ -174,9 +174,8 @@ GOALS: dict[str, list[tuple[str, str, float]]] = {
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory, cli_env: dict[str, str]) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("evaluate")
-    # issue 9's goals are held in the instant timing (pi4, the Pi's, is issue 17's: reported, not yet held)
-    p = subprocess.run([sys.executable, "-m", "cat_follow", "evaluate", "--suite", "--out", str(out), "--jobs", "2",
-                        "--timing", "instant"],
+    # both timings: instant (each result on its own frame) and pi4 (results as late as on a Pi 4)
+    p = subprocess.run([sys.executable, "-m", "cat_follow", "evaluate", "--suite", "--out", str(out), "--jobs", "2"],
                        capture_output=True, text=True, env=cli_env, timeout=900, check=False)
     assert p.returncode == 0, p.stderr[-3000:]
     result: dict[str, Any] = json.loads((out / "evaluate.json").read_text())
@@ -195,6 +194,7 @@ def cli_env(assets: Path) -> dict[str, str]:  # module scope for the suite fixtu
 def test_the_suite_replays_and_scores_every_video(suite: dict[str, Any], assets: Path) -> None:
     rows = {r["video"]: r for r in suite["videos"]}
     assert set(rows) == set(load_video_table())
+    assert sorted(r["timing"] for r in suite["videos"]) == sorted(["instant", "pi4"] * len(rows))
     labels = default_labels_dir()
     for name, r in rows.items():
         assert r["frames"] == len(load_reference(labels / f"{Path(name).stem}.json").frames), name
@@ -207,16 +207,26 @@ def test_the_suite_replays_and_scores_every_video(suite: dict[str, Any], assets:
 # passes (xpass) once they are met.
 KNOWN_MISSES = {
     # the reference labels the Siamese's face `person` when it fills the frame (frames 329-384)
-    ("cat_walking_to_groundlevel_cam_lawn.mp4", "on_decoy"),
+    ("cat_walking_to_groundlevel_cam_lawn.mp4", "instant", "on_decoy"),
+    ("cat_walking_to_groundlevel_cam_lawn.mp4", "pi4", "on_decoy"),
     # the two-cat dev video (issue 17): the reference labels the calico `dog` (713 boxes) and sometimes
     # `person` (checked by eye: there is no dog; labels/checked/ has none), so its on_decoy is boxes on a
     # cat. (kitten_playing's on_cat, 0.864, and the two-cat video's, 0.892, meet the goal since the crop
     # classifier of issue 17: held by the goals test now.)
-    ("two_cats_treadmill_home_gym.mp4", "on_decoy"),
+    ("two_cats_treadmill_home_gym.mp4", "instant", "on_decoy"),
+    ("two_cats_treadmill_home_gym.mp4", "pi4", "on_decoy"),
+    # On the Pi's timing (README, "Dead reckoning while KCF has lost the cat"): the first result comes
+    # 2 frames late on the 35-frame carpet clip and each of the compilation's cuts is found again
+    # late (present 0.886, 0.897); the kitten under the pillow and blanket (kitten_playing present
+    # 0.836, on_cat 0.723).
+    ("cat_on_carpet.mp4", "pi4", "present"),
+    ("cats_compilation.mp4", "pi4", "present"),
+    ("kitten_playing_lowcam_bed.mp4", "pi4", "present"),
+    ("kitten_playing_lowcam_bed.mp4", "pi4", "on_cat"),
 }
 
 
-def _goal_misses(suite: dict[str, Any]) -> dict[tuple[str, str], str]:
+def _goal_misses(suite: dict[str, Any]) -> dict[tuple[str, str, str], str]:
     misses = {}
     for r in suite["videos"]:
         for figure, op, bound in GOALS[r["score_as"]]:
@@ -224,7 +234,8 @@ def _goal_misses(suite: dict[str, Any]) -> dict[tuple[str, str], str]:
             if value is None:
                 continue  # the reference has nothing to score this figure on
             if (op == "<=" and value > bound) or (op == ">=" and value < bound):
-                misses[(r["video"], figure)] = f"{r['video']}: {figure} {value} (goal {op} {bound})"
+                misses[(r["video"], r["timing"], figure)] = \
+                    f"{r['video']} ({r['timing']}): {figure} {value} (goal {op} {bound})"
     return misses
 
 
