@@ -246,6 +246,8 @@ class Replay:
             "detector_ms_p99": pipe.detector.latency.percentile(99),
             "handoff_ms_p50": self.handoff_ms.percentile(50),
             "handoff_ms_p99": self.handoff_ms.percentile(99),
+            "decide_ms_p50": pipe.tracker.decide_ms.percentile(50),  # the decision path, per detector result
+            "decide_ms_p99": pipe.tracker.decide_ms.percentile(99),
             "annotated_frames": self.annot.frames if self.annot else 0,
         }
         if self.recorded is not None:

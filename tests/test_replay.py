@@ -19,7 +19,8 @@ from cat_follow.perception.ssd import SsdDetector
 from cat_follow.replay import ReplayOptions, run_replay
 
 SUMMARY_KEYS = {"frames", "frames_with_bbox", "frames_rejected", "detector_runs", "fps", "tracker_ms_p50",
-                "tracker_ms_p99", "detector_ms_p50", "handoff_ms_p50", "handoff_ms_p99"}
+                "tracker_ms_p99", "detector_ms_p50", "handoff_ms_p50", "handoff_ms_p99", "decide_ms_p50",
+                "decide_ms_p99"}
 
 
 def _cli(args: list[str], env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -62,6 +63,7 @@ def test_summary_matches_the_log(fast_replay: dict[str, Any]) -> None:
     assert s["frames_with_bbox"] == sum(r["bbox"] is not None for r in rows)
     assert 0 < s["detector_runs"] < 957  # every K frames while tracking, not on every frame
     assert s["tracker_ms_p50"] > 0 and s["handoff_ms_p99"] >= s["handoff_ms_p50"] >= 0
+    assert s["decide_ms_p99"] >= s["decide_ms_p50"] > 0  # one sample per detector result taken
 
 
 def test_logged_boxes_are_in_source_pixels(config: Config, kittens: Path, models: ModelFiles,

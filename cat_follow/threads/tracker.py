@@ -32,6 +32,7 @@ from cat_follow.perception.coast import Coast
 from cat_follow.perception.decide import TargetDecider
 from cat_follow.perception.port import LOCKSTEP_WAIT_S, DetectJob, DetectorPort, new_result_buffer
 from cat_follow.perception.target import TargetState
+from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.supervised import Health, SupervisedThread
 
 MIN_BOX_PX = 4.0
@@ -90,6 +91,7 @@ class TrackerThread(SupervisedThread):
         self.kcf_ok = False
         self.box: Box = (0.0, 0.0, 0.0, 0.0)
         self.coast = Coast(self.every_k, self.width, self.height)
+        self.decide_ms = LatencyRecorder(1 << 12)  # the decision path's cost per detector result
         self._t_ns = 0  # the current frame's media time
         self.score = 0.0
         self.last_seq = 0
@@ -198,8 +200,10 @@ class TrackerThread(SupervisedThread):
             return False
         self.coast.answered()
         # self.box keeps the target's last place when KCF fails: the decider looks there first
+        t0 = time.perf_counter()
         hit = self.decider.on_result(rec, frame, self.box if self.kcf_ok else None,
                                      None if self.kcf_ok else self.box)
+        self.decide_ms.add((time.perf_counter() - t0) * 1e3)
         if not self.lock.state.has_target:
             self.kcf_ok = False  # a dropped target is found again by the detector, not by KCF
         if hit is None:
