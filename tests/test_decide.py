@@ -328,3 +328,30 @@ def test_a_rejected_dog_box_yields_the_next_probe_to_another() -> None:
     assert f.d.verify_box(None, f.t + 1) == siamese[0]
     assert f.result([puppy, siamese], cat_prob=0.85, dog_prob=0.05) is TargetState.ACQUIRING
     assert f.box == siamese[0]
+
+
+def test_a_candidate_is_a_cat_by_its_checks_together_not_by_its_latest() -> None:
+    """Held-out small dogs were confirmed on one cat-leaning check after dog ones (a miniature
+    pinscher: dog 0.93 twice, then cat 0.55): the checks of one candidate are summed."""
+    f = Feed()
+    f.result([(CAT_BOX, 0.8, KIND_CAT)])
+    for _ in range(2):  # unsure (cat >= not_cat_below), and far more dog than cat
+        assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.12, dog_prob=0.85) is TargetState.ACQUIRING
+    assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.55, dog_prob=0.45) is TargetState.ACQUIRING
+    assert f.d.odds.total < 0
+    for _ in range(3):  # ...while a candidate the checks keep calling a cat gets there
+        state = f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.9, dog_prob=0.05)
+    assert state is TargetState.TRACKING
+
+
+def test_probes_of_one_dog_box_are_summed_too() -> None:
+    """A miniature pinscher probed three times (cat 0.45, 0.39, 0.52) is no cat candidate; a probe
+    of another box starts from nothing."""
+    f = Feed()
+    pinscher = ((200.0, 150.0, 160.0, 120.0), 0.6, KIND_DOG)
+    f.result([pinscher])
+    for cat, dog in ((0.45, 0.55), (0.39, 0.60), (0.52, 0.47)):
+        assert f.result([pinscher], cat_prob=cat, dog_prob=dog) is TargetState.NONE
+    other = ((420.0, 150.0, 160.0, 120.0), 0.6, KIND_DOG)
+    f.result([other])
+    assert f.result([other], cat_prob=0.8, dog_prob=0.1) is TargetState.ACQUIRING, "a new box: its own checks"

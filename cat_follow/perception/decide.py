@@ -29,6 +29,7 @@ from cat_follow.geometry import Box, iou
 from cat_follow.perception.evidence import (
     OVERLAP_IOU,
     CandidatePicker,
+    CheckOdds,
     box_of,
     cat_on,
     classify,
@@ -86,6 +87,7 @@ class TargetDecider:
         self._cand_sig = np.zeros(SIGNATURE_LEN, np.float32)
         self._rejected: Box | None = None  # the last box a crop check ended, and when
         self._rejected_t_ns = 0
+        self.odds = CheckOdds()  # a candidate's checks summed: its latest alone does not confirm it
 
     @property
     def state(self) -> TargetState:
@@ -122,11 +124,14 @@ class TargetDecider:
         if not int(rec["verified"]) or pending[1] != self.gen:
             return  # no verifier ran, or it checked a box we no longer follow
         verdict = raw = classify(float(rec["cat_prob"]), float(rec["other_prob"]), self.vcfg)
+        held = self.lock.state.has_target
+        odds = self.odds.add(pending[2], pending[1], pending[3], float(rec["cat_prob"]), float(rec["other_prob"])) \
+            if pending[3] or self.lock.state == TargetState.ACQUIRING else 1.0
         if pending[3]:  # a dog box probed with no target held: a cat verdict makes it a candidate
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("probe t=%.3f box=%s cat=%.2f dog=%.2f -> %s", t_ns / 1e9, [round(v) for v in pending[2]],
                           float(rec["cat_prob"]), float(rec["other_prob"]), raw.name)
-            if raw is Verify.CAT and not self.lock.state.has_target:
+            if raw is Verify.CAT and odds > 0 and not held:
                 self._probed = pending[2]
                 np.copyto(self._cand_sig, rec["signature"])
             elif raw is not Verify.CAT:
@@ -149,6 +154,8 @@ class TargetDecider:
             verdict, self.suspect, self.recheck = max(verdict, Verify.UNSURE), False, False  # the cat we confirmed
         elif same and float(rec["other_prob"]) < DOGGY and t_ns - self.picker.t_ns <= self.identity_ns:
             verdict = Verify.CAT  # the cat we lost a moment ago, back (a partial view may read not-cat)
+        elif raw is Verify.CAT and odds <= 0:
+            verdict = Verify.UNSURE  # a cat by this check, not by the candidate's checks together
         if raw is Verify.CAT:  # only the classifier's own verdict: a colour match must not move the cat's colours
             self._cat_ns = t_ns
             np.copyto(self._cand_sig, rec["signature"])
@@ -156,7 +163,6 @@ class TargetDecider:
                 self.picker.remember(self._cand_sig, t_ns)  # appearance drifts with pose and light
         doggy = verdict is Verify.NOT_CAT or (
             verdict is Verify.UNSURE and float(rec["other_prob"]) > float(rec["cat_prob"]))
-        held = self.lock.state.has_target
         if self.suspect and doggy:
             self.drop(DropReason.DECOY)
         elif self.recheck and verdict is Verify.NOT_CAT:
