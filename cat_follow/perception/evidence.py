@@ -137,8 +137,8 @@ P_FLOOR = 0.02  # no single crop check is certain: one moves the sum by at most 
 class CheckOdds:
     """The log-odds of cat over dog, summed over the crop checks of one candidate (naive Bayes
     over its checks): a candidate is a cat by its checks together, not by its latest one.
-    A chihuahua checked dog 0.93 twice and cat 0.55 once was confirmed on the third check, and a
-    miniature pinscher probed three times (cat 0.45, 0.39, 0.52) on the last."""
+    Held-out miniature pinschers were confirmed on one check: one checked dog 0.93 twice, then
+    cat 0.55; another probed three times (cat 0.45, 0.39, 0.52) and taken on the last."""
 
     def __init__(self) -> None:
         self.total = 0.0
