@@ -205,7 +205,7 @@ class Robot:
         if fresh and state in (TRACKING, ACQUIRING):
             box = (float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"]))
             self._coast = (now, box)
-            if state == TargetState.TRACKING:
+            if state == TRACKING:
                 side = 1 if self.motion.last.pan + self.motion.cat_angles(box)[0] >= 0 else -1
                 leaving = box[0] <= EDGE_PX or box[0] + box[2] >= self.frame_w - EDGE_PX  # going out of view
                 return Sighting(True, side, leaving=leaving, moving=self.last_cmd.speed != 0), box, False
