@@ -99,6 +99,16 @@ def test_the_time_to_follow_the_cat_again_counts_from_its_return() -> None:
     assert back_after_hiding(run, ((0.5, 3.0),), 10.0) == [], "it was not followed when it hid"
 
 
+def test_a_box_while_the_robot_is_idle_is_no_choice_and_no_switch() -> None:
+    """Before the first cat_location the robot follows nothing: the tracker's box on the other cat
+    then, and the move to the cat the command names, are not a switch; the same move later is."""
+    on_a, on_b = (5.0, 5.0, 30.0, 30.0), (205.0, 5.0, 30.0, 30.0)
+    run = [_sample(0.1, on_b, state=RobotState.IDLE), _sample(0.2, on_b, state=RobotState.IDLE),
+           _sample(0.6, on_a, state=RobotState.NAVIGATE), _sample(1.0, on_a)]
+    assert switches(run) == []
+    assert switches([_sample(0.1, on_b), *run[2:]]) == [(0.6, "cat2", "cat")]
+
+
 def test_the_two_cat_scenarios_use_two_different_photos() -> None:
     two = [n for n in shipped_scenarios() if n.startswith("two_cats")]
     assert len(two) >= 3

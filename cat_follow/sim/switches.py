@@ -5,6 +5,8 @@ A sample's target box is *on* a cat when that cat's projected box covers at leas
 and no other cat's does (two cats overlapping in the image are a tie: no one). ``switches``
 counts the times the followed cat changed between consecutive samples where the box is on a
 cat, whether or not the first cat was still in view: the robot should keep the cat it chose.
+Samples while the robot is IDLE do not count: it follows nothing yet (the tracker's box before
+the first ``cat_location`` is not a choice the user made).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def switches(samples: list[Sample]) -> list[tuple[float, str, str]]:
     last: str | None = None
     for s in samples:
         who = followed(s)
-        if who is None:
+        if who is None or s.state is RobotState.IDLE:
             continue
         if last is not None and who != last:
             out.append((round(s.t, 2), last, who))
