@@ -104,6 +104,10 @@ class TargetConfig:
     max_misses: int = _f(12, "A target is dropped (timeout) after this many detector runs in a row without a "
                          "cat on it, even before lost_after_s: KCF alone drifts onto what is next to the cat; "
                          "0 = only lost_after_s.", lo=0, hi=1000)
+    location_radius_m: float = _f(
+        0.3, "A cat_location names the cat within this of it: until a cat there is confirmed, cats the camera "
+        "sees further from it are not taken (the one the user means, not the detector's favourite); two cats "
+        "side by side are at least a body length (~0.45 m) apart.", lo=0.05, hi=5.0)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,11 @@ FRAME_META = np.dtype([
     ("color", np.uint8), ("camera_id", np.uint8),
 ], align=True)
 
+# Which cat the user means (main loop -> tracker): where the commanded cat_location lies in the
+# image (column ``x`` and the ``half`` width of its radius, slot pixels; NaN while out of view),
+# posted every tick; ``id`` names the command (a new cat_location, a new id; 0 = none).
+HINT = np.dtype([("id", np.int64), ("x", np.float64), ("half", np.float64)], align=True)
+
 # A box record, published whole through a per-record generation counter.
 BBOX = np.dtype([
     ("x", np.float64), ("y", np.float64), ("w", np.float64), ("h", np.float64),  # slot pixels
@@ -56,6 +61,7 @@ BBOX = np.dtype([
     ("ms", np.float64),           # time spent producing it
     ("t_capture_ns", np.int64),   # monotonic capture time of that frame (glass-to-motor latency)
     ("drop_reason", np.int64),    # why the last target was dropped (perception.target.DropReason)
+    ("hint_id", np.int64),        # the cat_location (HINT id) the tracker had heard of for this box
 ], align=True)
 
 # PREDICTED: KCF lost the target on this frame and the detector has not answered yet: KCF's last
@@ -117,6 +123,7 @@ class Pool:
     commands: np.ndarray            # (COMMAND_CAPACITY,) COMMAND slots
     command_ctl: np.ndarray         # (4,) int64: [taken, put, stop pending, put-count at the stop]
     counters: np.ndarray            # (1,) COUNTERS
+    target_hint: np.ndarray         # (1,) HINT: the main loop's hint for the tracker
 
     @property
     def slots(self) -> int:
@@ -157,6 +164,7 @@ def pool_layout(config: Config) -> list[tuple[str, tuple[int, ...], np.dtype[Any
         ("commands", (COMMAND_CAPACITY,), COMMAND),
         ("command_ctl", (4,), i8),
         ("counters", (1,), COUNTERS),
+        ("target_hint", (1,), HINT),
     ]
 
 

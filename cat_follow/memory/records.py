@@ -48,7 +48,8 @@ class LockedRecords:
     # ---- box records (one writer per record, copied whole under the lock) --------------
     def publish_bbox(self, which: int, x: float, y: float, w: float, h: float, *, score: float,
                      valid: bool, seq: int, source: int, target_state: int, ms: float,
-                     t_media_ns: int = 0, t_capture_ns: int = 0, drop_reason: int = 0) -> None:
+                     t_media_ns: int = 0, t_capture_ns: int = 0, drop_reason: int = 0,
+                     hint_id: int = 0) -> None:
         rec = self._bbox_stage[which]
         rec["x"], rec["y"], rec["w"], rec["h"] = x, y, w, h
         rec["score"] = score
@@ -57,7 +58,7 @@ class LockedRecords:
         rec["source"] = source
         rec["target_state"] = target_state
         rec["ms"] = ms
-        rec["drop_reason"] = drop_reason
+        rec["drop_reason"], rec["hint_id"] = drop_reason, hint_id
         rec["t_media_ns"] = t_media_ns
         rec["t_capture_ns"] = t_capture_ns
         rec["t_ns"] = time.monotonic_ns()
@@ -82,6 +83,25 @@ class LockedRecords:
     def new_bbox_buffer() -> np.ndarray:
         """A reader's own record buffer for ``read_bbox`` (allocate once, outside loops)."""
         return np.zeros(1, dtype=BBOX)
+
+    # ---- the target hint (main loop -> tracker) ------------------------------------------
+    def post_hint(self, hint_id: int, x: float, half: float) -> None:
+        """Post where the commanded cat_location ``hint_id`` lies in the image (column and its
+        radius's half-width, slot pixels; NaN when out of view): the main loop, every tick."""
+        self._acquire()
+        try:
+            h = self.pool.target_hint[0]
+            h["id"], h["x"], h["half"] = hint_id, x, half
+        finally:
+            self._lock.release()
+
+    def read_hint(self, out: np.ndarray) -> None:
+        """Copy the hint into ``out`` (the caller's (1,) HINT array; id 0 = none posted yet)."""
+        self._acquire()
+        try:
+            out[0] = self.pool.target_hint[0]  # copy: the whole record at once
+        finally:
+            self._lock.release()
 
     # ---- results ring (tracker -> main thread, single producer, single consumer) -------
     def push_result(self) -> np.void:

@@ -26,28 +26,26 @@ import numpy as np
 
 from cat_follow.config import Config
 from cat_follow.geometry import Box, iou
+from cat_follow.perception.crop_checks import CropChecks
 from cat_follow.perception.evidence import (
     OVERLAP_IOU,
     CandidatePicker,
     CheckOdds,
+    LocationHint,
     box_of,
     cat_on,
-    classify,
     decoy_over,
     dog_to_probe,
-    moved,
     other_class_wins,
 )
+from cat_follow.perception.look import CatLooks
 from cat_follow.perception.port import SIGNATURE_LEN, detections
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
-from cat_follow.perception.verifier import similarity
 
 log = logging.getLogger(__name__)
 
 KEEP_IOU = 0.2
 SAME_PLACE_IOU = 0.5  # a detection this much on where KCF lost the target is the target
-DOGGY = 0.5  # a crop's dog probability from which colour no longer vouches for it
-MAX_PROBE_REJECTS = 4  # dog boxes remembered as not cats (for REJECTED_S), so other dog boxes get probed
 REJECTED_S = 3.0  # for this long (frame time) a box the verifier rejected yields to any other cat
 
 
@@ -57,7 +55,7 @@ class Hit:
     score: float
 
 
-class TargetDecider:
+class TargetDecider(CropChecks):
     """Owns the TargetLock, the candidate picker (the remembered cat) and the bookkeeping of
     which crop check belongs to which candidate."""
 
@@ -88,92 +86,24 @@ class TargetDecider:
         self._rejected: Box | None = None  # the last box a crop check ended, and when
         self._rejected_t_ns = 0
         self.odds = CheckOdds()  # a candidate's checks summed: its latest alone does not confirm it
+        self._hint = LocationHint()  # which cat the user means
+        b = config.behaviour  # the robot looks for a lost cat this long before it searches anew: so long the
+        self.looks = CatLooks(round((b.detection_timeout_s + b.lost_search_s) * 1e9),  # other cat is not taken for it
+                              self.vcfg.same_look)
 
     @property
     def state(self) -> TargetState:
         return self.lock.state
 
-    # ---- what to ask ---------------------------------------------------------------------
-    def verify_box(self, box: Box | None, t_ns: int) -> Box | None:
-        """The box to check with the next job, if a check is due (``box`` = KCF's, or None)."""
-        if not self.verifying:
-            return None
-        if not self.lock.state.has_target:
-            return self._probe
-        if box is None:
-            return None
-        if max(box[2], box[3]) < self.vcfg.min_box_px:
-            return None  # too small for the classifier to judge
-        if self.lock.state == TargetState.ACQUIRING:
-            return None if self.lock.verified else box
-        due = t_ns - self._checked_t_ns >= self.every_ns
-        if self.suspect or self.recheck or due or moved(box, self._checked_box, self.vcfg):
-            return box
-        return None
-
-    def submitted(self, ticket: int, verify: Box | None) -> None:
-        if verify is not None:
-            self._pending = (ticket, self.gen, verify, not self.lock.state.has_target)
-
-    # ---- what came back --------------------------------------------------------------------
-    def _verdict(self, rec: np.void, t_ns: int) -> None:
-        pending, ticket = self._pending, int(rec["ticket"])
-        if pending is None or pending[0] != ticket:
-            return
-        self._pending = None
-        if not int(rec["verified"]) or pending[1] != self.gen:
-            return  # no verifier ran, or it checked a box we no longer follow
-        verdict = raw = classify(float(rec["cat_prob"]), float(rec["other_prob"]), self.vcfg)
-        held = self.lock.state.has_target
-        odds = self.odds.add(pending[2], pending[1], pending[3], float(rec["cat_prob"]), float(rec["other_prob"])) \
-            if pending[3] or self.lock.state == TargetState.ACQUIRING else 1.0
-        if pending[3]:  # a dog box probed with no target held: a cat verdict makes it a candidate
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("probe t=%.3f box=%s cat=%.2f dog=%.2f -> %s", t_ns / 1e9, [round(v) for v in pending[2]],
-                          float(rec["cat_prob"]), float(rec["other_prob"]), raw.name)
-            if raw is Verify.CAT and odds > 0 and not held:
-                self._probed = pending[2]
-                np.copyto(self._cand_sig, rec["signature"])
-            elif raw is not Verify.CAT:
-                # the next probes try other dog boxes first: a puppy beside a Siamese that the
-                # detector also calls a dog must not be the only box ever asked about
-                self._probe_rejects = [*self._probe_rejects[-(MAX_PROBE_REJECTS - 1):], (pending[2], t_ns)]
-            return
-        self._checked_t_ns, self._checked_box = t_ns, pending[2]
-        look = similarity(rec["signature"], self.picker.cat_sig) if self.picker.has_cat else 0.0
-        # Colour stands in for a cat verdict only for a while after the classifier's last one,
-        # and never for a new place (a jump): in a scene of pale colours a pastel cushion matched
-        # a calico kitten and a box that jumped onto it was kept.
-        same = (look >= self.vcfg.same_look and t_ns - self._cat_ns <= self.same_look_ns
-                and not self.recheck)
-        if log.isEnabledFor(logging.DEBUG):  # -v: why each check was taken as it was
-            log.debug("check t=%.3f box=%s cat=%.2f other=%.2f look=%.2f -> %s (%s)", t_ns / 1e9,
-                      [round(v) for v in pending[2]], float(rec["cat_prob"]), float(rec["other_prob"]), look,
-                      verdict.name, self.lock.state.name)
-        if same and self.lock.state == TargetState.TRACKING:
-            verdict, self.suspect, self.recheck = max(verdict, Verify.UNSURE), False, False  # the cat we confirmed
-        elif same and float(rec["other_prob"]) < DOGGY and t_ns - self.picker.t_ns <= self.identity_ns:
-            verdict = Verify.CAT  # the cat we lost a moment ago, back (a partial view may read not-cat)
-        elif raw is Verify.CAT and odds <= 0:
-            verdict = Verify.UNSURE  # a cat by this check, not by the candidate's checks together
-        if raw is Verify.CAT:  # only the classifier's own verdict: a colour match must not move the cat's colours
-            self._cat_ns = t_ns
-            np.copyto(self._cand_sig, rec["signature"])
-            if self.lock.state == TargetState.TRACKING:
-                self.picker.remember(self._cand_sig, t_ns)  # appearance drifts with pose and light
-        doggy = verdict is Verify.NOT_CAT or (
-            verdict is Verify.UNSURE and float(rec["other_prob"]) > float(rec["cat_prob"]))
-        if self.suspect and doggy:
-            self.drop(DropReason.DECOY)
-        elif self.recheck and verdict is Verify.NOT_CAT:
-            self.drop(DropReason.UNVERIFIED)  # it jumped onto something that is not a cat
-        else:
-            self.lock.on_verdict(verdict)
-        self.suspect = self.recheck = self.unseen = False
-        if held and not self.lock.state.has_target:
-            # Do not pick the same thing again at once: a vetoed blanket beside a kitten was
-            # re-picked (by its colour) on the next result, again and again.
-            self._rejected, self._rejected_t_ns = pending[2], t_ns
+    def hint(self, rec: np.void, box: Box | None, t_ns: int) -> None:
+        """The main loop's HINT record, read by the tracker each frame (``box`` = KCF's). A new
+        cat_location away from the held target drops it now (the car must not turn to it), and
+        its look is remembered as another cat's."""
+        new = int(rec["id"]) != self._hint.id
+        self._hint.post(int(rec["id"]), float(rec["x"]), float(rec["half"]))
+        if new and self._hint.active and box is not None and not self._hint.covers(box):
+            self.drop(DropReason.NONE)
+            self.looks.demote(t_ns)
 
     def drop(self, reason: DropReason) -> None:
         self.lock.drop(reason)
@@ -190,9 +120,13 @@ class TargetDecider:
         the target was when KCF lost it, None if KCF holds it or there is no target). Returns
         the cat detection to (re-)initialise on or confirm, or None."""
         t_ns = int(rec["t_media_ns"])
-        before = self.lock.state
+        before, gen, pending = self.lock.state, self.gen, self._hint.active
         self._verdict(rec, t_ns)
         dets = detections(rec)
+        if pending:  # a cat_location is pending: only what is there counts
+            if box is not None and self.lock.state.has_target and not self._hint.covers(box):
+                self.drop(DropReason.NONE)  # following another cat than the one the user means
+            dets = self._hint.within(dets)
         if (box is not None and self.lock.state == TargetState.TRACKING
                 and decoy_over(dets, box, self.vcfg.decoy_iou, dogs=not self.by_crop)):
             if self.verifying:
@@ -222,6 +156,10 @@ class TargetDecider:
             self.picker.remember(self._cand_sig, t_ns)
         if self.lock.state != before and not self.lock.state.has_target:
             self._forget()  # the lock dropped it itself (misses)
+        if hit is not None and self.lock.state == TargetState.TRACKING and not self.unseen:
+            self.looks.see(frame, dets, hit.box, self.score_threshold, t_ns)  # its look, and another cat's
+        if hit is not None and self.lock.state == TargetState.TRACKING and self.gen == gen:
+            self._hint.spend()  # a cat confirmed after the cat_location (by it while in view): now followed as any
         return hit if self.lock.state.has_target else None
 
     def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, last: Box | None,
@@ -236,9 +174,12 @@ class TargetDecider:
                 i = cat_on(dets, last, self.keep_threshold, SAME_PLACE_IOU, SAME_PLACE_IOU if self.by_crop else None)
             if i >= 0:
                 box = last
+        if i < 0 and self._hint.active:
+            i = self._hint.nearest(dets, self.score_threshold)  # the one the user means
         if i < 0:
             skip = self._rejected if t_ns - self._rejected_t_ns <= REJECTED_S * 1e9 else None
-            i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns, skip)
+            i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns, skip,
+                                 unlike=lambda b: self.looks.is_other(frame, b, t_ns))
         if i < 0 and self._probed is not None and box is None and last is None:
             # the classifier called the probed dog box a cat on this result's frame: take the
             # detection there now (it moved), else the box it checked

@@ -6,7 +6,7 @@ small colour-signature scratch the tracker owns for comparing candidates.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -119,11 +119,13 @@ class CandidatePicker:
         return similarity(self._sig, self.cat_sig)
 
     def pick(self, frame: np.ndarray, dets: np.ndarray, min_score: float, t_ns: int, within_ns: int,
-             skip: Box | None = None) -> int:
-        """Index into ``dets`` of the cat to acquire, or -1. With another cat in view, not one
-        overlapping ``skip`` (a box the verifier just rejected); alone, it is asked about again
-        (a distant cat the classifier once read as a dog)."""
-        cats = [i for i, d in enumerate(dets) if int(d["kind"]) == KIND_CAT and float(d["score"]) >= min_score]
+             skip: Box | None = None, unlike: Callable[[Box], bool] | None = None) -> int:
+        """Index into ``dets`` of the cat to acquire, or -1. Never one ``unlike`` says is another
+        cat than the lost one. With another cat in view, not one overlapping ``skip`` (a box the
+        verifier just rejected); alone, it is asked about again (a distant cat the classifier once
+        read as a dog)."""
+        cats = [i for i, d in enumerate(dets) if int(d["kind"]) == KIND_CAT and float(d["score"]) >= min_score
+                and (unlike is None or not unlike(box_of(d)))]
         others = [i for i in cats if skip is None or iou(box_of(dets[i]), skip) < OVERLAP_IOU]
         cats = others or cats
         if len(cats) <= 1 or not self.has_cat or t_ns - self.t_ns > within_ns:
@@ -153,3 +155,44 @@ class CheckOdds:
         self._key, self._box = (gen, probe), box
         self.total += math.log(max(P_FLOOR, cat_prob) / max(P_FLOOR, dog_prob))
         return self.total
+
+
+class LocationHint:
+    """Which cat the user means: the one where the commanded ``cat_location`` lies in the image.
+    The main loop posts its column and its radius's half-width every tick (NaN while out of
+    view). While it is pending, only detections within that window count: a cat elsewhere is
+    neither taken nor kept. Once a cat is confirmed after it (by it, when the place was in
+    view) it is spent, so a cat that walks off is followed, not the place; a new
+    ``cat_location`` (a new id) makes a new one."""
+
+    def __init__(self) -> None:
+        self.id, self.x, self.half, self._spent = 0, math.nan, math.nan, 0
+
+    def post(self, hint_id: int, x: float, half: float) -> None:
+        self.id, self.x, self.half = hint_id, x, half
+
+    @property
+    def active(self) -> bool:
+        return self.id not in (0, self._spent) and math.isfinite(self.x)
+
+    def spend(self) -> None:
+        self._spent = self.id
+
+    def covers(self, box: Box) -> bool:
+        """Does ``box`` reach into the window (its span meets column x +- half)?"""
+        return box[0] <= self.x + self.half and box[0] + box[2] >= self.x - self.half
+
+    def within(self, dets: np.ndarray) -> np.ndarray:
+        """The detections that reach into the window (a small new array; the rows stay sorted)."""
+        keep = (dets["x"] <= self.x + self.half) & (dets["x"] + dets["w"] >= self.x - self.half)
+        return dets[keep]
+
+    def nearest(self, dets: np.ndarray, min_score: float) -> int:
+        """Index of the cat detection (score >= ``min_score``) whose centre is nearest the
+        column, or -1."""
+        best, best_d = -1, math.inf
+        for i, d in enumerate(dets):
+            dist = abs(float(d["x"]) + float(d["w"]) / 2 - self.x)
+            if int(d["kind"]) == KIND_CAT and float(d["score"]) >= min_score and dist < best_d:
+                best, best_d = i, dist
+        return best

@@ -32,6 +32,7 @@ from cat_follow.process_setup import HeapTrimmer
 from cat_follow.robot.car_thread import CarActor
 from cat_follow.robot.command_socket import CommandServer
 from cat_follow.robot.commands import VERB_LOCATION, CommandQueue, answer_command
+from cat_follow.robot.hint import box_heard, location_in_view
 from cat_follow.robot.motion import Decision, MotionController
 from cat_follow.robot.odometry import Odometry
 from cat_follow.robot.sdnotify import Notifier
@@ -61,14 +62,13 @@ class Robot:
         """``lockstep`` (the simulator's --fast): no free-running ultrasonic thread (it is read
         from ``tick`` when due) and ``tick`` waits until the car thread has applied its command,
         so a run does not depend on the machine's speed. ``clock`` is the car's and sensors'."""
-        self.config = config
-        self.pipeline = pipeline
-        self.pool = pipeline.pool
-        self.health = pipeline.health
+        self.config, self.pipeline = config, pipeline
+        self.pool, self.health = pipeline.pool, pipeline.health
         self.queue = CommandQueue(self.pool)
         self.sm = StateMachine(config.behaviour, config.motion.goal_tolerance_m)
         w, h = int(self.pool.frame_meta["width"][0]), int(self.pool.frame_meta["height"][0])
-        self.frame_w = w
+        self.frame_w, self.radius_m = w, config.target.location_radius_m
+        self.hint_view = (float("nan"), float("nan"))  # the cat_location's column and half-width in the image
         self.motion = MotionController(config.motion, config.robot, cal, w, h)
         self.odom = Odometry(self.pool.odometry, cal)
         self.lockstep = lockstep
@@ -86,9 +86,7 @@ class Robot:
         self.notifier = notifier or Notifier()
         self.ready_sent, self.watchdog_pings = False, 0
         self.heap = HeapTrimmer(config.process.malloc_trim_s)  # between ticks: RSS follows live memory
-        self.exit_reason = ""
-        self.ticks = 0
-        self.camera_stalled = False
+        self.exit_reason, self.ticks, self.camera_stalled = "", 0, False
         self.last_cmd = Order()  # the order last sent to the car thread
         self._last_tick: float | None = None
         self.board = StatusBoard(self.pool)
@@ -201,6 +199,7 @@ class Robot:
         self.pipeline.shared.read_bbox(BBOX_TRACKER, self._bbox)
         r = self._bbox[0]
         fresh = bool(r["valid"]) and now_ns - int(r["t_ns"]) < BOX_MAX_AGE_S * 1e9 and r["source"] != SOURCE_PREDICTED
+        fresh = fresh and box_heard(self.sm, int(r["hint_id"]), r, self.hint_view)  # the cat the user means
         state = int(r["target_state"])
         if fresh and state in (TRACKING, ACQUIRING):
             box = (float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"]))
@@ -244,8 +243,11 @@ class Robot:
         while (cmd := self.queue.get()) is not None:
             if cmd.verb == VERB_LOCATION:
                 self.sm.locate(now, cmd.x, cmd.y)
+        pose = self.odom.as_tuple()  # which cat the user means: where the cat_location is in view
+        self.hint_view = location_in_view(self.sm.target, self.radius_m, pose, self.motion.last.pan,
+                                          self.motion.tan_hfov, self.frame_w)
+        self.pipeline.shared.post_hint(self.sm.run if self.sm.target else 0, *self.hint_view)
         seen, box, stale = self._sighting(now, now_ns)
-        pose = self.odom.as_tuple()
         intent = self.sm.step(now, pose, seen)
         if self.camera_stalled:  # blind: no motion, whatever was commanded
             if self.sm.state is not RobotState.IDLE:

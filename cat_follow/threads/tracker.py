@@ -26,7 +26,7 @@ import numpy as np
 
 from cat_follow.config import Config
 from cat_follow.geometry import Box, clip_box, iou, map_to_source
-from cat_follow.memory.pool import BBOX_TRACKER, SOURCE_DETECTOR, SOURCE_NONE, SOURCE_PREDICTED, SOURCE_TRACKER
+from cat_follow.memory.pool import BBOX_TRACKER, HINT, SOURCE_DETECTOR, SOURCE_NONE, SOURCE_PREDICTED, SOURCE_TRACKER
 from cat_follow.memory.shared_state import FrameRef, SharedState
 from cat_follow.perception.coast import Coast
 from cat_follow.perception.decide import TargetDecider
@@ -93,8 +93,8 @@ class TrackerThread(SupervisedThread):
         self.coast = Coast(self.every_k, self.width, self.height)
         self.decide_ms = LatencyRecorder(1 << 12)  # the decision path's cost per detector result
         self._t_ns = 0  # the current frame's media time
-        self.score = 0.0
-        self.last_seq = 0
+        self.score, self.last_seq = 0.0, 0
+        self._hint = np.zeros(1, HINT)  # the main loop's hint: which cat the user means
         self.last_request_seq = -(1 << 62)
         self._result = new_result_buffer()
 
@@ -234,10 +234,10 @@ class TrackerThread(SupervisedThread):
     # ---- per frame ---------------------------------------------------------------------
     def process(self, ref: FrameRef) -> None:
         t_start = time.monotonic_ns()
-        meta = ref.meta
-        seq = ref.seq
-        frame = ref.pixels
+        meta, seq, frame = ref.meta, ref.seq, ref.pixels
         self._t_ns = int(meta["t_media_ns"])
+        self.shared.read_hint(self._hint)
+        self.decider.hint(self._hint[0], self.box if self.kcf_ok else None, self._t_ns)
         reinit = self.apply_detection(frame)
         ticket, answered = self._ask_detector(seq, meta, frame)
         reinit = answered or reinit
@@ -267,7 +267,7 @@ class TrackerThread(SupervisedThread):
                                  valid=valid, seq=seq, source=source, target_state=int(state),
                                  ms=tracker_ms, t_media_ns=int(meta["t_media_ns"]),
                                  t_capture_ns=int(meta["t_capture_ns"]),
-                                 drop_reason=int(self.decider.drop_reason))
+                                 drop_reason=int(self.decider.drop_reason), hint_id=int(self._hint[0]["id"]))
         row = self.shared.push_result()
         row["seq"], row["frame_index"], row["t_media_ns"] = seq, meta["frame_index"], meta["t_media_ns"]
         row["x"], row["y"], row["w"], row["h"] = x, y, w, h

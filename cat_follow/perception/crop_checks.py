@@ -1,0 +1,134 @@
+"""The decider's crop checks: which box to send to the classifier with the next detector job,
+and what its verdict does to the candidate or target (confirm, veto, drop, the remembered cat's
+colours). A mixin of ``TargetDecider`` (``decide.py``), which owns every field named here; kept
+apart so each module stays one subject.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from cat_follow.config_verifier import VerifierConfig
+from cat_follow.geometry import Box
+from cat_follow.perception.evidence import CandidatePicker, CheckOdds, classify, moved
+from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
+from cat_follow.perception.verifier import similarity
+
+log = logging.getLogger(__name__)
+
+DOGGY = 0.5  # a crop's dog probability from which colour no longer vouches for it
+MAX_PROBE_REJECTS = 4  # dog boxes remembered as not cats (for REJECTED_S), so other dog boxes get probed
+
+
+class CropChecks:
+    """Asks for and applies crop checks (see the module docstring)."""
+
+    verifying: bool
+    vcfg: VerifierConfig
+    lock: TargetLock
+    picker: CandidatePicker
+    odds: CheckOdds
+    gen: int
+    suspect: bool
+    recheck: bool
+    unseen: bool
+    every_ns: int
+    identity_ns: int
+    same_look_ns: int
+    _cat_ns: int
+    _probe: Box | None
+    _probed: Box | None
+    _probe_rejects: list[tuple[Box, int]]
+    _pending: tuple[int, int, Box, bool] | None
+    _checked_t_ns: int
+    _checked_box: Box
+    _cand_sig: np.ndarray
+    _rejected: Box | None
+    _rejected_t_ns: int
+
+    def drop(self, reason: DropReason) -> None:
+        raise NotImplementedError
+
+    # ---- what to ask ---------------------------------------------------------------------
+    def verify_box(self, box: Box | None, t_ns: int) -> Box | None:
+        """The box to check with the next job, if a check is due (``box`` = KCF's, or None)."""
+        if not self.verifying:
+            return None
+        if not self.lock.state.has_target:
+            return self._probe
+        if box is None:
+            return None
+        if max(box[2], box[3]) < self.vcfg.min_box_px:
+            return None  # too small for the classifier to judge
+        if self.lock.state == TargetState.ACQUIRING:
+            return None if self.lock.verified else box
+        due = t_ns - self._checked_t_ns >= self.every_ns
+        if self.suspect or self.recheck or due or moved(box, self._checked_box, self.vcfg):
+            return box
+        return None
+
+    def submitted(self, ticket: int, verify: Box | None) -> None:
+        if verify is not None:
+            self._pending = (ticket, self.gen, verify, not self.lock.state.has_target)
+
+    # ---- what came back --------------------------------------------------------------------
+    def _verdict(self, rec: np.void, t_ns: int) -> None:
+        pending, ticket = self._pending, int(rec["ticket"])
+        if pending is None or pending[0] != ticket:
+            return
+        self._pending = None
+        if not int(rec["verified"]) or pending[1] != self.gen:
+            return  # no verifier ran, or it checked a box we no longer follow
+        verdict = raw = classify(float(rec["cat_prob"]), float(rec["other_prob"]), self.vcfg)
+        held = self.lock.state.has_target
+        odds = self.odds.add(pending[2], pending[1], pending[3], float(rec["cat_prob"]), float(rec["other_prob"])) \
+            if pending[3] or self.lock.state == TargetState.ACQUIRING else 1.0
+        if pending[3]:  # a dog box probed with no target held: a cat verdict makes it a candidate
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("probe t=%.3f box=%s cat=%.2f dog=%.2f -> %s", t_ns / 1e9, [round(v) for v in pending[2]],
+                          float(rec["cat_prob"]), float(rec["other_prob"]), raw.name)
+            if raw is Verify.CAT and odds > 0 and not held:
+                self._probed = pending[2]
+                np.copyto(self._cand_sig, rec["signature"])
+            elif raw is not Verify.CAT:
+                # the next probes try other dog boxes first: a puppy beside a Siamese that the
+                # detector also calls a dog must not be the only box ever asked about
+                self._probe_rejects = [*self._probe_rejects[-(MAX_PROBE_REJECTS - 1):], (pending[2], t_ns)]
+            return
+        self._checked_t_ns, self._checked_box = t_ns, pending[2]
+        look = similarity(rec["signature"], self.picker.cat_sig) if self.picker.has_cat else 0.0
+        # Colour stands in for a cat verdict only for a while after the classifier's last one,
+        # and never for a new place (a jump): in a scene of pale colours a pastel cushion matched
+        # a calico kitten and a box that jumped onto it was kept.
+        same = (look >= self.vcfg.same_look and t_ns - self._cat_ns <= self.same_look_ns
+                and not self.recheck)
+        if log.isEnabledFor(logging.DEBUG):  # -v: why each check was taken as it was
+            log.debug("check t=%.3f box=%s cat=%.2f other=%.2f look=%.2f -> %s (%s)", t_ns / 1e9,
+                      [round(v) for v in pending[2]], float(rec["cat_prob"]), float(rec["other_prob"]), look,
+                      verdict.name, self.lock.state.name)
+        if same and self.lock.state == TargetState.TRACKING:
+            verdict, self.suspect, self.recheck = max(verdict, Verify.UNSURE), False, False  # the cat we confirmed
+        elif same and float(rec["other_prob"]) < DOGGY and t_ns - self.picker.t_ns <= self.identity_ns:
+            verdict = Verify.CAT  # the cat we lost a moment ago, back (a partial view may read not-cat)
+        elif raw is Verify.CAT and odds <= 0:
+            verdict = Verify.UNSURE  # a cat by this check, not by the candidate's checks together
+        if raw is Verify.CAT:  # only the classifier's own verdict: a colour match must not move the cat's colours
+            self._cat_ns = t_ns
+            np.copyto(self._cand_sig, rec["signature"])
+            if self.lock.state == TargetState.TRACKING:
+                self.picker.remember(self._cand_sig, t_ns)  # appearance drifts with pose and light
+        doggy = verdict is Verify.NOT_CAT or (
+            verdict is Verify.UNSURE and float(rec["other_prob"]) > float(rec["cat_prob"]))
+        if self.suspect and doggy:
+            self.drop(DropReason.DECOY)
+        elif self.recheck and verdict is Verify.NOT_CAT:
+            self.drop(DropReason.UNVERIFIED)  # it jumped onto something that is not a cat
+        else:
+            self.lock.on_verdict(verdict)
+        self.suspect = self.recheck = self.unseen = False
+        if held and not self.lock.state.has_target:
+            # Do not pick the same thing again at once: a vetoed blanket beside a kitten was
+            # re-picked (by its colour) on the next result, again and again.
+            self._rejected, self._rejected_t_ns = pending[2], t_ns
