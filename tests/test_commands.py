@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from cat_follow.config import Config
 from cat_follow.memory.pool import COMMAND_CAPACITY, allocate_pool
 from cat_follow.robot.commands import (
+    VERB_FOLLOW,
     VERB_LOCATION,
     VERB_STATUS,
     VERB_STOP,
@@ -29,6 +30,7 @@ ARENA = (-5.0, 5.0, -4.0, 4.0)
     ("cat_location 1.5 0.3", Command(VERB_LOCATION, 1.5, 0.3)),
     ("cat_location -2 +3.25", Command(VERB_LOCATION, -2.0, 3.25)),
     ("cat_location 1e0 .5", Command(VERB_LOCATION, 1.0, 0.5)),
+    ("follow_at 0.25 1", Command(VERB_FOLLOW, 0.25, 1.0)),
 ])
 def test_valid_lines(line: str, expected: Command) -> None:
     assert parse_command(line, ARENA) == expected
@@ -41,6 +43,9 @@ def test_valid_lines(line: str, expected: Command) -> None:
     ("stop now", "stop takes no arguments"),
     ("status 1", "status takes no arguments"),
     ("cat_location 1", "needs X Y"),
+    ("follow_at 0.5", "needs FX FY"),
+    ("follow_at 0.5 -0.1", "outside the image"),
+    ("follow_at nan 0.5", "FX is not a number"),
     ("cat_location 1 2 3", "needs X Y"),
     ("cat_location one 2", "X is not a number"),
     ("cat_location 1 nan", "Y is not a number"),

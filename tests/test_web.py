@@ -136,6 +136,29 @@ def test_every_request_needs_the_token_and_bad_input_changes_nothing(rig_factory
     assert rig.state() != before and len(rig.queue) == 1
 
 
+def test_a_click_on_the_view_asks_to_follow_the_cat_there_and_bad_points_change_nothing(rig_factory: Any) -> None:
+    """POST /target: token-checked like /command; a point of the view (fractions) becomes one
+    ``follow_at`` in the same queue; anything else is a 400 and queues nothing."""
+    from cat_follow.robot.commands import VERB_FOLLOW
+
+    rig = rig_factory(token=TOKEN)
+    json_h = {"Content-Type": "application/json"}
+    point = json.dumps({"x": 0.25, "y": 0.5}).encode()
+    assert rig.request("POST", "/target", point, json_h)[0] == 401
+    auth = {"X-Cat-Follow-Token": TOKEN, **json_h}
+    before = rig.state()
+    for body, why in [(b"{", b"not JSON"), (b'{"x": 0.2}', b"a point"), (b'{"x": "0.2", "y": 0.5}', b"a point"),
+                      (b'{"x": true, "y": 0.5}', b"a point"), (b'{"x": 1.5, "y": 0.5}', b"outside the image"),
+                      (b'{"x": NaN, "y": 0.5}', b"not a number")]:
+        code, _, text = rig.request("POST", "/target", body, auth)
+        assert code == 400 and why in text, (body, code, text)
+    assert rig.state() == before
+    code, _, body = rig.request("POST", "/target", point, auth)
+    assert code == 200 and json.loads(body) == {"answer": "OK"}
+    cmd = rig.queue.get()
+    assert cmd is not None and (cmd.verb, cmd.x, cmd.y) == (VERB_FOLLOW, 0.25, 0.5)
+
+
 def test_binding_beyond_loopback_needs_a_token() -> None:
     with pytest.raises(ConfigError, match=r"web\.token"):
         config_from_dict({"web": {"host": "0.0.0.0"}})

@@ -17,7 +17,7 @@ from cat_follow.perception.evidence import LocationHint
 from cat_follow.perception.look import CatLooks
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, RESULT
 from cat_follow.perception.target import DropReason, TargetState
-from cat_follow.robot.hint import box_heard, location_in_view
+from cat_follow.robot.hint import TargetHints, location_in_view
 from cat_follow.robot.state_machine import StateMachine
 from tests.test_decide import Feed
 
@@ -62,18 +62,39 @@ def test_a_location_behind_beside_or_absent_is_out_of_view(target: tuple[float, 
     assert all(math.isnan(v) for v in location_in_view(target, 0.3, (0.0, 0.0, 0.0), 0.0, TAN, W))
 
 
-def test_a_box_chosen_before_the_last_cat_location_is_acted_on_only_where_it_points() -> None:
-    sm = StateMachine(BehaviourConfig(), 0.15)
+def _box_rec(x: float, hint_id: int, state: TargetState = TargetState.TRACKING) -> np.void:
     rec = np.zeros(1, BBOX)[0]
-    rec["x"], rec["w"] = 400.0, 60.0
-    there, elsewhere = (430.0, 40.0), (100.0, 40.0)
-    assert box_heard(sm, 0, rec, elsewhere)  # no cat_location: any box
-    sm.locate(0.0, 2.0, 0.3)
-    assert not box_heard(sm, 0, rec, elsewhere) and box_heard(sm, sm.run, rec, elsewhere)
-    assert box_heard(sm, 0, rec, there), "a box where the command points may be the cat it means"
-    assert not box_heard(sm, 0, rec, (math.nan, math.nan)), "the place out of view: wait for the tracker"
-    sm.locate(1.0, 2.0, -0.3)
-    assert not box_heard(sm, sm.run - 1, rec, elsewhere)
+    rec["x"], rec["w"], rec["valid"], rec["hint_id"], rec["target_state"] = x, 60.0, 1, hint_id, int(state)
+    return rec
+
+
+def test_a_box_chosen_before_the_last_cat_location_is_acted_on_only_where_it_points() -> None:
+    sm, hints, pose = StateMachine(BehaviourConfig(), 0.15), TargetHints(0.3, TAN, W), (0.0, 0.0, 0.0)
+    hints.update(sm, pose, 0.0, _box_rec(0, 0))
+    assert hints.id == 0 and hints.heard(_box_rec(500.0, 0))  # no cat_location: any box
+    sm.locate(0.0, 2.0, 0.0)  # straight ahead: column 320, half-width ~80 px at 2 m
+    hints.update(sm, pose, 0.0, _box_rec(0, 0))
+    assert hints.id == sm.run and hints.view[0] == pytest.approx(W / 2)
+    assert not hints.heard(_box_rec(500.0, 0)) and hints.heard(_box_rec(500.0, sm.run))
+    assert hints.heard(_box_rec(300.0, 0)), "a box where the command points may be the cat it means"
+    hints.update(sm, (0.0, 0.0, math.pi), 0.0, _box_rec(0, 0))  # facing away: the place out of view
+    assert not hints.heard(_box_rec(300.0, 0)), "wait for the tracker to hear the command"
+
+
+def test_a_click_names_the_cat_under_it_until_the_tracker_holds_it() -> None:
+    sm, hints, pose = StateMachine(BehaviourConfig(), 0.15), TargetHints(0.3, TAN, W), (0.0, 0.0, 0.0)
+    sm.locate(0.0, 2.0, 0.0)
+    hints.click(0.8, sm.run)  # follow_at 0.8 ...: column 512
+    hints.update(sm, pose, 0.0, _box_rec(300.0, sm.run))
+    assert hints.id == -1 and hints.view == (pytest.approx(512.0), 0.0)
+    assert not hints.heard(_box_rec(300.0, sm.run)), "the box on the located cat is not the clicked one"
+    hints.update(sm, pose, 0.0, _box_rec(600.0, -1, TargetState.ACQUIRING))
+    assert hints.id == -1  # a candidate elsewhere: the click holds
+    hints.update(sm, pose, 0.0, _box_rec(480.0, -1, TargetState.ACQUIRING))
+    assert hints.id == 0, "held under the click: done, and the cat_location before it names no cat"
+    sm.locate(1.0, 2.0, 0.5)
+    hints.update(sm, pose, 0.0, _box_rec(480.0, -1))
+    assert hints.id == sm.run  # a new cat_location names a cat again
 
 
 def test_the_hint_window_keeps_only_what_reaches_into_it() -> None:
@@ -185,3 +206,16 @@ def test_cat_looks_takes_the_nearer_of_the_two_looks() -> None:
     assert not looks.has_followed and not looks.is_other(frame, GINGER, 4)
     looks.see(frame, dets[1:], GREY, 0.3, 5)  # now following the grey one
     assert looks.is_other(frame, GINGER, 6)
+
+
+def test_a_click_starts_an_idle_robot_looking_and_keeps_a_moving_one_going() -> None:
+    from cat_follow.robot.state_machine import Mode, RobotState, Sighting
+
+    sm = StateMachine(BehaviourConfig(), 0.15)
+    sm.follow(1.0)
+    assert sm.state is RobotState.LOST and sm.step(1.1, (0.0, 0.0, 0.0), Sighting(False)).mode is Mode.LOOK
+    assert sm.step(1.2, (0.0, 0.0, 0.0), Sighting(True, -1)).mode is Mode.TRACK  # the clicked cat, confirmed
+    sm.locate(2.0, 1.0, 0.0)
+    run = sm.run
+    sm.follow(2.1)
+    assert sm.state is RobotState.NAVIGATE and sm.run == run  # driving on: the tracker changes cat

@@ -158,8 +158,10 @@ class TargetDecider(CropChecks):
             self._forget()  # the lock dropped it itself (misses)
         if hit is not None and self.lock.state == TargetState.TRACKING and not self.unseen:
             self.looks.see(frame, dets, hit.box, self.score_threshold, t_ns)  # its look, and another cat's
-        if hit is not None and self.lock.state == TargetState.TRACKING and self.gen == gen:
-            self._hint.spend()  # a cat confirmed after the cat_location (by it while in view): now followed as any
+        point = pending and self._hint.half == 0.0  # a click: it names the one detection under it
+        if hit is not None and ((self.lock.state == TargetState.TRACKING and self.gen == gen)
+                                or (point and self.lock.state.has_target)):
+            self._hint.spend()  # a cat confirmed after the hint (by it while in view), or clicked: followed as any
         return hit if self.lock.state.has_target else None
 
     def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, last: Box | None,

@@ -160,10 +160,11 @@ class CheckOdds:
 class LocationHint:
     """Which cat the user means: the one where the commanded ``cat_location`` lies in the image.
     The main loop posts its column and its radius's half-width every tick (NaN while out of
-    view). While it is pending, only detections within that window count: a cat elsewhere is
-    neither taken nor kept. Once a cat is confirmed after it (by it, when the place was in
-    view) it is spent, so a cat that walks off is followed, not the place; a new
-    ``cat_location`` (a new id) makes a new one."""
+    view), or a point clicked in the web view (half-width 0). While it is pending, only
+    detections within that window count: a cat elsewhere is neither taken nor kept. Once a cat
+    is confirmed after it (by it, when the place was in view) it is spent, so a cat that walks
+    off is followed, not the place; a click is spent as soon as a candidate under it is taken
+    (the camera then turns to it). A new hint (a new id) makes a new one."""
 
     def __init__(self) -> None:
         self.id, self.x, self.half, self._spent = 0, math.nan, math.nan, 0

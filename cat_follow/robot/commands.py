@@ -1,8 +1,9 @@
 """The command language and its bounded queue in the pool's preallocated slots.
 
 Lines: ``cat_location X Y`` (metres, odometry frame: origin where the service started,
-x forward, y left), ``stop``, ``status``. Parsing is strict; a bad line raises
-CommandError with the reason the client is sent after ``ERR``.
+x forward, y left), ``follow_at FX FY`` (follow the cat at this point of the camera image:
+fractions 0..1 of its width and height, as clicked in the web view), ``stop``, ``status``.
+Parsing is strict; a bad line raises CommandError with the reason the client is sent after ``ERR``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from cat_follow.memory.pool import COMMAND_CAPACITY, Pool
 
-VERB_LOCATION, VERB_STOP, VERB_STATUS = 1, 2, 3
+VERB_LOCATION, VERB_STOP, VERB_STATUS, VERB_FOLLOW = 1, 2, 3, 4
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 MAX_ECHO = 24
 
@@ -66,7 +67,14 @@ def parse_command(line: str, arena: tuple[float, float, float, float]) -> Comman
         if not (x0 <= x <= x1 and y0 <= y <= y1):
             raise CommandError(f"location ({x:g}, {y:g}) is outside the arena x {x0:g}..{x1:g}, y {y0:g}..{y1:g}")
         return Command(VERB_LOCATION, x, y)
-    raise CommandError(f"unknown command {_echo(verb)!r} (cat_location X Y, stop, status)")
+    if verb == "follow_at":
+        if len(args) != 2:
+            raise CommandError(f"follow_at needs FX FY (fractions of the image), got {len(args)} argument(s)")
+        fx, fy = _coordinate("FX", args[0]), _coordinate("FY", args[1])
+        if not (0.0 <= fx <= 1.0 and 0.0 <= fy <= 1.0):
+            raise CommandError(f"point ({fx:g}, {fy:g}) is outside the image (0..1, 0..1)")
+        return Command(VERB_FOLLOW, fx, fy)
+    raise CommandError(f"unknown command {_echo(verb)!r} (cat_location X Y, follow_at FX FY, stop, status)")
 
 
 class CommandQueue:
@@ -82,14 +90,15 @@ class CommandQueue:
         self._ctl = pool.command_ctl  # [taken, put, stop pending, put-count at the stop]
         self._lock = threading.Lock()
 
-    def put_location(self, x: float, y: float) -> bool:
-        """Queue a location; False when the queue is full (the caller answers ERR busy)."""
+    def put_location(self, x: float, y: float, verb: int = VERB_LOCATION) -> bool:
+        """Queue a location (or a ``follow_at`` point); False when the queue is full (the caller
+        answers ERR busy)."""
         with self._lock:
             taken, put = int(self._ctl[0]), int(self._ctl[1])
             if put - taken >= COMMAND_CAPACITY:
                 return False
             slot = self._slots[put % COMMAND_CAPACITY]
-            slot["verb"], slot["x"], slot["y"], slot["t_ns"] = VERB_LOCATION, x, y, time.monotonic_ns()
+            slot["verb"], slot["x"], slot["y"], slot["t_ns"] = verb, x, y, time.monotonic_ns()
             self._ctl[1] = put + 1
             return True
 
@@ -132,6 +141,6 @@ def answer_command(line: str, queue: CommandQueue, arena: tuple[float, float, fl
     if cmd.verb == VERB_STOP:
         queue.request_stop()
         return "OK"
-    if cmd.verb == VERB_LOCATION:
-        return "OK" if queue.put_location(cmd.x, cmd.y) else "ERR busy"
+    if cmd.verb in (VERB_LOCATION, VERB_FOLLOW):
+        return "OK" if queue.put_location(cmd.x, cmd.y, cmd.verb) else "ERR busy"
     return status()

@@ -31,8 +31,8 @@ from cat_follow.pipeline import Pipeline
 from cat_follow.process_setup import HeapTrimmer
 from cat_follow.robot.car_thread import CarActor
 from cat_follow.robot.command_socket import CommandServer
-from cat_follow.robot.commands import VERB_LOCATION, CommandQueue, answer_command
-from cat_follow.robot.hint import box_heard, location_in_view
+from cat_follow.robot.commands import VERB_FOLLOW, VERB_LOCATION, CommandQueue, answer_command
+from cat_follow.robot.hint import TargetHints
 from cat_follow.robot.motion import Decision, MotionController
 from cat_follow.robot.odometry import Odometry
 from cat_follow.robot.sdnotify import Notifier
@@ -67,11 +67,10 @@ class Robot:
         self.queue = CommandQueue(self.pool)
         self.sm = StateMachine(config.behaviour, config.motion.goal_tolerance_m)
         w, h = int(self.pool.frame_meta["width"][0]), int(self.pool.frame_meta["height"][0])
-        self.frame_w, self.radius_m = w, config.target.location_radius_m
-        self.hint_view = (float("nan"), float("nan"))  # the cat_location's column and half-width in the image
         self.motion = MotionController(config.motion, config.robot, cal, w, h)
+        self.hints = TargetHints(config.target.location_radius_m, self.motion.tan_hfov, w)  # which cat is meant
         self.odom = Odometry(self.pool.odometry, cal)
-        self.lockstep = lockstep
+        self.lockstep, self.frame_w = lockstep, w
         self.actor = CarActor(car_factory, self.health, watchdog_s=config.robot.watchdog_s, clock=clock,
                               stop_resend_s=config.robot.stop_resend_s)
         self.sonar = UltrasonicThread(self.actor, self.health, rate_hz=config.robot.ultrasonic_hz, clock=clock)
@@ -84,14 +83,13 @@ class Robot:
         self.last_range_cm: float | None = None
         self._exit = threading.Event()
         self.notifier = notifier or Notifier()
-        self.ready_sent, self.watchdog_pings = False, 0
+        self.ready_sent, self.watchdog_pings, self._last_stamp = False, 0, 0
         self.heap = HeapTrimmer(config.process.malloc_trim_s)  # between ticks: RSS follows live memory
         self.exit_reason, self.ticks, self.camera_stalled = "", 0, False
         self.last_cmd = Order()  # the order last sent to the car thread
         self._last_tick: float | None = None
         self.board = StatusBoard(self.pool)
         self._coast: tuple[float, tuple[float, float, float, float]] | None = None
-        self._last_stamp = 0
         self.wake_ms = LatencyRecorder(4096)  # control wake: the tracker's commit -> the main loop awake (run)
 
     # ---- life cycle --------------------------------------------------------------------
@@ -199,7 +197,7 @@ class Robot:
         self.pipeline.shared.read_bbox(BBOX_TRACKER, self._bbox)
         r = self._bbox[0]
         fresh = bool(r["valid"]) and now_ns - int(r["t_ns"]) < BOX_MAX_AGE_S * 1e9 and r["source"] != SOURCE_PREDICTED
-        fresh = fresh and box_heard(self.sm, int(r["hint_id"]), r, self.hint_view)  # the cat the user means
+        fresh = fresh and self.hints.heard(r)  # chosen knowing which cat the user means
         state = int(r["target_state"])
         if fresh and state in (TRACKING, ACQUIRING):
             box = (float(r["x"]), float(r["y"]), float(r["w"]), float(r["h"]))
@@ -243,10 +241,12 @@ class Robot:
         while (cmd := self.queue.get()) is not None:
             if cmd.verb == VERB_LOCATION:
                 self.sm.locate(now, cmd.x, cmd.y)
-        pose = self.odom.as_tuple()  # which cat the user means: where the cat_location is in view
-        self.hint_view = location_in_view(self.sm.target, self.radius_m, pose, self.motion.last.pan,
-                                          self.motion.tan_hfov, self.frame_w)
-        self.pipeline.shared.post_hint(self.sm.run if self.sm.target else 0, *self.hint_view)
+            elif cmd.verb == VERB_FOLLOW:
+                self.hints.click(cmd.x, self.sm.run)
+                self.sm.follow(now)
+        pose = self.odom.as_tuple()  # which cat the user means: a click, or where the cat_location is
+        self.hints.update(self.sm, pose, self.motion.last.pan, self._bbox[0])
+        self.pipeline.shared.post_hint(self.hints.id, *self.hints.view)
         seen, box, stale = self._sighting(now, now_ns)
         intent = self.sm.step(now, pose, seen)
         if self.camera_stalled:  # blind: no motion, whatever was commanded

@@ -1,6 +1,7 @@
 """The behaviour state machine: pure logic, time injected, no hardware.
 
     IDLE --cat_location--> NAVIGATE --reached / timeout--> SEARCH --cat--> TRACK
+    IDLE --follow_at (a click)--> LOST, looking in place --cat--> TRACK
     NAVIGATE --cat seen--> TRACK          SEARCH --timeout--> SEARCH (retry) ... --> IDLE
     TRACK --no cat for detection_timeout_s--> LOST --cat--> TRACK
     LOST --lost_search_s--> SEARCH        any --stop / fault--> IDLE (motors stopped)
@@ -103,6 +104,15 @@ class StateMachine:
         self.stop_reason = ""
         self.state = RobotState.IDLE  # so that a re-target restarts NAVIGATE's clock
         self._go(RobotState.NAVIGATE, now)
+
+    def follow(self, now: float) -> None:
+        """``follow_at`` (a cat clicked in the web view): from IDLE, stand and look (LOST, in
+        place) until the tracker confirms that cat (TRACK), searching after ``lost_search_s``
+        as for a lost cat; in any other state the state is kept (the tracker changes cat)."""
+        if self.state is RobotState.IDLE:
+            self.run += 1
+            self.stop_reason, self.hid_in_place, self.retries = "", True, 0
+            self._go(RobotState.LOST, now)
 
     # ---- per tick ----------------------------------------------------------------------
     def step(self, now: float, pose: tuple[float, float, float], seen: Sighting) -> Intent:

@@ -34,7 +34,6 @@ from cat_follow.errors import CatFollowError
 from cat_follow.memory.pool import BBOX_TRACKER
 from cat_follow.perception.model import ModelFiles, assets_dirs
 from cat_follow.pipeline import Pipeline
-from cat_follow.robot.hint import box_heard
 from cat_follow.robot.main_loop import Robot
 from cat_follow.run_options import RunOptions
 from cat_follow.sim.camera_view import CameraView
@@ -206,7 +205,7 @@ class Simulation:
         other_cats = [seen.get(d) for d in sc.decoys if d.kind == "cat"]
         self.pipeline.shared.read_bbox(BBOX_TRACKER, self.box)
         b = self.box[0]
-        acted = b["valid"] and box_heard(self.robot.sm, int(b["hint_id"]), b, self.robot.hint_view)  # acted on
+        acted = b["valid"] and self.robot.hints.heard(b)  # the box the robot acts on
         target = (float(b["x"]), float(b["y"]), float(b["w"]), float(b["h"])) if acted else None
         self.metrics.add(Sample(t, self.robot.sm.state, (x, y, th), odom_w, (cam.x, cam.y), cat, col,
                                 target=target, cat_box=cat_box, decoys=decoys, decoy_boxes=decoy_boxes,

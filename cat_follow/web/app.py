@@ -1,4 +1,5 @@
-"""The web view's HTTP side (aiohttp): the page, the MJPEG stream, status, path, commands.
+"""The web view's HTTP side (aiohttp): the page, the MJPEG stream, status, path, commands, and
+the cat to follow (a point clicked in the view).
 
 Everything here runs on the web thread's event loop. ``Hub`` owns the JPEG ring and the
 viewer count; the encoder thread reaches it only through ``publish_threadsafe``.
@@ -194,7 +195,30 @@ async def command(request: web.Request) -> web.Response:
         return _error(400, 'body must be {"line": "<command>"}')
     if len(line.encode("utf-8")) > ep.max_line_bytes or "\n" in line or "\r" in line:
         return _error(400, f"a command is one line of at most {ep.max_line_bytes} bytes")
-    answer = ep.submit(line)  # the command socket's own parser and queue
+    return _submit(ep, line)
+
+
+async def target(request: web.Request) -> web.Response:
+    """POST {"x": FX, "y": FY} (a point of the camera view, fractions 0..1 of its width and
+    height, as clicked) -> follow the cat there: the ``follow_at FX FY`` command, same queue."""
+    ep: Endpoints = request.app[ENDPOINTS]
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="a target is POSTed as application/json\n")
+    if ep.submit is None:
+        raise web.HTTPConflict(text="this view has no car behind it (replay): commands are not taken\n")
+    try:
+        body = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "body is not JSON")
+    point = [v for v in (body.get("x"), body.get("y")) if isinstance(v, (int, float)) and not isinstance(v, bool)] \
+        if isinstance(body, dict) else []
+    if len(point) != 2:
+        return _error(400, 'body must be {"x": <0..1>, "y": <0..1>} (a point of the camera view)')
+    return _submit(ep, f"follow_at {float(point[0])!r} {float(point[1])!r}")
+
+
+def _submit(ep: Endpoints, line: str) -> web.Response:
+    answer = ep.submit(line) if ep.submit is not None else "ERR no car"  # the command socket's parser and queue
     if answer == "ERR busy":
         return _error(503, "busy: the command queue is full")
     if answer.startswith("ERR"):
@@ -227,4 +251,5 @@ def make_app(hub: Hub, endpoints: Endpoints, trail: Trail, guard: Guard) -> web.
     app.router.add_get("/status.json", status)
     app.router.add_get("/path.json", path)
     app.router.add_post("/command", command)
+    app.router.add_post("/target", target)
     return app

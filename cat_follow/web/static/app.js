@@ -21,6 +21,19 @@ async function send(line) {
 }
 
 $("stop").addEventListener("click", () => send("stop"));
+
+// A click on the camera view: follow the cat there (POST /target, a point in fractions of the view).
+$("stream").addEventListener("click", async (e) => {
+  const r = $("stream").getBoundingClientRect();
+  const point = {x: (e.clientX - r.left) / r.width, y: (e.clientY - r.top) / r.height};
+  const resp = await fetch("target", {method: "POST", headers: {...headers, "Content-Type": "application/json"},
+                                      body: JSON.stringify(point)});
+  const body = await resp.json().catch(() => ({}));
+  const a = $("answer");
+  const what = "follow the cat at (" + point.x.toFixed(2) + ", " + point.y.toFixed(2) + ")";
+  a.textContent = resp.ok ? what + ": OK" : what + ": " + resp.status + " " + (body.error || "");
+  a.className = resp.ok ? "ok" : "err";
+});
 $("goto").addEventListener("submit", (e) => {
   e.preventDefault();
   send("cat_location " + $("gx").value.trim() + " " + $("gy").value.trim());
