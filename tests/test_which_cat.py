@@ -95,6 +95,10 @@ def test_a_click_names_the_cat_under_it_until_the_tracker_holds_it() -> None:
     sm.locate(1.0, 2.0, 0.5)
     hints.update(sm, pose, 0.0, _box_rec(480.0, -1))
     assert hints.id == sm.run  # a new cat_location names a cat again
+    hints.click(0.1, sm.run)
+    sm.stop(3.0, "stop command")
+    hints.update(sm, pose, 0.0, _box_rec(480.0, sm.run))
+    assert hints.id == 0, "a stop cancels a click still pending"
 
 
 def test_the_hint_window_keeps_only_what_reaches_into_it() -> None:

@@ -9,6 +9,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from cat_follow.perception.target import TargetState
+from cat_follow.robot.state_machine import RobotState
 
 if TYPE_CHECKING:
     from cat_follow.robot.state_machine import StateMachine
@@ -55,6 +56,8 @@ class TargetHints:
         if math.isfinite(self.click_x) and int(rec["hint_id"]) == -self.clicks and bool(rec["valid"]) \
                 and TargetState(int(rec["target_state"])).has_target and _reaches(rec, self.click_x, 0.0):
             self.click_x = math.nan  # the tracker holds the clicked cat: done (the camera may turn to it)
+        if sm.state is RobotState.IDLE:
+            self.click_x = math.nan  # a stop (a click itself leaves IDLE at once): nothing stays pending
         if math.isfinite(self.click_x):
             self.id, self.view = -self.clicks, (self.click_x, 0.0)
         elif sm.target is not None and sm.run != self.click_run:
