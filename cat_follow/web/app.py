@@ -181,14 +181,8 @@ async def path(request: web.Request) -> web.Response:
 
 async def command(request: web.Request) -> web.Response:
     """POST {"line": "cat_location 1.5 0.3"} -> 200 {"answer": "OK"} | 4xx {"error": reason}."""
-    ep: Endpoints = request.app[ENDPOINTS]
-    if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(text="commands are POSTed as application/json\n")
-    if ep.submit is None:
-        raise web.HTTPConflict(text="this view has no car behind it (replay): commands are not taken\n")
-    try:
-        body = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+    ep, body = await _posted_json(request, "commands are")
+    if body is _NOT_JSON:
         return _error(400, "body is not JSON")
     line = body.get("line") if isinstance(body, dict) else None
     if not isinstance(line, str):
@@ -201,14 +195,8 @@ async def command(request: web.Request) -> web.Response:
 async def target(request: web.Request) -> web.Response:
     """POST {"x": FX, "y": FY} (a point of the camera view, fractions 0..1 of its width and
     height, as clicked) -> follow the cat there: the ``follow_at FX FY`` command, same queue."""
-    ep: Endpoints = request.app[ENDPOINTS]
-    if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(text="a target is POSTed as application/json\n")
-    if ep.submit is None:
-        raise web.HTTPConflict(text="this view has no car behind it (replay): commands are not taken\n")
-    try:
-        body = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+    ep, body = await _posted_json(request, "a target is")
+    if body is _NOT_JSON:
         return _error(400, "body is not JSON")
     point = [v for v in (body.get("x"), body.get("y")) if isinstance(v, (int, float)) and not isinstance(v, bool)] \
         if isinstance(body, dict) else []
@@ -217,8 +205,26 @@ async def target(request: web.Request) -> web.Response:
     return _submit(ep, f"follow_at {float(point[0])!r} {float(point[1])!r}")
 
 
+_NOT_JSON = object()
+
+
+async def _posted_json(request: web.Request, what: str) -> tuple[Endpoints, Any]:
+    """The endpoints and the JSON body of a POST that changes state (``_NOT_JSON`` if it is not
+    JSON); 415 unless posted as JSON, 409 in a view with no car behind it (replay)."""
+    ep: Endpoints = request.app[ENDPOINTS]
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text=f"{what} POSTed as application/json\n")
+    if ep.submit is None:
+        raise web.HTTPConflict(text="this view has no car behind it (replay): commands are not taken\n")
+    try:
+        return ep, json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        return ep, _NOT_JSON
+
+
 def _submit(ep: Endpoints, line: str) -> web.Response:
-    answer = ep.submit(line) if ep.submit is not None else "ERR no car"  # the command socket's parser and queue
+    assert ep.submit is not None  # _posted_json answered 409 otherwise
+    answer = ep.submit(line)  # the command socket's parser and queue
     if answer == "ERR busy":
         return _error(503, "busy: the command queue is full")
     if answer.startswith("ERR"):
