@@ -20,13 +20,14 @@ from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.late_delivery import LateDelivery, timing_summary
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.port import DetectorPort, DetectorWorker
+from cat_follow.perception.regions import roi_sizes
 from cat_follow.perception.worker import make_worker
 from cat_follow.sources.source import FrameSource
 from cat_follow.threads.camera import CameraThread
 from cat_follow.threads.detector import ThreadDetectorPort
 from cat_follow.threads.detector_process import ProcessDetectorPort
 from cat_follow.threads.supervised import Health, SupervisedThread
-from cat_follow.threads.tracker import TrackerThread, roi_sizes
+from cat_follow.threads.tracker import TrackerThread
 
 log = logging.getLogger(__name__)
 

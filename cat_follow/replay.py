@@ -20,8 +20,8 @@ from typing import IO, Any
 import numpy as np
 
 from cat_follow.config import Config
-from cat_follow.geometry import iou
-from cat_follow.memory.pool import SOURCE_DETECTOR, SOURCE_NAMES
+from cat_follow.geometry import iou, map_to_source
+from cat_follow.memory.pool import SOURCE_DETECTOR, SOURCE_NAMES, track_rows
 from cat_follow.perception.model import ModelFiles
 from cat_follow.perception.target import DropReason, TargetState
 from cat_follow.pipeline import Pipeline
@@ -31,6 +31,7 @@ from cat_follow.sources import FrameSource, open_source
 from cat_follow.sources.recorded import RecordingSource
 from cat_follow.stats import LatencyRecorder
 from cat_follow.video_out import annotate, open_video_writer
+from cat_follow.web.overlay import draw_tracks
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +49,13 @@ def _row_json(row: Any) -> dict[str, Any]:
     """One log row. ``bbox`` is the confirmed target the car follows (source pixels);
     an unconfirmed candidate (state ``acquiring``: not yet verified) goes to ``candidate``
     instead. ``drop_reason`` says why the last target was dropped (``timeout``, ``decoy``,
-    ``unverified``) until a new one is confirmed."""
+    ``unverified``) until a new one is confirmed; ``track`` is the followed track's id and
+    ``tracks`` every animal and person tracked (id, P(cat), P(dog), box in source pixels)."""
     valid = bool(row["valid"])
     state = TargetState(int(row["target_state"]))
     box = [round(float(row[k]), 2) for k in ("src_x", "src_y", "src_w", "src_h")] if valid else None
     confirmed = state == TargetState.TRACKING
+    lb = row["letterbox"]
     return {
         "frame": int(row["frame_index"]),
         "t": round(int(row["t_media_ns"]) / 1e9, 4),
@@ -63,6 +66,9 @@ def _row_json(row: Any) -> dict[str, Any]:
         "state": state.label,
         "drop_reason": DropReason(int(row["drop_reason"])).label,
         "seq": int(row["seq"]),
+        "track": int(row["track_id"]) or None,
+        "tracks": track_rows(row, lambda b: map_to_source(b, float(lb[0]), float(lb[1]), float(lb[2]),
+                                                          int(lb[3]), int(lb[4]))),
     }
 
 
@@ -81,8 +87,10 @@ class _Annotator:
             src = int(row["source"])
             color = COLOR_DETECTOR if src == SOURCE_DETECTOR else COLOR_TRACKER
             box = (float(row["x"]), float(row["y"]), float(row["w"]), float(row["h"]))
-            text = f"{state} {SOURCE_NAMES[src]} {float(row['score']):.2f}"
+            text = f"{state} {SOURCE_NAMES[src]} {float(row['score']):.2f}" + (
+                f" #{int(row['track_id'])}" if row["track_id"] else "")
         annotate(self.canvas, pixels, box, color, f"#{int(row['frame_index'])} {text}")
+        draw_tracks(self.canvas, row)
         self.writer.write(self.canvas)
         self.frames += 1
 

@@ -17,6 +17,7 @@ from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.backend import DETECTION, MAX_DETECTIONS, ObjectDetector
 from cat_follow.perception.manifest import load_manifest
 from cat_follow.perception.port import SIGNATURE_LEN
+from cat_follow.perception.regions import roi_sizes
 from cat_follow.perception.ssd import SsdDetector
 from cat_follow.perception.verifier import CropVerifier
 from cat_follow.perception.worker import SsdWorker
@@ -24,7 +25,7 @@ from cat_follow.sources import VideoFileSource
 from cat_follow.threads.camera import CameraThread
 from cat_follow.threads.detector import ThreadDetectorPort
 from cat_follow.threads.supervised import Health
-from cat_follow.threads.tracker import TrackerThread, roi_sizes
+from cat_follow.threads.tracker import TrackerThread
 
 FRAME_BYTES = 640 * 480 * 3
 LIMIT = 64 * 1024  # well under any frame-sized buffer (the detector input alone is 270,000 B)

@@ -56,6 +56,20 @@ def test_every_source_frame_has_one_row_and_most_have_the_cat(fast_replay: dict[
     assert not any(r.get("dropped") for r in rows), "--fast must track every frame"
 
 
+def test_each_row_names_the_followed_track_among_every_animal_tracked(fast_replay: dict[str, Any]) -> None:
+    """The log's ``track`` is one of its ``tracks`` (followed first), and that track's box is where
+    the followed box is, in the same source pixels; a row with no target follows no track."""
+    rows = fast_replay["rows"]
+    followed = [r for r in rows if r["bbox"] is not None and r["track"] is not None]
+    assert len(followed) > 0.9 * sum(r["bbox"] is not None for r in rows)
+    assert all(r["tracks"] and r["tracks"][0]["id"] == r["track"] for r in followed)
+    assert all(0.0 <= t["cat"] <= 1.0 and 0.0 <= t["dog"] <= 1.0 for r in rows for t in r["tracks"])
+    near = [iou(tuple(r["bbox"]), tuple(r["tracks"][0]["box"])) >= 0.3 for r in followed]
+    assert sum(near) > 0.8 * len(near)
+    assert all(r["track"] is None for r in rows if r["state"] == "none")
+    assert sum(r["tracks"][0]["cat"] > 0.5 for r in followed) > 0.9 * len(followed)  # the kittens read as cats
+
+
 def test_summary_matches_the_log(fast_replay: dict[str, Any]) -> None:
     s, rows = fast_replay["summary"], fast_replay["rows"]
     assert set(s) >= SUMMARY_KEYS

@@ -47,6 +47,8 @@ def test_run_sim_end_to_end(cli_env: dict[str, str], kittens: Path, sig: signal.
         assert s["target"] == [1.5, 0.3] or s["state"] == "track"  # a cat in view takes over
         assert s["state"] in ("navigate", "track", "search")
         assert s["motors"]["speed"] != 0 or s["reason"], s  # not moving: the status says why
+        assert s["tracks"] and {"id", "cat", "dog", "box"} <= set(s["tracks"][0]), s  # the kittens, tracked
+        assert s["followed_track"] in (None, s["tracks"][0]["id"])  # the followed one comes first
 
         assert send(sock, "stop", env=cli_env).stdout.strip() == "OK"
         time.sleep(0.3)

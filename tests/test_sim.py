@@ -20,13 +20,13 @@ from cat_follow.car.sim import SimCar
 from cat_follow.config import Config
 from cat_follow.errors import ConfigError
 from cat_follow.perception.model import ModelFiles
+from cat_follow.perception.regions import scan_plan
 from cat_follow.perception.ssd import SsdDetector
 from cat_follow.sim.footprint import body_clearance, room_clearance, wall_clearance
 from cat_follow.sim.metrics import Metrics
 from cat_follow.sim.render import Renderer, basis, camera_pose
 from cat_follow.sim.scenario import load_scenario, scenario_from_dict, shipped_scenarios
 from cat_follow.sim.simulation import SimOptions, cat_sprite, run_scenario
-from cat_follow.threads.tracker import scan_plan
 
 W, H, HFOV = 640, 480, 62.2
 F = (W / 2) / math.tan(math.radians(HFOV / 2))

@@ -37,12 +37,13 @@ from cat_follow.errors import CatFollowError
 from cat_follow.memory.pool import allocate_pool
 from cat_follow.memory.shared_state import SharedState
 from cat_follow.perception.model import ModelFiles
+from cat_follow.perception.regions import roi_sizes
 from cat_follow.perception.worker import make_worker
 from cat_follow.sources import VideoFileSource, default_video
 from cat_follow.threads.camera import CameraThread
 from cat_follow.threads.detector import ThreadDetectorPort
 from cat_follow.threads.supervised import Health
-from cat_follow.threads.tracker import TrackerThread, roi_sizes
+from cat_follow.threads.tracker import TrackerThread
 
 KEYS = ["handoff_ms_p50", "handoff_ms_p99", "tracker_fps", "detector_ms_p50", "alloc_bytes_per_frame",
         "peak_rss_mb", "glass_to_motor_ms_p50", "glass_to_motor_ms_p99", "detector_runs_per_s",

@@ -18,12 +18,14 @@ Frames are BGR uint8, rows x cols x 3, like OpenCV and picamera2's "RGB888".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
 from cat_follow.config import Config
+from cat_follow.geometry import Box
 from cat_follow.perception.port import RESULT as DETECTOR_RESULT
 
 ALIGN = 64
@@ -48,6 +50,14 @@ FRAME_META = np.dtype([
 # posted every tick; ``id`` names the command (a new cat_location, a new id; 0 = none).
 HINT = np.dtype([("id", np.int64), ("x", np.float64), ("half", np.float64)], align=True)
 
+# One tracked animal or person as published with the box (perception/scene.py): its id, class
+# belief and box (slot pixels in BBOX, source pixels in RESULT), the followed track first.
+TRACK_ROW = np.dtype([
+    ("id", np.int32), ("p_cat", np.float32), ("p_dog", np.float32),
+    ("x", np.float32), ("y", np.float32), ("w", np.float32), ("h", np.float32),
+])
+SHOWN_TRACKS = 8
+
 # A box record, published whole through a per-record generation counter.
 BBOX = np.dtype([
     ("x", np.float64), ("y", np.float64), ("w", np.float64), ("h", np.float64),  # slot pixels
@@ -62,6 +72,9 @@ BBOX = np.dtype([
     ("t_capture_ns", np.int64),   # monotonic capture time of that frame (glass-to-motor latency)
     ("drop_reason", np.int64),    # why the last target was dropped (perception.target.DropReason)
     ("hint_id", np.int64),        # the cat_location (HINT id) the tracker had heard of for this box
+    ("track_id", np.int64),       # the followed track's id (0 = none)
+    ("n_tracks", np.int64),       # rows of ``tracks`` in use
+    ("tracks", TRACK_ROW, (SHOWN_TRACKS,)),
 ], align=True)
 
 # PREDICTED: KCF lost the target on this frame and the detector has not answered yet: KCF's last
@@ -78,7 +91,20 @@ RESULT = np.dtype([
     ("src_x", np.float64), ("src_y", np.float64), ("src_w", np.float64), ("src_h", np.float64),
     ("tracker_ms", np.float64), ("handoff_ms", np.float64),
     ("drop_reason", np.int64),    # DropReason of the last dropped target, until a new one is confirmed
+    ("track_id", np.int64), ("n_tracks", np.int64), ("tracks", TRACK_ROW, (SHOWN_TRACKS,)),  # as in BBOX
+    ("letterbox", np.float64, (5,)),  # scale, pad_x, pad_y, src_width, src_height: slot -> source pixels
 ], align=True)
+
+
+def track_rows(rec: Any, to_source: Callable[[Box], Box] | None = None) -> list[dict[str, Any]]:
+    """The track table of a BBOX or RESULT record as JSON-able rows (status, replay log), each
+    box in slot pixels or mapped by ``to_source``."""
+    out = []
+    for t in rec["tracks"][: int(rec["n_tracks"])]:
+        box: Box = (float(t["x"]), float(t["y"]), float(t["w"]), float(t["h"]))
+        out.append({"id": int(t["id"]), "cat": round(float(t["p_cat"]), 3), "dog": round(float(t["p_dog"]), 3),
+                    "box": [round(v, 1) for v in (to_source(box) if to_source else box)]})
+    return out
 
 STATE = np.dtype([
     ("state", np.int64), ("target_x", np.float64), ("target_y", np.float64),

@@ -49,7 +49,9 @@ class LockedRecords:
     def publish_bbox(self, which: int, x: float, y: float, w: float, h: float, *, score: float,
                      valid: bool, seq: int, source: int, target_state: int, ms: float,
                      t_media_ns: int = 0, t_capture_ns: int = 0, drop_reason: int = 0,
-                     hint_id: int = 0) -> None:
+                     hint_id: int = 0, track_id: int = 0, tracks: np.ndarray | None = None) -> None:
+        """Publish box record ``which`` whole; ``tracks``: the rows of the track table in use
+        (``track_id`` = the followed one's)."""
         rec = self._bbox_stage[which]
         rec["x"], rec["y"], rec["w"], rec["h"] = x, y, w, h
         rec["score"] = score
@@ -58,7 +60,10 @@ class LockedRecords:
         rec["source"] = source
         rec["target_state"] = target_state
         rec["ms"] = ms
-        rec["drop_reason"], rec["hint_id"] = drop_reason, hint_id
+        rec["drop_reason"], rec["hint_id"], rec["track_id"] = drop_reason, hint_id, track_id
+        rec["n_tracks"] = 0 if tracks is None else len(tracks)
+        if tracks is not None:
+            rec["tracks"][: len(tracks)] = tracks  # copy: a few rows
         rec["t_media_ns"] = t_media_ns
         rec["t_capture_ns"] = t_capture_ns
         rec["t_ns"] = time.monotonic_ns()

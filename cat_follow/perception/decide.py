@@ -40,6 +40,7 @@ from cat_follow.perception.evidence import (
 )
 from cat_follow.perception.look import CatLooks
 from cat_follow.perception.port import SIGNATURE_LEN, detections
+from cat_follow.perception.scene import SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class TargetDecider(CropChecks):
         b = config.behaviour  # the robot looks for a lost cat this long before it searches anew: so long the
         self.looks = CatLooks(round((b.detection_timeout_s + b.lost_search_s) * 1e9),  # other cat is not taken for it
                               self.vcfg.same_look)
+        self.scene = SceneTracks(d.score_threshold, d.keep_threshold, t.lost_after_s)  # every animal in view
 
     @property
     def state(self) -> TargetState:
@@ -121,6 +123,7 @@ class TargetDecider(CropChecks):
         the cat detection to (re-)initialise on or confirm, or None."""
         t_ns = int(rec["t_media_ns"])
         before, gen, pending = self.lock.state, self.gen, self._hint.active
+        self._scene(rec, t_ns)
         self._verdict(rec, t_ns)
         dets = detections(rec)
         if pending:  # a cat_location is pending: only what is there counts
@@ -162,7 +165,17 @@ class TargetDecider(CropChecks):
         if hit is not None and ((self.lock.state == TargetState.TRACKING and self.gen == gen)
                                 or (point and self.lock.state.has_target)):
             self._hint.spend()  # a cat confirmed after the hint (by it while in view), or clicked: followed as any
+        self.scene.follow(hit.box if hit is not None else None, self.lock.state.has_target)
         return hit if self.lock.state.has_target else None
+
+    def _scene(self, rec: np.void, t_ns: int) -> None:
+        """Every animal of the result into the tracks, and the crop check's verdict to the one it checked."""
+        if not self.scene.update(detections(rec), t_ns):
+            return
+        pending = self._pending
+        if pending is not None and pending[0] == int(rec["ticket"]) and int(rec["verified"]):
+            self.scene.on_verdict(pending[2], float(rec["cat_prob"]), float(rec["dog_prob"]),
+                                  float(rec["cls_other_prob"]))
 
     def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, last: Box | None,
              t_ns: int) -> Hit | None:

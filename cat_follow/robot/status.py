@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cat_follow.memory.pool import SOURCE_NAMES, Pool
+from cat_follow.memory.pool import SOURCE_NAMES, Pool, track_rows
 from cat_follow.perception.target import DropReason
 from cat_follow.robot.motion import Decision
 from cat_follow.robot.state_machine import RobotState, StateMachine
@@ -98,6 +98,8 @@ class StatusBoard:
             "stop_reason": sm.stop_reason,
             "reason": motion_reason(sm, decision),
             "target_drop_reason": DropReason(int(box["drop_reason"])).label,  # the tracker's, published one way
+            "followed_track": int(box["track_id"]) or None,
+            "tracks": track_rows(box),  # every animal and person tracked: id, P(cat), P(dog), box (slot px)
             "motors": motors(decision, stop_confirmed),
             "range_cm": range_cm,
             **health,

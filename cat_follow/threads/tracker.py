@@ -26,43 +26,26 @@ import numpy as np
 
 from cat_follow.config import Config
 from cat_follow.geometry import Box, clip_box, iou, map_to_source
-from cat_follow.memory.pool import BBOX_TRACKER, HINT, SOURCE_DETECTOR, SOURCE_NONE, SOURCE_PREDICTED, SOURCE_TRACKER
+from cat_follow.memory.pool import (
+    BBOX_TRACKER,
+    HINT,
+    SHOWN_TRACKS,
+    SOURCE_DETECTOR,
+    SOURCE_NONE,
+    SOURCE_PREDICTED,
+    SOURCE_TRACKER,
+    TRACK_ROW,
+)
 from cat_follow.memory.shared_state import FrameRef, SharedState
 from cat_follow.perception.coast import Coast
 from cat_follow.perception.decide import TargetDecider
 from cat_follow.perception.port import LOCKSTEP_WAIT_S, DetectJob, DetectorPort, new_result_buffer
+from cat_follow.perception.regions import ROI_MIN, ROI_STEP, scan_plan
 from cat_follow.perception.target import TargetState
 from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.supervised import Health, SupervisedThread
 
 MIN_BOX_PX = 4.0
-
-
-ROI_STEP = 80
-ROI_MIN = 240  # NanoDet (416 input) misses a small cat in a 160 px region (blown up 2.6x) and finds it in 240
-
-
-def roi_sizes(width: int, height: int, tile: int) -> list[tuple[int, int]]:
-    """Every image size the tracker may ask the detector to look at (the detector side
-    prepares its buffers for these at start-up)."""
-    sizes = [(width, height)] + [(s, s) for s in range(ROI_MIN, min(width, height), ROI_STEP)]
-    if 0 < tile < min(width, height):
-        sizes.append((tile, tile))
-    return sorted(set(sizes))
-
-
-def scan_plan(width: int, height: int, tile: int) -> list[tuple[int, int, int, int] | None]:
-    """Where to look while searching: the whole frame every other time, square tiles across
-    the horizon band in between (a near cat is found at once, a far one within a cycle)."""
-    if not 0 < tile < min(width, height):
-        return [None]
-    y0 = (height - tile) // 2
-    n = -(-width // tile)
-    step = (width - tile) / max(1, n - 1)
-    plan: list[tuple[int, int, int, int] | None] = []
-    for i in range(n):
-        plan += [None, (round(i * step), y0, round(i * step) + tile, y0 + tile)]
-    return plan
 
 
 class TrackerThread(SupervisedThread):
@@ -95,6 +78,7 @@ class TrackerThread(SupervisedThread):
         self._t_ns = 0  # the current frame's media time
         self.score, self.last_seq = 0.0, 0
         self._hint = np.zeros(1, HINT)  # the main loop's hint: which cat the user means
+        self._tracks = np.zeros(SHOWN_TRACKS, TRACK_ROW)  # every animal in view, as published with the box
         self.last_request_seq = -(1 << 62)
         self._result = new_result_buffer()
 
@@ -263,11 +247,14 @@ class TrackerThread(SupervisedThread):
             source = SOURCE_NONE  # tracked, but not shown until its crop passes
         valid = source != SOURCE_NONE
         x, y, w, h = shown if valid else (0.0, 0.0, 0.0, 0.0)
+        scene = self.decider.scene
+        n = scene.write(self._tracks, self._t_ns)
         self.shared.publish_bbox(BBOX_TRACKER, x, y, w, h, score=self.score if valid else 0.0,
                                  valid=valid, seq=seq, source=source, target_state=int(state),
                                  ms=tracker_ms, t_media_ns=int(meta["t_media_ns"]),
                                  t_capture_ns=int(meta["t_capture_ns"]),
-                                 drop_reason=int(self.decider.drop_reason), hint_id=int(self._hint[0]["id"]))
+                                 drop_reason=int(self.decider.drop_reason), hint_id=int(self._hint[0]["id"]),
+                                 track_id=scene.followed, tracks=self._tracks[:n])
         row = self.shared.push_result()
         row["seq"], row["frame_index"], row["t_media_ns"] = seq, meta["frame_index"], meta["t_media_ns"]
         row["x"], row["y"], row["w"], row["h"] = x, y, w, h
@@ -277,7 +264,11 @@ class TrackerThread(SupervisedThread):
         row["src_x"], row["src_y"], row["src_w"], row["src_h"] = sx, sy, sw, sh
         row["score"] = self.score if valid else 0.0
         row["valid"], row["source"], row["target_state"] = int(valid), source, int(state)
-        row["drop_reason"] = int(self.decider.drop_reason)
+        row["drop_reason"], row["track_id"] = int(self.decider.drop_reason), scene.followed
+        row["n_tracks"], row["tracks"][:n] = n, self._tracks[:n]  # copy: a few rows
+        lb = row["letterbox"]
+        lb[:3] = meta["scale"], meta["pad_x"], meta["pad_y"]
+        lb[3:] = meta["src_width"], meta["src_height"]
         row["tracker_ms"] = tracker_ms
         row["handoff_ms"] = (t_start - int(meta["t_publish_ns"])) / 1e6
         self.shared.commit_result()

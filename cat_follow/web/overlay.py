@@ -1,5 +1,6 @@
-"""What the stream shows on top of the camera frame: the box with its label, score and source,
-the robot's state and why, each thread's fps, the motor commands and the car's path.
+"""What the stream shows on top of the camera frame: the box with its label, score, source and
+track id, every other animal or person tracked (grey, with its id and class belief), the
+robot's state and why, each thread's fps, the motor commands and the car's path.
 
 ``draw_overlay`` copies the frame into a canvas it is given (the one copy) and draws there;
 it never writes to the frame it reads, which is a shared slot of the pool.
@@ -17,6 +18,7 @@ from cat_follow.perception.target import TargetState
 
 COLOR_DETECTOR = (0, 165, 255)  # BGR orange
 COLOR_TRACKER = (0, 220, 0)
+COLOR_TRACK = (170, 170, 170)  # a tracked animal or person that is not followed
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 INSET_PX = 110  # side of the path inset, bottom right
 INSET_M = 2.0  # metres shown either side of the car in the inset
@@ -29,8 +31,23 @@ def whole(value: float) -> str:
 
 
 def box_label(record: Any, label: str) -> str:
-    """``cat 0.87 detector`` for a valid box record (pool.BBOX or RESULT row)."""
-    return f"{label} {float(record['score']):.2f} {SOURCE_NAMES[int(record['source'])]}"
+    """``cat 0.87 detector`` for a valid box record (pool.BBOX or RESULT row), with ``#id`` of
+    the followed track when it has one."""
+    tid = int(record["track_id"]) if "track_id" in record.dtype.names else 0
+    return f"{label} {float(record['score']):.2f} {SOURCE_NAMES[int(record['source'])]}" + (f" #{tid}" if tid else "")
+
+
+def draw_tracks(canvas: np.ndarray, box: Any) -> None:
+    """Every tracked animal or person that is not followed: a thin grey box, its id and class
+    belief (``#3 cat 0.97``, or ``dog`` when P(dog) is the larger)."""
+    for t in box["tracks"][: int(box["n_tracks"])]:
+        if int(t["id"]) == int(box["track_id"]) and box["valid"]:
+            continue
+        x, y, w, h = (round(float(t[k])) for k in ("x", "y", "w", "h"))
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), COLOR_TRACK, 1)
+        cat, dog = float(t["p_cat"]), float(t["p_dog"])
+        _text(canvas, f"#{int(t['id'])} " + (f"cat {cat:.2f}" if cat >= dog else f"dog {dog:.2f}"),
+              (x + 2, y + h - 4), 0.4)
 
 
 def _text(canvas: np.ndarray, text: str, org: tuple[int, int], scale: float = 0.5) -> None:
@@ -84,6 +101,8 @@ def draw_overlay(canvas: np.ndarray, pixels: np.ndarray, box: Any, label: str, s
     the last box, that old, drawn thin), ``status`` (the robot's status dict) and ``trail``
     (N x 2 odometry points) on it."""
     np.copyto(canvas, pixels)  # copy: the one copy of the web view's drawing
+    if box is not None and not held_s:
+        draw_tracks(canvas, box)
     if box is not None and box["valid"]:
         x, y, w, h = (round(float(box[k])) for k in ("x", "y", "w", "h"))
         color = COLOR_DETECTOR if int(box["source"]) == SOURCE_DETECTOR else COLOR_TRACKER

@@ -1,0 +1,192 @@
+"""Every cat, dog and person the detector reports, as tracks with an id and a class belief
+(ByteTrack's two-stage association on a constant-velocity Kalman filter, OC-SORT's recovery
+from the last observation), and which of them the target is.
+
+What it is for: status, the overlay and the replay log show every animal and person in view,
+each with its id and P(cat) / P(dog), and which track the robot follows; and ``other_track``
+tells the decider when the cat at the place where KCF lost the target is a different animal
+(its motion says so), so that a cat walking in front of the followed one is not taken for it.
+
+Per detector RESULT (``on_result``), on the frame time of that result:
+1. detections of different classes on one box (the detectors' NMS is per class: a kitten is
+   often a cat AND a dog box) are merged, with a score per class (IoU >= ``SAME_BOX_IOU``);
+2. every track is predicted to the result's OWN frame time (a late result is never matched
+   against a newer box; a result older than the last one applied is ignored);
+3. detections at or above ``detector.score_threshold`` are matched first, then the weaker ones
+   (down to ``keep_threshold``) to the tracks left (ByteTrack), then what is left against each
+   track's last observed box (OC-SORT: after an occlusion the velocity has run away);
+4. a matched track folds in the box and the detector's class scores; the crop check's verdict
+   goes to the track on the box it checked; strong detections left over start tracks; a track
+   unseen for ``target.lost_after_s`` (as long as a target is kept without a hit) ends.
+
+Greedy matching (highest IoU first) instead of the Hungarian algorithm: with at most 16
+detections and a handful of tracks the two disagree only when one box overlaps two tracks
+almost equally. Why not norfair or ``trackers``: README, "Tracks". Owns the tracks and their
+table; nothing here touches a frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cat_follow.geometry import Box, iou
+from cat_follow.perception.belief import CAT, DOG, Belief, detection_probs
+from cat_follow.perception.box_filter import BoxFilter
+from cat_follow.perception.port import KIND_CAT, KIND_DOG, KIND_PERSON
+
+MAX_TRACKS = 32
+SAME_BOX_IOU = 0.6  # the detectors' own NMS IoU (manifests' nms_iou): one object, another class
+MATCH_IOU = 0.2     # ByteTrack's match_thresh 0.8 on the cost 1 - IoU
+
+
+class Track:
+    """One animal or person: its motion, its class belief, when it was last seen."""
+
+    __slots__ = ("belief", "hits", "id", "kf", "last_box", "last_seen_ns", "seen")
+
+    def __init__(self, tid: int, box: Box, t_ns: int) -> None:
+        self.id = tid
+        self.kf = BoxFilter(box, t_ns)
+        self.belief = Belief()
+        self.last_box = box       # the last detection matched to it
+        self.last_seen_ns = t_ns
+        self.hits = 0
+        self.seen = False         # matched on the latest result
+
+    def box_at(self, t_ns: int) -> Box:
+        return self.kf.box_at(t_ns)
+
+    def observe(self, box: Box, t_ns: int, cls: list[float]) -> None:
+        self.kf.update(box, t_ns)
+        self.last_box, self.last_seen_ns, self.seen = box, t_ns, True
+        self.hits += 1
+        self.belief.add_detection(detection_probs(cls[0], cls[1], cls[2]))
+
+
+class SceneTracks:
+    """Owns the tracks, the merge scratch and the followed track's id."""
+
+    def __init__(self, high: float, low: float, max_age_s: float) -> None:
+        self.high, self.low = high, low
+        self.max_age_ns = round(max_age_s * 1e9)
+        self.tracks: list[Track] = []
+        self.next_id = 1
+        self.t_ns = -(1 << 62)  # frame time of the last result applied
+        self.followed = 0       # the target's track id (0 = none)
+        self._box: list[Box] = []
+        self._cls: list[list[float]] = []
+
+    def get(self, tid: int) -> Track | None:
+        return next((t for t in self.tracks if t.id == tid), None)
+
+    def _merge(self, dets: np.ndarray) -> int:
+        """Merge the rows (sorted by score) of a cat, dog or person into the scratch; how many."""
+        self._box.clear()
+        self._cls.clear()
+        cols = (dets[k].tolist() for k in ("x", "y", "w", "h", "score", "kind"))
+        for x, y, w, h, s, kind in zip(*cols, strict=True):
+            if kind not in (KIND_CAT, KIND_DOG, KIND_PERSON) or s < self.low:
+                continue
+            box, col = (x, y, w, h), 0 if kind == KIND_CAT else 1 if kind == KIND_DOG else 2
+            for j, other in enumerate(self._box):
+                if iou(box, other) >= SAME_BOX_IOU:
+                    self._cls[j][col] = max(self._cls[j][col], s)
+                    break
+            else:
+                cls = [0.0, 0.0, 0.0]
+                cls[col] = s
+                self._box.append(box)
+                self._cls.append(cls)
+        return len(self._box)
+
+    def _match(self, dets: list[int], pool: list[Track], t_ns: int, observed: bool,
+               pairs: list[tuple[Track, int]]) -> None:
+        """Greedy IoU matching of detection indices to tracks (removes the matched from both
+        lists, appends (track, detection) to ``pairs``); ``observed``: against each track's last
+        detection instead of its prediction for ``t_ns``."""
+        cand = sorted(((iou(tr.last_box if observed else tr.box_at(t_ns), self._box[di]), ti, di)
+                       for ti, tr in enumerate(pool) for di in dets), reverse=True)
+        used_t: set[int] = set()
+        used_d: set[int] = set()
+        for o, ti, di in cand:
+            if o < MATCH_IOU:
+                break
+            if ti in used_t or di in used_d:
+                continue
+            used_t.add(ti)
+            used_d.add(di)
+            pairs.append((pool[ti], di))
+        pool[:] = [t for i, t in enumerate(pool) if i not in used_t]
+        dets[:] = [d for d in dets if d not in used_d]
+
+    def update(self, dets: np.ndarray, t_ns: int) -> bool:
+        """Apply one result's detections (a RESULT's ``dets`` rows) of the frame at ``t_ns``;
+        False (nothing changed) for a result older than the last one applied."""
+        if t_ns < self.t_ns:
+            return False
+        self.t_ns = t_ns
+        n = self._merge(dets)
+        high = [i for i in range(n) if max(self._cls[i]) >= self.high]
+        low = [i for i in range(n) if max(self._cls[i]) < self.high]
+        pool = list(self.tracks)
+        pairs: list[tuple[Track, int]] = []
+        self._match(high, pool, t_ns, False, pairs)
+        self._match(low, pool, t_ns, False, pairs)
+        self._match(high, pool, t_ns, True, pairs)
+        for tr in self.tracks:
+            tr.seen = False
+        for tr, di in pairs:
+            tr.observe(self._box[di], t_ns, self._cls[di])
+        for di in high:  # strong detections left over are new animals; weak ones are not
+            if len(self.tracks) >= MAX_TRACKS:
+                break
+            tr = Track(self.next_id, self._box[di], t_ns)
+            self.next_id += 1
+            tr.observe(self._box[di], t_ns, self._cls[di])
+            self.tracks.append(tr)
+        self.tracks = [t for t in self.tracks if t_ns - t.last_seen_ns <= self.max_age_ns]
+        return True
+
+    def on_verdict(self, box: Box, cat: float, dog: float, other: float) -> None:
+        """A crop check of ``box`` (at the last result's frame): to the track seen there."""
+        tr = self.on(box)
+        if tr is not None:
+            tr.belief.add_verdict((cat, dog, other))
+
+    def on(self, box: Box) -> Track | None:
+        """The track seen on the last result whose box overlaps ``box`` most (IoU >= MATCH_IOU)."""
+        best, best_o = None, MATCH_IOU
+        for tr in self.tracks:
+            o = iou(tr.last_box, box) if tr.seen else 0.0
+            if o >= best_o:
+                best, best_o = tr, o
+        return best
+
+    def follow(self, box: Box | None, held: bool) -> None:
+        """After a result: the target is the track on ``box`` (the decider's hit; None = no hit,
+        the target keeps its track while that lives), none when no target is ``held``."""
+        if not held:
+            self.followed = 0
+        elif box is not None and (tr := self.on(box)) is not None:
+            self.followed = tr.id
+        elif self.get(self.followed) is None:
+            self.followed = 0
+
+    def other_track(self, box: Box) -> bool:
+        """Whether the detection at ``box`` (on the last result) is another track than the
+        followed one, while the followed one still lives: the followed cat is hidden, and
+        another animal, whose own motion brought it here, stands where it was."""
+        tr = self.on(box)
+        return tr is not None and self.followed != 0 and tr.id != self.followed \
+            and self.get(self.followed) is not None
+
+    def write(self, rows: np.ndarray, t_ns: int) -> int:
+        """Fill ``rows`` (pool.TRACK_ROW, preallocated) with the tracks as predicted for ``t_ns``,
+        the followed one first, then by P(cat); returns how many rows are in use."""
+        order = sorted(self.tracks, key=lambda t: (t.id != self.followed, -t.belief.prob(CAT)))
+        n = min(len(order), len(rows))
+        for row, tr in zip(rows[:n], order[:n], strict=True):
+            x, y, w, h = tr.box_at(t_ns)
+            row["id"], row["p_cat"], row["p_dog"] = tr.id, tr.belief.prob(CAT), tr.belief.prob(DOG)
+            row["x"], row["y"], row["w"], row["h"] = x, y, w, h
+        return n

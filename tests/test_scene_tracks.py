@@ -1,0 +1,148 @@
+"""Every animal and person as a track (``perception/scene.py``): ids kept by their motion through
+a crossing, a late result matched where the tracks were at its own frame, one class belief per
+track, the followed track, and the table the box record, status, overlay and replay log carry.
+Constructed detections (the replay test reads the same table off a real video)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cat_follow.geometry import Box, iou
+from cat_follow.memory.pool import BBOX, SHOWN_TRACKS, TRACK_ROW, track_rows
+from cat_follow.perception.port import KIND_CAT, KIND_DOG, KIND_PERSON, RESULT
+from cat_follow.perception.scene import SceneTracks
+from cat_follow.web.overlay import COLOR_TRACK, draw_overlay
+from tests.test_decide import Feed
+
+S = 1_000_000_000
+STEP = S // 6  # a result every 5th frame at 30 fps
+
+
+def _dets(*dets: tuple[Box, float, int]) -> np.ndarray:
+    rec = np.zeros(1, RESULT)[0]
+    rec["n"] = len(dets)
+    for i, (b, s, k) in enumerate(sorted(dets, key=lambda d: -d[1])):
+        rec["dets"][i] = (*b, s, k)
+    return rec["dets"][: len(dets)]
+
+
+def _scene() -> SceneTracks:
+    return SceneTracks(high=0.5, low=0.3, max_age_s=2.0)
+
+
+def _at(x: float) -> Box:
+    return (x, 200.0, 80.0, 60.0)
+
+
+def test_two_cats_crossing_keep_their_ids_by_their_motion() -> None:
+    """Two cats walk toward each other, their boxes overlap for several results, and each id
+    stays with the cat that had it (the nearer prediction wins, not the nearer last box)."""
+    sc = _scene()
+    ids_a, ids_b = [], []
+    for k in range(16):
+        t = k * STEP
+        a, b = 100.0 + 240.0 * t / S, 460.0 - 240.0 * t / S  # 40 px per result each way
+        sc.update(_dets((_at(a), 0.8, KIND_CAT), (_at(b), 0.7, KIND_CAT)), t)
+        ids_a.append(sc.on(_at(a)).id)  # type: ignore[union-attr]
+        ids_b.append(sc.on(_at(b)).id)  # type: ignore[union-attr]
+    assert abs(a - b) > 200 and a > b  # they did cross
+    assert len(set(ids_a)) == 1 and len(set(ids_b)) == 1 and ids_a[0] != ids_b[0]
+
+
+def test_a_late_result_is_matched_where_the_track_was_at_its_own_frame() -> None:
+    sc = _scene()
+    for k in range(6):  # a cat crossing at 240 px/s
+        sc.update(_dets((_at(100.0 + 40.0 * k), 0.8, KIND_CAT)), k * STEP)
+    (tid,) = [t.id for t in sc.tracks]
+    # the next result is of a frame 0.7 s on (results came late, frames were skipped): the cat is
+    # matched where its motion puts it at THAT frame, far from its last box
+    assert sc.update(_dets((_at(300.0 + 240.0 * 0.7), 0.8, KIND_CAT)), 5 * STEP + 7 * S // 10)
+    assert [t.id for t in sc.tracks] == [tid]
+    # and a result older than the last one applied changes nothing
+    assert not sc.update(_dets((_at(50.0), 0.9, KIND_DOG)), 5 * STEP)
+    assert [t.id for t in sc.tracks] == [tid]
+
+
+def test_a_weak_detection_continues_a_track_but_does_not_start_one() -> None:
+    sc = _scene()
+    sc.update(_dets((_at(100.0), 0.8, KIND_CAT)), 0)
+    sc.update(_dets((_at(104.0), 0.35, KIND_CAT), (_at(400.0), 0.35, KIND_CAT)), STEP)
+    assert len(sc.tracks) == 1 and sc.tracks[0].seen and sc.tracks[0].hits == 2
+
+
+def test_one_box_called_cat_and_dog_is_one_track_and_the_crop_check_decides_its_class() -> None:
+    """The detector calls a kitten a dog more than a cat: its belief leans dog until crop checks
+    of that box say cat; a person beside it is a track of its own that stays 'other'."""
+    sc = _scene()
+    kitten, person = _at(100.0), (400.0, 50.0, 80.0, 300.0)
+    for k in range(5):
+        sc.update(_dets((kitten, 0.6, KIND_DOG), ((101.0, 201.0, 80.0, 60.0), 0.45, KIND_CAT),
+                        (person, 0.9, KIND_PERSON)), k * STEP)
+    assert len(sc.tracks) == 2
+    tk, tp = sc.on(kitten), sc.on(person)
+    assert tk is not None and tp is not None and tk is not tp
+    assert tk.belief.prob(1) > tk.belief.prob(0)  # dog, on the detector's word
+    for _ in range(2):
+        sc.on_verdict(kitten, 0.95, 0.03, 0.02)
+    assert tk.belief.prob(0) > 0.9  # the classifier's verdicts turn it
+    assert tp.belief.prob(0) < 0.2 and tp.belief.prob(1) < 0.2
+
+
+def test_the_followed_track_is_the_one_on_the_hit_and_never_the_dog_beside_it() -> None:
+    sc = _scene()
+    cat, dog = _at(100.0), _at(300.0)
+    sc.update(_dets((cat, 0.7, KIND_CAT), (dog, 0.9, KIND_DOG)), 0)
+    sc.follow(cat, held=True)
+    tcat = sc.on(cat)
+    assert tcat is not None and sc.followed == tcat.id
+    sc.update(_dets((dog, 0.9, KIND_DOG)), STEP)  # the cat unseen this time: it keeps its track
+    sc.follow(None, held=True)
+    assert sc.followed == tcat.id
+    assert sc.other_track(dog)  # the dog where... is another animal, not the followed one
+    assert not sc.other_track(_at(500.0))  # nothing tracked there
+    sc.follow(None, held=False)
+    assert sc.followed == 0
+
+
+def test_the_table_has_the_followed_track_first_with_its_belief_and_predicted_box() -> None:
+    sc = _scene()
+    cat, dog = _at(100.0), _at(300.0)
+    for k in range(3):
+        sc.update(_dets(((100.0 + 20 * k, 200.0, 80.0, 60.0), 0.6, KIND_CAT), (dog, 0.9, KIND_DOG)), k * STEP)
+    sc.follow((140.0, 200.0, 80.0, 60.0), held=True)
+    rows = np.zeros(SHOWN_TRACKS, TRACK_ROW)
+    n = sc.write(rows, 3 * STEP)
+    assert n == 2 and rows[0]["id"] == sc.followed
+    assert float(rows[0]["x"]) > 140.0  # carried on along its motion to the frame asked for
+    assert float(rows[1]["p_dog"]) > 0.5 > float(rows[1]["p_cat"])
+    rec = np.zeros(1, BBOX)[0]
+    rec["n_tracks"], rec["tracks"][:n], rec["track_id"] = n, rows[:n], sc.followed
+    table = track_rows(rec)
+    assert [r["id"] for r in table] == [int(rows[0]["id"]), int(rows[1]["id"])]
+    assert iou(tuple(table[1]["box"]), dog) > 0.9  # type: ignore[arg-type]
+
+
+def test_the_overlay_draws_every_track_but_the_followed_one_in_grey() -> None:
+    rec = np.zeros(1, BBOX)[0]
+    rec["valid"], rec["track_id"], rec["n_tracks"] = 1, 1, 2
+    rec["x"], rec["y"], rec["w"], rec["h"] = 100, 100, 80, 60
+    rec["tracks"][0] = (1, 0.99, 0.01, 100, 100, 80, 60)
+    rec["tracks"][1] = (2, 0.10, 0.85, 300, 120, 100, 80)
+    canvas = np.zeros((480, 640, 3), np.uint8)
+    draw_overlay(canvas, np.zeros_like(canvas), rec, "cat", {}, np.zeros((0, 2)))
+    assert tuple(canvas[160, 300]) == COLOR_TRACK  # the dog's left edge, grey
+    assert tuple(canvas[130, 100]) != COLOR_TRACK  # the followed one is drawn as the box
+
+
+@pytest.mark.parametrize("kcf_lost", [False, True])
+def test_the_decider_names_the_followed_track_and_folds_its_crop_checks_into_it(kcf_lost: bool) -> None:
+    f = Feed()
+    f.confirm()
+    sc = f.d.scene
+    tid = sc.followed
+    assert tid != 0 and sc.get(tid) is not None
+    before = sc.get(tid).belief.prob(0)  # type: ignore[union-attr]
+    f.result([((105.0, 100.0, 120.0, 100.0), 0.8, KIND_CAT)], kcf_lost=kcf_lost)
+    assert sc.followed == tid
+    assert before > 0.9  # the confirming crop check went to this track
