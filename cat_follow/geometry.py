@@ -60,6 +60,16 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def overlap_of_smaller(a: Box, b: Box) -> float:
+    """The share of the smaller box that lies inside the other (1 = one inside the other)."""
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    small = min(a[2] * a[3], b[2] * b[3])
+    return iw * ih / small if small > 0 else 0.0
+
+
 def clip_box(box: Box, width: int, height: int) -> Box:
     x0 = min(max(box[0], 0.0), float(width))
     y0 = min(max(box[1], 0.0), float(height))

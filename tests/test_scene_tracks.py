@@ -64,6 +64,22 @@ def test_a_late_result_is_matched_where_the_track_was_at_its_own_frame() -> None
     assert [t.id for t in sc.tracks] == [tid]
 
 
+def test_a_box_that_doubles_is_another_animal_and_a_duplicate_box_starts_no_track() -> None:
+    """The cat in front of the followed one: its box engulfs the hidden cat's last place (IoU
+    above the match threshold) but is twice its size, so the hidden cat's track does not take it;
+    the detector's second box on that same cat (half inside it) starts no track of its own."""
+    sc = _scene()
+    small = (270.0, 195.0, 95.0, 80.0)
+    sc.update(_dets((small, 0.8, KIND_CAT)), 0)
+    (hidden,) = sc.tracks
+    big, dup = (210.0, 160.0, 140.0, 185.0), (212.0, 120.0, 143.0, 178.0)
+    assert iou(small, big) > 0.2
+    sc.update(_dets((big, 0.7, KIND_CAT), (dup, 0.6, KIND_CAT)), STEP)
+    assert not hidden.seen and len(sc.tracks) == 2
+    front = sc.on(big)
+    assert front is not None and front is not hidden and sc.on(dup) is front
+
+
 def test_a_weak_detection_continues_a_track_but_does_not_start_one() -> None:
     sc = _scene()
     sc.update(_dets((_at(100.0), 0.8, KIND_CAT)), 0)
@@ -99,15 +115,16 @@ def test_the_followed_track_is_the_one_on_the_hit_and_never_the_dog_beside_it() 
     sc.update(_dets((dog, 0.9, KIND_DOG)), STEP)  # the cat unseen this time: it keeps its track
     sc.follow(None, held=True)
     assert sc.followed == tcat.id
-    assert sc.other_track(dog)  # the dog where... is another animal, not the followed one
-    assert not sc.other_track(_at(500.0))  # nothing tracked there
+    sc.update(_dets((cat, 0.7, KIND_CAT), (dog, 0.9, KIND_DOG)), 2 * STEP)
+    sc.follow(dog, held=True)  # the decider's hit is on the dog's box (it would never be): no cat track there
+    assert sc.followed != tcat.id and sc.get(sc.followed) is not None
     sc.follow(None, held=False)
     assert sc.followed == 0
 
 
 def test_the_table_has_the_followed_track_first_with_its_belief_and_predicted_box() -> None:
     sc = _scene()
-    cat, dog = _at(100.0), _at(300.0)
+    dog = _at(300.0)
     for k in range(3):
         sc.update(_dets(((100.0 + 20 * k, 200.0, 80.0, 60.0), 0.6, KIND_CAT), (dog, 0.9, KIND_DOG)), k * STEP)
     sc.follow((140.0, 200.0, 80.0, 60.0), held=True)

@@ -172,6 +172,10 @@ class TargetDecider(CropChecks):
         """Every animal of the result into the tracks, and the crop check's verdict to the one it checked."""
         if not self.scene.update(detections(rec), t_ns):
             return
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("tracks t=%.3f followed=%d %s", t_ns / 1e9, self.scene.followed,
+                      [(tr.id, tr.seen, [round(v) for v in tr.last_box], round(tr.belief.prob(0), 2))
+                       for tr in self.scene.tracks])
         pending = self._pending
         if pending is not None and pending[0] == int(rec["ticket"]) and int(rec["verified"]):
             self.scene.on_verdict(pending[2], float(rec["cat_prob"]), float(rec["dog_prob"]),

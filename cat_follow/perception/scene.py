@@ -3,9 +3,8 @@
 from the last observation), and which of them the target is.
 
 What it is for: status, the overlay and the replay log show every animal and person in view,
-each with its id and P(cat) / P(dog), and which track the robot follows; and ``other_track``
-tells the decider when the cat at the place where KCF lost the target is a different animal
-(its motion says so), so that a cat walking in front of the followed one is not taken for it.
+each with its id and P(cat) / P(dog), and which track the robot follows. No decision reads it
+yet: the rules that tried to (README, "Tracks") cost more on the dev videos than they gained.
 
 Per detector RESULT (``on_result``), on the frame time of that result:
 1. detections of different classes on one box (the detectors' NMS is per class: a kitten is
@@ -14,10 +13,12 @@ Per detector RESULT (``on_result``), on the frame time of that result:
    against a newer box; a result older than the last one applied is ignored);
 3. detections at or above ``detector.score_threshold`` are matched first, then the weaker ones
    (down to ``keep_threshold``) to the tracks left (ByteTrack), then what is left against each
-   track's last observed box (OC-SORT: after an occlusion the velocity has run away);
+   track's last observed box (OC-SORT: after an occlusion the velocity has run away); a pair
+   whose box side changed more than ``MAX_SIZE_STEP`` is no match;
 4. a matched track folds in the box and the detector's class scores; the crop check's verdict
-   goes to the track on the box it checked; strong detections left over start tracks; a track
-   unseen for ``target.lost_after_s`` (as long as a target is kept without a hit) ends.
+   goes to the track on the box it checked; strong detections left over start tracks, unless
+   half inside a matched one (a part or a duplicate box of it); a track unseen for
+   ``target.lost_after_s`` (as long as a target is kept without a hit) ends.
 
 Greedy matching (highest IoU first) instead of the Hungarian algorithm: with at most 16
 detections and a handful of tracks the two disagree only when one box overlaps two tracks
@@ -27,9 +28,11 @@ table; nothing here touches a frame.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from cat_follow.geometry import Box, iou
+from cat_follow.geometry import Box, iou, overlap_of_smaller
 from cat_follow.perception.belief import CAT, DOG, Belief, detection_probs
 from cat_follow.perception.box_filter import BoxFilter
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, KIND_PERSON
@@ -37,6 +40,20 @@ from cat_follow.perception.port import KIND_CAT, KIND_DOG, KIND_PERSON
 MAX_TRACKS = 32
 SAME_BOX_IOU = 0.6  # the detectors' own NMS IoU (manifests' nms_iou): one object, another class
 MATCH_IOU = 0.2     # ByteTrack's match_thresh 0.8 on the cost 1 - IoU
+HALF_INSIDE = 0.5   # a leftover box half inside a matched one is a part or a duplicate of it
+# A box's side at most doubles or halves between two results of one animal: a cat walking at
+# 1 m/s toward a camera 1 m away grows 1.4x in 0.3 s. A bigger step is another object: the cat
+# that walks in front of the followed one, whose box engulfs the hidden one's last place.
+MAX_SIZE_STEP = math.log(2.0)
+
+
+def _affinity(track_box: Box, det: Box) -> float:
+    """IoU of a track's box and a detection, 0 when a side changed by more than MAX_SIZE_STEP."""
+    if min(track_box[2], track_box[3], det[2], det[3]) <= 0:
+        return 0.0
+    if max(abs(math.log(det[2] / track_box[2])), abs(math.log(det[3] / track_box[3]))) > MAX_SIZE_STEP:
+        return 0.0
+    return iou(track_box, det)
 
 
 class Track:
@@ -104,7 +121,7 @@ class SceneTracks:
         """Greedy IoU matching of detection indices to tracks (removes the matched from both
         lists, appends (track, detection) to ``pairs``); ``observed``: against each track's last
         detection instead of its prediction for ``t_ns``."""
-        cand = sorted(((iou(tr.last_box if observed else tr.box_at(t_ns), self._box[di]), ti, di)
+        cand = sorted(((_affinity(tr.last_box if observed else tr.box_at(t_ns), self._box[di]), ti, di)
                        for ti, tr in enumerate(pool) for di in dets), reverse=True)
         used_t: set[int] = set()
         used_d: set[int] = set()
@@ -137,10 +154,14 @@ class SceneTracks:
             tr.seen = False
         for tr, di in pairs:
             tr.observe(self._box[di], t_ns, self._cls[di])
-        for di in high:  # strong detections left over are new animals; weak ones are not
+        matched = [self._box[di] for _, di in pairs]
+        for di in high:  # strong detections left over are new animals (best first); weak ones, parts and duplicates not
             if len(self.tracks) >= MAX_TRACKS:
                 break
+            if any(overlap_of_smaller(self._box[di], m) >= HALF_INSIDE for m in matched):
+                continue
             tr = Track(self.next_id, self._box[di], t_ns)
+            matched.append(self._box[di])
             self.next_id += 1
             tr.observe(self._box[di], t_ns, self._cls[di])
             self.tracks.append(tr)
@@ -171,14 +192,6 @@ class SceneTracks:
             self.followed = tr.id
         elif self.get(self.followed) is None:
             self.followed = 0
-
-    def other_track(self, box: Box) -> bool:
-        """Whether the detection at ``box`` (on the last result) is another track than the
-        followed one, while the followed one still lives: the followed cat is hidden, and
-        another animal, whose own motion brought it here, stands where it was."""
-        tr = self.on(box)
-        return tr is not None and self.followed != 0 and tr.id != self.followed \
-            and self.get(self.followed) is not None
 
     def write(self, rows: np.ndarray, t_ns: int) -> int:
         """Fill ``rows`` (pool.TRACK_ROW, preallocated) with the tracks as predicted for ``t_ns``,
