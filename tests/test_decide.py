@@ -41,6 +41,7 @@ class Feed:
             rec["dets"][i] = (*b, s, k)
         if verify is not None and cat_prob is not None:
             rec["verified"], rec["cat_prob"], rec["other_prob"] = 1, cat_prob, dog_prob
+            rec["dog_prob"], rec["cls_other_prob"] = dog_prob, max(0.0, 1.0 - cat_prob - dog_prob)  # as the worker
             if signature is not None:
                 rec["signature"] = signature
         # kcf_lost: KCF failed on this frame; the tracker passes where the target was instead
@@ -342,6 +343,23 @@ def test_a_candidate_is_a_cat_by_its_checks_together_not_by_its_latest() -> None
     for _ in range(3):  # ...while a candidate the checks keep calling a cat gets there
         state = f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.9, dog_prob=0.05)
     assert state is TargetState.TRACKING
+
+
+def test_a_candidate_is_judged_by_every_check_of_its_track_not_only_this_candidacy() -> None:
+    """A small dog the detector calls a cat: two dog checks end its candidacy; picked again once
+    the veto has lapsed (3 s, the dog still in view), one cat-leaning check does not confirm it:
+    its track's checks are summed over its life, not from nothing at each new candidacy."""
+    f = Feed()
+    f.result([(CAT_BOX, 0.8, KIND_CAT)])
+    f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.05, dog_prob=0.9)
+    assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.05, dog_prob=0.9) is TargetState.NONE
+    for _ in range(32):  # 3.2 s in view: the veto lapses and it is a candidate again
+        f.result([(CAT_BOX, 0.8, KIND_CAT)])
+    assert f.d.state is TargetState.ACQUIRING
+    for _ in range(2):
+        assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.6, dog_prob=0.35) is TargetState.ACQUIRING
+    track = f.d.scene.on(CAT_BOX)
+    assert track is not None and track.belief.prob(1) > track.belief.prob(0)
 
 
 def test_probes_of_one_dog_box_are_summed_too() -> None:

@@ -13,6 +13,7 @@ import numpy as np
 from cat_follow.config_verifier import VerifierConfig
 from cat_follow.geometry import Box
 from cat_follow.perception.evidence import CandidatePicker, CheckOdds, classify, moved
+from cat_follow.perception.scene import SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
 from cat_follow.perception.verifier import similarity
 
@@ -30,6 +31,7 @@ class CropChecks:
     lock: TargetLock
     picker: CandidatePicker
     odds: CheckOdds
+    scene: SceneTracks
     gen: int
     suspect: bool
     recheck: bool
@@ -74,6 +76,13 @@ class CropChecks:
             self._pending = (ticket, self.gen, verify, not self.lock.state.has_target)
 
     # ---- what came back --------------------------------------------------------------------
+    def _odds(self, rec: np.void, pending: tuple[int, int, Box, bool]) -> float:
+        """A candidate's log-odds of cat over dog after this check: every check of its track (the
+        animal's life in view, ``SceneTracks.cat_odds``), else those of this candidacy."""
+        odds = self.odds.add(pending[2], pending[1], pending[3], float(rec["cat_prob"]), float(rec["other_prob"]))
+        life = self.scene.cat_odds(pending[2])
+        return odds if life is None else life
+
     def _verdict(self, rec: np.void, t_ns: int) -> None:
         pending, ticket = self._pending, int(rec["ticket"])
         if pending is None or pending[0] != ticket:
@@ -83,8 +92,7 @@ class CropChecks:
             return  # no verifier ran, or it checked a box we no longer follow
         verdict = raw = classify(float(rec["cat_prob"]), float(rec["other_prob"]), self.vcfg)
         held = self.lock.state.has_target
-        odds = self.odds.add(pending[2], pending[1], pending[3], float(rec["cat_prob"]), float(rec["other_prob"])) \
-            if pending[3] or self.lock.state == TargetState.ACQUIRING else 1.0
+        odds = self._odds(rec, pending) if pending[3] or self.lock.state == TargetState.ACQUIRING else 1.0
         if pending[3]:  # a dog box probed with no target held: a cat verdict makes it a candidate
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("probe t=%.3f box=%s cat=%.2f dog=%.2f -> %s", t_ns / 1e9, [round(v) for v in pending[2]],

@@ -174,6 +174,12 @@ class SceneTracks:
         if tr is not None:
             tr.belief.add_verdict((cat, dog, other))
 
+    def cat_odds(self, box: Box) -> float | None:
+        """Log-odds of cat over dog by every crop check of the track seen at ``box`` (None: no
+        track there): a candidate's checks over the animal's life, not over one candidacy."""
+        tr = self.on(box)
+        return None if tr is None else tr.belief.ver[CAT] - tr.belief.ver[DOG]
+
     def on(self, box: Box) -> Track | None:
         """The track seen on the last result whose box overlaps ``box`` most (IoU >= MATCH_IOU)."""
         best, best_o = None, MATCH_IOU
