@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -154,6 +155,21 @@ def test_page_shows_the_stream_and_its_buttons_drive_the_robot(service: Service,
         service.status()), 10, "the state to change after cat_location")
     assert st["target"] == [1.5, 0.3]
     assert "OK" in browser.find_element(By.ID, "answer").text
+    # every animal tracked, with its id and class belief, and which one is followed (the table is
+    # redrawn every poll: read its text, not its elements)
+    def facts() -> str:
+        return str(browser.execute_script("return document.getElementById('facts').innerText"))
+
+    followed: set[int] = set()
+
+    def followed_on_page() -> bool:
+        followed.add(service.status().get("followed_track") or 0)
+        m = re.search(r"#(\d+) cat [\d.]+ \(followed\)", facts())
+        return m is not None and int(m.group(1)) in followed
+
+    assert wait_for(lambda: any(line.startswith("tracks") and "#" in line for line in facts().splitlines()),
+                    10, "a tracks row")
+    assert wait_for(followed_on_page, 15, "the followed track on the page, as status names it")
     if os.environ.get("CAT_FOLLOW_WEB_SCREENSHOT"):  # the README's picture, with a box in view
         time.sleep(1.0)
         wait_for(lambda: (service.status().get("last_bbox") or {}).get("source"), 10, "a box")

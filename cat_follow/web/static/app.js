@@ -111,6 +111,8 @@ function showStatus(s) {
     ["motors", `speed ${m.speed} steer ${m.steer} pan ${m.pan} tilt ${m.tilt}`],
     ["fps", Object.entries(s.fps || {}).map(([k, v]) => `${k} ${v}`).join(" · ")],
     ["range", s.range_cm == null ? "-" : s.range_cm + " cm"],
+    ["tracks", (s.tracks || []).map((t) => `#${t.id} ${t.cat >= t.dog ? "cat " + t.cat : "dog " + t.dog}` +
+                                    (t.id === s.followed_track ? " (followed)" : "")).join(" · ") || "-"],
   ];
   const t = $("facts");
   t.textContent = "";
