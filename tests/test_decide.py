@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from cat_follow.config import Config
-from cat_follow.geometry import Box
+from cat_follow.geometry import Box, iou
 from cat_follow.perception.decide import TargetDecider
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, RESULT, SIGNATURE_LEN
 from cat_follow.perception.target import DropReason, TargetState
@@ -28,13 +28,19 @@ class Feed:
         self.t = 0
         self.ticket = 0
         self.box: Box | None = None  # what KCF would hold
+        self.asked: Box | None = None  # the box the last job checked
 
     def result(self, dets: list[tuple[Box, float, int]], cat_prob: float | None = None, dog_prob: float = 0.0,
-               signature: np.ndarray | None = None, frame: np.ndarray = FRAME, kcf_lost: bool = False) -> TargetState:
+               signature: np.ndarray | None = None, frame: np.ndarray = FRAME, kcf_lost: bool = False,
+               other: tuple[Box, float, float] | None = None) -> TargetState:
+        """One result; ``other`` = (box, P(cat), P(dog)): what the classifier says when the job
+        checks that box instead (another animal's)."""
         self.t += 100 * MS
         self.ticket += 1
-        verify = self.d.verify_box(self.box, self.t)
+        verify = self.asked = self.d.verify_box(self.box, self.t)
         self.d.submitted(self.ticket, verify)
+        if other is not None and verify is not None and iou(verify, other[0]) > 0.5:
+            cat_prob, dog_prob = other[1], other[2]
         rec = np.zeros(1, RESULT)[0]
         rec["ticket"], rec["seq"], rec["t_media_ns"], rec["n"] = self.ticket, self.ticket, self.t, len(dets)
         for i, (b, s, k) in enumerate(dets):
@@ -360,6 +366,24 @@ def test_a_candidate_is_judged_by_every_check_of_its_track_not_only_this_candida
         assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.6, dog_prob=0.35) is TargetState.ACQUIRING
     track = f.d.scene.on(CAT_BOX)
     assert track is not None and track.belief.prob(1) > track.belief.prob(0)
+
+
+def test_a_job_the_followed_cat_does_not_need_checks_the_least_sure_other_animal() -> None:
+    """While a cat is followed, jobs with no check of it due check the other animal in view (at
+    most every ``verifier.every_s``): its verdicts go to its own track, never to the target."""
+    f = Feed()
+    f.confirm()
+    dog: Box = (400.0, 120.0, 140.0, 120.0)
+    asked = []
+    for _ in range(30):  # 3 s, the cat's checks say cat, the dog's say dog
+        state = f.result([(CAT_BOX, 0.8, KIND_CAT), (dog, 0.6, KIND_DOG)], cat_prob=0.9, dog_prob=0.05,
+                         other=(dog, 0.05, 0.9))
+        assert state is TargetState.TRACKING  # a dog verdict on the other box is not about the cat
+        asked.append(f.asked is not None and iou(f.asked, dog) > 0.5)
+    assert 3 <= sum(asked) <= 8  # about every every_s (0.5 s), not every job
+    track = f.d.scene.on(dog)
+    assert track is not None and track.id != f.d.scene.followed
+    assert track.belief.prob(1) > 0.95 and track.belief.margin > 5
 
 
 def test_probes_of_one_dog_box_are_summed_too() -> None:

@@ -44,6 +44,9 @@ class CropChecks:
     _probed: Box | None
     _probe_rejects: list[tuple[Box, int]]
     _pending: tuple[int, int, Box, bool] | None
+    _other: Box | None
+    _other_t_ns: int
+    _other_ticket: int
     _checked_t_ns: int
     _checked_box: Box
     _cand_sig: np.ndarray
@@ -56,6 +59,7 @@ class CropChecks:
     # ---- what to ask ---------------------------------------------------------------------
     def verify_box(self, box: Box | None, t_ns: int) -> Box | None:
         """The box to check with the next job, if a check is due (``box`` = KCF's, or None)."""
+        self._other = None
         if not self.verifying:
             return None
         if not self.lock.state.has_target:
@@ -69,11 +73,23 @@ class CropChecks:
         due = t_ns - self._checked_t_ns >= self.every_ns
         if self.suspect or self.recheck or due or moved(box, self._checked_box, self.vcfg):
             return box
-        return None
+        return self._other_check(t_ns)
+
+    def _other_check(self, t_ns: int) -> Box | None:
+        """A job the followed cat does not need: the crop of the animal in view whose class belief
+        is least sure, at most every ``verifier.every_s``, so that each animal has its verdicts
+        before it is ever a candidate (a puppy beside the cat is then a dog by its checks)."""
+        if t_ns - self._other_t_ns < self.every_ns:
+            return None
+        self._other = self.scene.least_sure(t_ns, self.vcfg.min_box_px)
+        if self._other is not None:
+            self._other_t_ns = t_ns
+        return self._other
 
     def submitted(self, ticket: int, verify: Box | None) -> None:
         if verify is not None:
             self._pending = (ticket, self.gen, verify, not self.lock.state.has_target)
+            self._other_ticket = ticket if verify is self._other else 0
 
     # ---- what came back --------------------------------------------------------------------
     def _odds(self, rec: np.void, pending: tuple[int, int, Box, bool]) -> float:
@@ -88,6 +104,8 @@ class CropChecks:
         if pending is None or pending[0] != ticket:
             return
         self._pending = None
+        if ticket == self._other_ticket:
+            return  # another animal's check: its track took the verdict (SceneTracks.on_verdict)
         if not int(rec["verified"]) or pending[1] != self.gen:
             return  # no verifier ran, or it checked a box we no longer follow
         verdict = raw = classify(float(rec["cat_prob"]), float(rec["other_prob"]), self.vcfg)

@@ -81,6 +81,8 @@ class TargetDecider(CropChecks):
         self._probe_rejects: list[tuple[Box, int]] = []  # dog boxes it called not cats, and when
         # (ticket, gen, box, probe) of a check in flight; probe = of a dog box, with no target held
         self._pending: tuple[int, int, Box, bool] | None = None
+        self._other: Box | None = None  # another animal's box asked about with the next job, and when, by which job
+        self._other_t_ns, self._other_ticket = -(1 << 62), 0
         self._checked_t_ns = -(1 << 62)
         self._checked_box: Box = (0.0, 0.0, 0.0, 0.0)
         self._cand_sig = np.zeros(SIGNATURE_LEN, np.float32)

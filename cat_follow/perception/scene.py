@@ -180,6 +180,16 @@ class SceneTracks:
         tr = self.on(box)
         return None if tr is None else tr.belief.ver[CAT] - tr.belief.ver[DOG]
 
+    def least_sure(self, t_ns: int, min_side: float) -> Box | None:
+        """The box at ``t_ns`` of the animal seen on the last result, not the followed one, at
+        least ``min_side`` (for the classifier), whose class belief is least sure (smallest margin)."""
+        best, best_m = None, float("inf")
+        for tr in self.tracks:
+            box = tr.box_at(t_ns)
+            if tr.seen and tr.id != self.followed and max(box[2], box[3]) >= min_side and tr.belief.margin < best_m:
+                best, best_m = box, tr.belief.margin
+        return best
+
     def on(self, box: Box) -> Track | None:
         """The track seen on the last result whose box overlaps ``box`` most (IoU >= MATCH_IOU)."""
         best, best_o = None, MATCH_IOU
