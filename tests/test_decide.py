@@ -386,6 +386,22 @@ def test_a_job_the_followed_cat_does_not_need_checks_the_least_sure_other_animal
     assert track.belief.prob(1) > 0.95 and track.belief.margin > 5
 
 
+def test_another_animals_verdict_goes_to_its_track_even_when_it_is_missed_on_that_result() -> None:
+    """The check is asked for a track: when the detector misses that animal on the result that
+    answers it, the verdict is not handed to the followed cat's track beside it."""
+    f = Feed()
+    f.confirm()
+    dog: Box = (160.0, 110.0, 120.0, 100.0)  # overlapping the cat (IoU ~0.3)
+    cat_track = f.d.scene.get(f.d.scene.followed)
+    assert cat_track is not None
+    dog_says = []
+    for k in range(30):
+        dets = [(CAT_BOX, 0.8, KIND_CAT)] + ([(dog, 0.6, KIND_DOG)] if k % 2 == 0 else [])
+        f.result(dets, cat_prob=0.9, dog_prob=0.05, other=(dog, 0.02, 0.95))
+        dog_says.append(cat_track.belief.ver[1] - cat_track.belief.ver[0])
+    assert max(dog_says) < 0  # no dog verdict ever reached the cat's track
+
+
 def test_probes_of_one_dog_box_are_summed_too() -> None:
     """A miniature pinscher probed three times (cat 0.45, 0.39, 0.52) is no cat candidate; a probe
     of another box starts from nothing."""

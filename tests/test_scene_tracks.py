@@ -80,6 +80,27 @@ def test_a_box_that_doubles_is_another_animal_and_a_duplicate_box_starts_no_trac
     assert front is not None and front is not hidden and sc.on(dup) is front
 
 
+def test_a_cat_inside_a_dogs_or_persons_box_is_a_track_of_its_own() -> None:
+    """A part or second box of one animal starts no track, but a cat on a person's lap or in
+    front of a dog is no part of them: it gets its own track and its own crop checks."""
+    sc = _scene()
+    dog, person, cat = (100.0, 100.0, 200.0, 150.0), (380.0, 40.0, 200.0, 400.0), (220.0, 150.0, 120.0, 100.0)
+    lap = (420.0, 200.0, 100.0, 80.0)
+    sc.update(_dets((dog, 0.9, KIND_DOG), (person, 0.9, KIND_PERSON), (cat, 0.7, KIND_CAT), (lap, 0.6, KIND_CAT)), 0)
+    assert len(sc.tracks) == 4
+    sc.on_verdict(cat, 0.95, 0.03, 0.02)
+    assert sc.on(cat) is not sc.on(dog) and sc.on(cat).belief.prob(0) > 0.9  # type: ignore[union-attr]
+    assert sc.on(dog).belief.prob(0) < 0.5  # type: ignore[union-attr]
+
+
+def test_no_box_or_a_nan_box_starts_nothing() -> None:
+    sc = _scene()
+    nan = float("nan")
+    assert sc.update(_dets(((nan, 10.0, 50.0, 50.0), 0.9, KIND_CAT), ((10.0, 10.0, 0.0, 50.0), 0.9, KIND_DOG),
+                           ((10.0, 10.0, 50.0, 50.0), nan, KIND_CAT)), 0)
+    assert sc.tracks == [] and sc.write(np.zeros(SHOWN_TRACKS, TRACK_ROW), 0) == 0
+
+
 def test_a_weak_detection_continues_a_track_but_does_not_start_one() -> None:
     sc = _scene()
     sc.update(_dets((_at(100.0), 0.8, KIND_CAT)), 0)

@@ -51,7 +51,8 @@ FRAME_META = np.dtype([
 HINT = np.dtype([("id", np.int64), ("x", np.float64), ("half", np.float64)], align=True)
 
 # One tracked animal or person as published with the box (perception/scene.py): its id, class
-# belief and box (slot pixels in BBOX, source pixels in RESULT), the followed track first.
+# belief and box in slot pixels (the replay log maps RESULT's to source pixels by its
+# ``letterbox``), the followed track first.
 TRACK_ROW = np.dtype([
     ("id", np.int32), ("p_cat", np.float32), ("p_dog", np.float32),
     ("x", np.float32), ("y", np.float32), ("w", np.float32), ("h", np.float32),

@@ -47,6 +47,8 @@ class CropChecks:
     _other: Box | None
     _other_t_ns: int
     _other_ticket: int
+    _other_track: int
+    other_track: int
     _checked_t_ns: int
     _checked_box: Box
     _cand_sig: np.ndarray
@@ -81,15 +83,16 @@ class CropChecks:
         before it is ever a candidate (a puppy beside the cat is then a dog by its checks)."""
         if t_ns - self._other_t_ns < self.every_ns:
             return None
-        self._other = self.scene.least_sure(t_ns, self.vcfg.min_box_px)
-        if self._other is not None:
-            self._other_t_ns = t_ns
+        chosen = self.scene.least_sure(t_ns, self.vcfg.min_box_px)
+        if chosen is None:
+            return None
+        self._other_t_ns, (self._other_track, self._other) = t_ns, chosen
         return self._other
 
     def submitted(self, ticket: int, verify: Box | None) -> None:
         if verify is not None:
             self._pending = (ticket, self.gen, verify, not self.lock.state.has_target)
-            self._other_ticket = ticket if verify is self._other else 0
+            self._other_ticket, self.other_track = (ticket, self._other_track) if verify is self._other else (0, 0)
 
     # ---- what came back --------------------------------------------------------------------
     def _odds(self, rec: np.void, pending: tuple[int, int, Box, bool]) -> float:

@@ -83,6 +83,7 @@ class TargetDecider(CropChecks):
         self._pending: tuple[int, int, Box, bool] | None = None
         self._other: Box | None = None  # another animal's box asked about with the next job, and when, by which job
         self._other_t_ns, self._other_ticket = -(1 << 62), 0
+        self._other_track = self.other_track = 0  # the other animal's track the check in flight is for
         self._checked_t_ns = -(1 << 62)
         self._checked_box: Box = (0.0, 0.0, 0.0, 0.0)
         self._cand_sig = np.zeros(SIGNATURE_LEN, np.float32)
@@ -180,8 +181,9 @@ class TargetDecider(CropChecks):
                        for tr in self.scene.tracks])
         pending = self._pending
         if pending is not None and pending[0] == int(rec["ticket"]) and int(rec["verified"]):
+            tid = self.other_track if pending[0] == self._other_ticket else 0  # another animal's check: its track
             self.scene.on_verdict(pending[2], float(rec["cat_prob"]), float(rec["dog_prob"]),
-                                  float(rec["cls_other_prob"]))
+                                  float(rec["cls_other_prob"]), tid)
 
     def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, last: Box | None,
              t_ns: int) -> Hit | None:

@@ -3,10 +3,12 @@
 from the last observation), and which of them the target is.
 
 What it is for: status, the overlay and the replay log show every animal and person in view,
-each with its id and P(cat) / P(dog), and which track the robot follows. No decision reads it
-yet: the rules that tried to (README, "Tracks") cost more on the dev videos than they gained.
+each with its id and P(cat) / P(dog), and which track the robot follows; a candidate is judged
+by every crop check of its track (``cat_odds``), and jobs the followed cat does not need check
+the animal whose belief is least sure (``least_sure``). Identity is not decided by it: the
+rules that tried to (README, "Tracks") cost more on the dev videos than they gained.
 
-Per detector RESULT (``on_result``), on the frame time of that result:
+Per detector RESULT (``update``), on the frame time of that result:
 1. detections of different classes on one box (the detectors' NMS is per class: a kitten is
    often a cat AND a dog box) are merged, with a score per class (IoU >= ``SAME_BOX_IOU``);
 2. every track is predicted to the result's OWN frame time (a late result is never matched
@@ -17,7 +19,7 @@ Per detector RESULT (``on_result``), on the frame time of that result:
    whose box side changed more than ``MAX_SIZE_STEP`` is no match;
 4. a matched track folds in the box and the detector's class scores; the crop check's verdict
    goes to the track on the box it checked; strong detections left over start tracks, unless
-   half inside a matched one (a part or a duplicate box of it); a track unseen for
+   half inside a matched one of the same leading class (a part or a second box of it); a track unseen for
    ``target.lost_after_s`` (as long as a target is kept without a hit) ends.
 
 Greedy matching (highest IoU first) instead of the Hungarian algorithm: with at most 16
@@ -102,8 +104,10 @@ class SceneTracks:
         self._cls.clear()
         cols = (dets[k].tolist() for k in ("x", "y", "w", "h", "score", "kind"))
         for x, y, w, h, s, kind in zip(*cols, strict=True):
-            if kind not in (KIND_CAT, KIND_DOG, KIND_PERSON) or s < self.low:
+            if kind not in (KIND_CAT, KIND_DOG, KIND_PERSON) or not s >= self.low:
                 continue
+            if not (math.isfinite(x) and math.isfinite(y) and w > 0 and h > 0 and math.isfinite(w + h)):
+                continue  # no box: nothing to track
             box, col = (x, y, w, h), 0 if kind == KIND_CAT else 1 if kind == KIND_DOG else 2
             for j, other in enumerate(self._box):
                 if iou(box, other) >= SAME_BOX_IOU:
@@ -115,6 +119,11 @@ class SceneTracks:
                 self._box.append(box)
                 self._cls.append(cls)
         return len(self._box)
+
+    def _lead(self, di: int) -> int:
+        """The class merged detection ``di`` scores highest (0 cat, 1 dog, 2 person)."""
+        c = self._cls[di]
+        return max(range(3), key=c.__getitem__)
 
     def _match(self, dets: list[int], pool: list[Track], t_ns: int, observed: bool,
                pairs: list[tuple[Track, int]]) -> None:
@@ -154,23 +163,25 @@ class SceneTracks:
             tr.seen = False
         for tr, di in pairs:
             tr.observe(self._box[di], t_ns, self._cls[di])
-        matched = [self._box[di] for _, di in pairs]
+        taken = [(self._box[di], self._lead(di)) for _, di in pairs]
         for di in high:  # strong detections left over are new animals (best first); weak ones, parts and duplicates not
             if len(self.tracks) >= MAX_TRACKS:
                 break
-            if any(overlap_of_smaller(self._box[di], m) >= HALF_INSIDE for m in matched):
+            lead = self._lead(di)  # a cat on a person's lap or in front of a dog is no part of it
+            if any(k == lead and overlap_of_smaller(self._box[di], b) >= HALF_INSIDE for b, k in taken):
                 continue
             tr = Track(self.next_id, self._box[di], t_ns)
-            matched.append(self._box[di])
+            taken.append((self._box[di], lead))
             self.next_id += 1
             tr.observe(self._box[di], t_ns, self._cls[di])
             self.tracks.append(tr)
         self.tracks = [t for t in self.tracks if t_ns - t.last_seen_ns <= self.max_age_ns]
         return True
 
-    def on_verdict(self, box: Box, cat: float, dog: float, other: float) -> None:
-        """A crop check of ``box`` (at the last result's frame): to the track seen there."""
-        tr = self.on(box)
+    def on_verdict(self, box: Box, cat: float, dog: float, other: float, tid: int = 0) -> None:
+        """A crop check of ``box`` (at the last result's frame): to track ``tid`` when the check was
+        asked for that track (gone: to none), else to the track seen there."""
+        tr = self.get(tid) if tid else self.on(box)
         if tr is not None:
             tr.belief.add_verdict((cat, dog, other))
 
@@ -180,14 +191,14 @@ class SceneTracks:
         tr = self.on(box)
         return None if tr is None else tr.belief.ver[CAT] - tr.belief.ver[DOG]
 
-    def least_sure(self, t_ns: int, min_side: float) -> Box | None:
-        """The box at ``t_ns`` of the animal seen on the last result, not the followed one, at
+    def least_sure(self, t_ns: int, min_side: float) -> tuple[int, Box] | None:
+        """(id, box at ``t_ns``) of the animal seen on the last result, not the followed one, at
         least ``min_side`` (for the classifier), whose class belief is least sure (smallest margin)."""
         best, best_m = None, float("inf")
         for tr in self.tracks:
             box = tr.box_at(t_ns)
             if tr.seen and tr.id != self.followed and max(box[2], box[3]) >= min_side and tr.belief.margin < best_m:
-                best, best_m = box, tr.belief.margin
+                best, best_m = (tr.id, box), tr.belief.margin
         return best
 
     def on(self, box: Box) -> Track | None:
