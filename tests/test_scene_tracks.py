@@ -154,6 +154,8 @@ def test_the_table_has_the_followed_track_first_with_its_belief_and_predicted_bo
     assert n == 2 and rows[0]["id"] == sc.followed
     assert float(rows[0]["x"]) > 140.0  # carried on along its motion to the frame asked for
     assert float(rows[1]["p_dog"]) > 0.5 > float(rows[1]["p_cat"])
+    sc.update(_dets((dog, 0.9, KIND_DOG)), 3 * STEP)  # the cat missed: shown where last seen, not drifting on
+    assert sc.write(rows, 6 * STEP) == 2 and float(rows[0]["x"]) == pytest.approx(140.0)
     rec = np.zeros(1, BBOX)[0]
     rec["n_tracks"], rec["tracks"][:n], rec["track_id"] = n, rows[:n], sc.followed
     table = track_rows(rec)

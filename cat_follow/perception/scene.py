@@ -221,12 +221,14 @@ class SceneTracks:
             self.followed = 0
 
     def write(self, rows: np.ndarray, t_ns: int) -> int:
-        """Fill ``rows`` (pool.TRACK_ROW, preallocated) with the tracks as predicted for ``t_ns``,
-        the followed one first, then by P(cat); returns how many rows are in use."""
+        """Fill ``rows`` (pool.TRACK_ROW, preallocated) with the tracks, the followed one first, then
+        by P(cat); returns how many rows are in use. A track seen on the last result is shown as
+        predicted for ``t_ns``; one the detector missed, where it was last seen (its prediction
+        would drift across the view for up to ``max_age_s``)."""
         order = sorted(self.tracks, key=lambda t: (t.id != self.followed, -t.belief.prob(CAT)))
         n = min(len(order), len(rows))
         for row, tr in zip(rows[:n], order[:n], strict=True):
-            x, y, w, h = tr.box_at(t_ns)
+            x, y, w, h = tr.box_at(t_ns) if tr.seen else tr.last_box
             row["id"], row["p_cat"], row["p_dog"] = tr.id, tr.belief.prob(CAT), tr.belief.prob(DOG)
             row["x"], row["y"], row["w"], row["h"] = x, y, w, h
         return n
