@@ -60,6 +60,11 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def reaches_column(x: float, w: float, col: float, half: float) -> bool:
+    """Does the span x..x+w meet the window ``col`` +- ``half`` (False for a NaN window)?"""
+    return x <= col + half and x + w >= col - half
+
+
 def overlap_of_smaller(a: Box, b: Box) -> float:
     """The share of the smaller box that lies inside the other (1 = one inside the other)."""
     iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])

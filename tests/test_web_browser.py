@@ -184,6 +184,17 @@ def test_page_shows_the_stream_and_its_buttons_drive_the_robot(service: Service,
     assert st["motors"]["speed"] == 0
     wait_for(lambda: browser.find_element(By.ID, "state").text == "IDLE", 5, "the page to show IDLE")
 
+    # a click on the camera view follows the cat there (POST /target): the idle robot looks for it
+    browser.execute_script("""const r = arguments[0].getBoundingClientRect();
+        arguments[0].dispatchEvent(new MouseEvent('click', {clientX: r.left + r.width / 2,
+                                                            clientY: r.top + r.height / 2, bubbles: true}));""",
+                           browser.find_element(By.ID, "stream"))
+    wait_for(lambda: "follow the cat at (0.50, 0.50): OK" in browser.find_element(By.ID, "answer").text, 10,
+             "the click's answer on the page")
+    wait_for(lambda: service.status()["state"] != "idle", 10, "the robot to leave IDLE after the click")
+    browser.find_element(By.ID, "stop").click()
+    wait_for(lambda: service.status()["state"] == "idle", 10, "IDLE after Stop again")
+
     # a click on the plot sends a location too
     plot = browser.find_element(By.ID, "plot")
     browser.execute_script("""const r = arguments[0].getBoundingClientRect();

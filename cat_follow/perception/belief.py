@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import math
 
-CAT, DOG, OTHER = 0, 1, 2
-CLASS_NAMES = ("cat", "dog", "other")
+CAT, DOG = 0, 1  # and 2: other (as the classifier's order)
 P_MIN = 0.02  # no single observation is certain: each moves a logit by at most log(1/P_MIN) = 3.9
 FLOOR = 2 * math.log(1 / P_MIN)  # a class at most two certain verdicts behind the best one
 
@@ -52,11 +51,11 @@ class Belief:
             self.det[i] += math.log(max(P_MIN, min(1.0, probs[i])))
         self.n += 1
 
-    def add_verdict(self, probs: tuple[float, float, float], weight: float = 1.0) -> None:
-        """One crop check's class probabilities, with ``weight`` (the box's share of the crop)."""
+    def add_verdict(self, probs: tuple[float, float, float]) -> None:
+        """One crop check's class probabilities."""
         v = self.ver
         for i in range(3):
-            v[i] += weight * math.log(max(P_MIN, min(1.0, probs[i])))
+            v[i] += math.log(max(P_MIN, min(1.0, probs[i])))
         top = max(v)
         for i in range(3):
             v[i] = max(-FLOOR, v[i] - top)
@@ -72,11 +71,6 @@ class Belief:
         top = max(lg)
         total = math.exp(lg[0] - top) + math.exp(lg[1] - top) + math.exp(lg[2] - top)
         return math.exp(lg[cls] - top) / total
-
-    @property
-    def best(self) -> int:
-        lg = self.logit
-        return max(range(3), key=lg.__getitem__)
 
     @property
     def margin(self) -> float:

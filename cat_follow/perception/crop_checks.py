@@ -43,12 +43,9 @@ class CropChecks:
     _probe: Box | None
     _probed: Box | None
     _probe_rejects: list[tuple[Box, int]]
-    _pending: tuple[int, int, Box, bool] | None
-    _other: Box | None
+    _pending: tuple[int, int, Box, bool, int] | None
+    _other: tuple[int, Box] | None
     _other_t_ns: int
-    _other_ticket: int
-    _other_track: int
-    other_track: int
     _checked_t_ns: int
     _checked_box: Box
     _cand_sig: np.ndarray
@@ -83,19 +80,21 @@ class CropChecks:
         before it is ever a candidate (a puppy beside the cat is then a dog by its checks)."""
         if t_ns - self._other_t_ns < self.every_ns:
             return None
-        chosen = self.scene.least_sure(t_ns, self.vcfg.min_box_px)
-        if chosen is None:
+        self._other = self.scene.least_sure(t_ns, self.vcfg.min_box_px)
+        if self._other is None:
             return None
-        self._other_t_ns, (self._other_track, self._other) = t_ns, chosen
-        return self._other
+        self._other_t_ns = t_ns
+        return self._other[1]
 
     def submitted(self, ticket: int, verify: Box | None) -> None:
+        """The job ``ticket`` carries the check of ``verify`` (``verify_box``'s answer): remember
+        (ticket, gen, box, probe, track), track > 0 for another animal's check (that track's id)."""
         if verify is not None:
-            self._pending = (ticket, self.gen, verify, not self.lock.state.has_target)
-            self._other_ticket, self.other_track = (ticket, self._other_track) if verify is self._other else (0, 0)
+            other = self._other[0] if self._other is not None and verify is self._other[1] else 0
+            self._pending = (ticket, self.gen, verify, not self.lock.state.has_target, other)
 
     # ---- what came back --------------------------------------------------------------------
-    def _odds(self, rec: np.void, pending: tuple[int, int, Box, bool]) -> float:
+    def _odds(self, rec: np.void, pending: tuple[int, int, Box, bool, int]) -> float:
         """A candidate's log-odds of cat over dog after this check: every check of its track (the
         animal's life in view, ``SceneTracks.cat_odds``), else those of this candidacy."""
         odds = self.odds.add(pending[2], pending[1], pending[3], float(rec["cat_prob"]), float(rec["other_prob"]))
@@ -107,7 +106,7 @@ class CropChecks:
         if pending is None or pending[0] != ticket:
             return
         self._pending = None
-        if ticket == self._other_ticket:
+        if pending[4]:
             return  # another animal's check: its track took the verdict (SceneTracks.on_verdict)
         if not int(rec["verified"]) or pending[1] != self.gen:
             return  # no verifier ran, or it checked a box we no longer follow

@@ -79,11 +79,11 @@ class TargetDecider(CropChecks):
         self._probe: Box | None = None   # no target: a dog box to check with the next job
         self._probed: Box | None = None  # ...one the classifier called a cat, for this result
         self._probe_rejects: list[tuple[Box, int]] = []  # dog boxes it called not cats, and when
-        # (ticket, gen, box, probe) of a check in flight; probe = of a dog box, with no target held
-        self._pending: tuple[int, int, Box, bool] | None = None
-        self._other: Box | None = None  # another animal's box asked about with the next job, and when, by which job
-        self._other_t_ns, self._other_ticket = -(1 << 62), 0
-        self._other_track = self.other_track = 0  # the other animal's track the check in flight is for
+        # (ticket, gen, box, probe, track) of a check in flight; probe = of a dog box, with no target
+        # held; track = another animal's track id, for a check of that animal (0: of the target)
+        self._pending: tuple[int, int, Box, bool, int] | None = None
+        self._other: tuple[int, Box] | None = None  # (track, box) of another animal to check next, and when last
+        self._other_t_ns = -(1 << 62)
         self._checked_t_ns = -(1 << 62)
         self._checked_box: Box = (0.0, 0.0, 0.0, 0.0)
         self._cand_sig = np.zeros(SIGNATURE_LEN, np.float32)
@@ -181,9 +181,8 @@ class TargetDecider(CropChecks):
                        for tr in self.scene.tracks])
         pending = self._pending
         if pending is not None and pending[0] == int(rec["ticket"]) and int(rec["verified"]):
-            tid = self.other_track if pending[0] == self._other_ticket else 0  # another animal's check: its track
             self.scene.on_verdict(pending[2], float(rec["cat_prob"]), float(rec["dog_prob"]),
-                                  float(rec["cls_other_prob"]), tid)
+                                  float(rec["cls_other_prob"]), pending[4])
 
     def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, last: Box | None,
              t_ns: int) -> Hit | None:

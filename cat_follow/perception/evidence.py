@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from cat_follow.config_verifier import VerifierConfig
-from cat_follow.geometry import Box, iou
+from cat_follow.geometry import Box, iou, reaches_column
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, SIGNATURE_LEN
 from cat_follow.perception.target import Verify
 from cat_follow.perception.verifier import similarity, write_signature
@@ -181,7 +181,7 @@ class LocationHint:
 
     def covers(self, box: Box) -> bool:
         """Does ``box`` reach into the window (its span meets column x +- half)?"""
-        return box[0] <= self.x + self.half and box[0] + box[2] >= self.x - self.half
+        return reaches_column(box[0], box[2], self.x, self.half)
 
     def within(self, dets: np.ndarray) -> np.ndarray:
         """The detections that reach into the window (a small new array; the rows stay sorted)."""

@@ -17,13 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from cat_follow.geometry import Box, iou
-from cat_follow.perception.evidence import OVERLAP_IOU
+from cat_follow.perception.evidence import OVERLAP_IOU, box_of
 from cat_follow.perception.port import KIND_CAT, SIGNATURE_LEN
 from cat_follow.perception.verifier import similarity, write_signature
-
-
-def _box(det: np.void) -> Box:
-    return (float(det["x"]), float(det["y"]), float(det["w"]), float(det["h"]))
 
 
 class CatLooks:
@@ -48,7 +44,7 @@ class CatLooks:
         for d in dets:
             if int(d["kind"]) != KIND_CAT or float(d["score"]) < min_score:
                 continue
-            box = _box(d)
+            box = box_of(d)
             overlap = iou(box, held)
             if overlap >= OVERLAP_IOU:
                 continue  # the held cat's own detection (or a duplicate of it)
@@ -61,7 +57,7 @@ class CatLooks:
             write_signature(frame, held, self.followed, self._scratch)
             self.has_followed = bool(self.followed.any())
         if other is not None:
-            write_signature(frame, _box(other), self.other, self._scratch)
+            write_signature(frame, box_of(other), self.other, self._scratch)
             self.other_t_ns = t_ns if self.other.any() else self.other_t_ns
 
     def demote(self, t_ns: int) -> None:

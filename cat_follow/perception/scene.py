@@ -225,10 +225,11 @@ class SceneTracks:
         by P(cat); returns how many rows are in use. A track seen on the last result is shown as
         predicted for ``t_ns``; one the detector missed, where it was last seen (its prediction
         would drift across the view for up to ``max_age_s``)."""
-        order = sorted(self.tracks, key=lambda t: (t.id != self.followed, -t.belief.prob(CAT)))
+        order = sorted(((tr.id != self.followed, -tr.belief.prob(CAT), tr.id, tr) for tr in self.tracks),
+                       key=lambda o: o[:3])
         n = min(len(order), len(rows))
-        for row, tr in zip(rows[:n], order[:n], strict=True):
+        for row, (_, minus_cat, _, tr) in zip(rows[:n], order[:n], strict=True):
             x, y, w, h = tr.box_at(t_ns) if tr.seen else tr.last_box
-            row["id"], row["p_cat"], row["p_dog"] = tr.id, tr.belief.prob(CAT), tr.belief.prob(DOG)
+            row["id"], row["p_cat"], row["p_dog"] = tr.id, -minus_cat, tr.belief.prob(DOG)
             row["x"], row["y"], row["w"], row["h"] = x, y, w, h
         return n

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from cat_follow.geometry import reaches_column
 from cat_follow.perception.target import TargetState
 from cat_follow.robot.state_machine import RobotState
 
@@ -74,4 +75,4 @@ class TargetHints:
 
 
 def _reaches(rec: Any, x: float, half: float) -> bool:
-    return math.isfinite(x) and float(rec["x"]) <= x + half and float(rec["x"]) + float(rec["w"]) >= x - half
+    return reaches_column(float(rec["x"]), float(rec["w"]), x, half)

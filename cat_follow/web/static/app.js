@@ -11,28 +11,24 @@ let view = {x0: -2, y0: -2, span: 4};  // world box shown: x0..x0+span (x), y0..
 
 $("stream").src = "stream.mjpg" + q;
 
-async function send(line) {
-  const r = await fetch("command", {method: "POST", headers: {...headers, "Content-Type": "application/json"},
-                                    body: JSON.stringify({line})});
+// POST a JSON payload to one of the view's state-changing endpoints and show its answer as "what: ...".
+async function post(path, payload, what) {
+  const r = await fetch(path, {method: "POST", headers: {...headers, "Content-Type": "application/json"},
+                               body: JSON.stringify(payload)});
   const body = await r.json().catch(() => ({}));
   const a = $("answer");
-  a.textContent = r.ok ? line + ": " + (body.answer || "OK") : line + ": " + r.status + " " + (body.error || "");
+  a.textContent = r.ok ? what + ": " + (body.answer || "OK") : what + ": " + r.status + " " + (body.error || "");
   a.className = r.ok ? "ok" : "err";
 }
+const send = (line) => post("command", {line}, line);
 
 $("stop").addEventListener("click", () => send("stop"));
 
 // A click on the camera view: follow the cat there (POST /target, a point in fractions of the view).
-$("stream").addEventListener("click", async (e) => {
+$("stream").addEventListener("click", (e) => {
   const r = $("stream").getBoundingClientRect();
   const point = {x: (e.clientX - r.left) / r.width, y: (e.clientY - r.top) / r.height};
-  const resp = await fetch("target", {method: "POST", headers: {...headers, "Content-Type": "application/json"},
-                                      body: JSON.stringify(point)});
-  const body = await resp.json().catch(() => ({}));
-  const a = $("answer");
-  const what = "follow the cat at (" + point.x.toFixed(2) + ", " + point.y.toFixed(2) + ")";
-  a.textContent = resp.ok ? what + ": OK" : what + ": " + resp.status + " " + (body.error || "");
-  a.className = resp.ok ? "ok" : "err";
+  post("target", point, "follow the cat at (" + point.x.toFixed(2) + ", " + point.y.toFixed(2) + ")");
 });
 $("goto").addEventListener("submit", (e) => {
   e.preventDefault();
