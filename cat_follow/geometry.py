@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 Box = tuple[float, float, float, float]  # x, y, w, h in pixels
@@ -73,6 +74,14 @@ def overlap_of_smaller(a: Box, b: Box) -> float:
         return 0.0
     small = min(a[2] * a[3], b[2] * b[3])
     return iw * ih / small if small > 0 else 0.0
+
+
+def size_step(a: Box, b: Box) -> float:
+    """How far apart two boxes' sizes are: the larger |log| ratio of their widths or heights
+    (0 = same size, log 2 = one side doubled); inf when either box is empty."""
+    if min(a[2], a[3], b[2], b[3]) <= 0:
+        return math.inf
+    return max(abs(math.log(b[2] / a[2])), abs(math.log(b[3] / a[3])))
 
 
 def clip_box(box: Box, width: int, height: int) -> Box:

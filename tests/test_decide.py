@@ -323,6 +323,22 @@ def test_after_a_kcf_failure_a_weak_cat_on_the_same_place_is_the_target() -> Non
     assert f.box == there
 
 
+def test_after_a_kcf_failure_a_box_twice_the_size_at_the_last_place_is_another_cat() -> None:
+    """A cat walking past in front of the lost one: its box is more than twice as tall and engulfs
+    the last place (IoU above KEEP_IOU). It is not the followed cat; the weak detection of the
+    followed one on its own place is (two_cats_crossing in the simulator switched here)."""
+    f = Feed()
+    f.confirm()
+    front: Box = (60.0, 40.0, 160.0, 230.0)  # IoU 0.33 with CAT_BOX, 2.3x as tall
+    own: Box = (104.0, 101.0, 120.0, 100.0)
+    assert iou(front, CAT_BOX) > 0.3
+    assert f.result([(front, 0.62, KIND_CAT), (own, 0.3, KIND_CAT)], kcf_lost=True) is TargetState.TRACKING
+    assert f.box == own
+    grown: Box = (90.0, 80.0, 170.0, 150.0)  # the same cat, nearer: 1.5x, still on its place
+    assert f.result([(grown, 0.62, KIND_CAT)], kcf_lost=True) is TargetState.TRACKING
+    assert f.box == grown
+
+
 def test_a_rejected_dog_box_yields_the_next_probe_to_another() -> None:
     """A puppy (the strongest dog box) beside a Siamese the detector also calls a dog: once the
     classifier says the puppy is not a cat, the Siamese is asked about next, and followed."""

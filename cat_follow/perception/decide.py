@@ -40,7 +40,7 @@ from cat_follow.perception.evidence import (
 )
 from cat_follow.perception.look import CatLooks
 from cat_follow.perception.port import SIGNATURE_LEN, detections
-from cat_follow.perception.scene import SceneTracks
+from cat_follow.perception.scene import MAX_SIZE_STEP, SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
 
 log = logging.getLogger(__name__)
@@ -190,10 +190,13 @@ class TargetDecider(CropChecks):
         i = cat_on(dets, box, self.keep_threshold, KEEP_IOU, dog_iou) if box is not None else -1
         if i < 0 and box is None and last is not None:
             # KCF lost it a moment ago: a cat where it was is the same cat. Without this the
-            # colour signature alone chose, and a white blanket beside a white kitten won.
-            i = cat_on(dets, last, self.score_threshold, KEEP_IOU, dog_iou)
+            # colour signature alone chose, and a white blanket beside a white kitten won. A box
+            # twice its size there is another animal (the tracks' size gate): a cat walking past
+            # in front of the lost one, whose box engulfs its last place.
+            i = cat_on(dets, last, self.score_threshold, KEEP_IOU, dog_iou, MAX_SIZE_STEP)
             if i < 0:  # ...and a weaker one right there (the same place) too
-                i = cat_on(dets, last, self.keep_threshold, SAME_PLACE_IOU, SAME_PLACE_IOU if self.by_crop else None)
+                i = cat_on(dets, last, self.keep_threshold, SAME_PLACE_IOU, SAME_PLACE_IOU if self.by_crop else None,
+                           MAX_SIZE_STEP)
             if i >= 0:
                 box = last
         if i < 0 and self._hint.active:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from cat_follow.config_verifier import VerifierConfig
-from cat_follow.geometry import Box, iou, reaches_column
+from cat_follow.geometry import Box, iou, reaches_column, size_step
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, SIGNATURE_LEN
 from cat_follow.perception.target import Verify
 from cat_follow.perception.verifier import similarity, write_signature
@@ -56,14 +56,15 @@ def decoy_over(dets: np.ndarray, box: Box, min_iou: float, *, dogs: bool = True)
 
 
 def cat_on(dets: np.ndarray, box: Box, min_score: float, min_iou: float,
-           dog_iou: float | None = None) -> int:
+           dog_iou: float | None = None, max_step: float = math.inf) -> int:
     """Index of the best cat detection overlapping ``box`` (IoU >= min_iou), or -1. With
     ``dog_iou``, a dog detection overlapping it at least that much counts too (a target the
-    classifier called a cat where the detector says dog)."""
+    classifier called a cat where the detector says dog). A detection whose size differs from
+    ``box``'s by more than ``max_step`` (``geometry.size_step``) is not on it."""
     best, best_s = -1, min_score
     for i, d in enumerate(dets):
         s, kind = float(d["score"]), int(d["kind"])
-        if s < best_s:
+        if s < best_s or size_step(box, box_of(d)) > max_step:
             continue
         overlap = iou(box_of(d), box)
         if (kind == KIND_CAT and overlap >= min_iou) or (kind == KIND_DOG and dog_iou is not None

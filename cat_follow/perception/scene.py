@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from cat_follow.geometry import Box, iou, overlap_of_smaller
+from cat_follow.geometry import Box, iou, overlap_of_smaller, size_step
 from cat_follow.perception.belief import CAT, DOG, Belief, detection_probs
 from cat_follow.perception.box_filter import BoxFilter
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, KIND_PERSON
@@ -51,11 +51,7 @@ MAX_SIZE_STEP = math.log(2.0)
 
 def _affinity(track_box: Box, det: Box) -> float:
     """IoU of a track's box and a detection, 0 when a side changed by more than MAX_SIZE_STEP."""
-    if min(track_box[2], track_box[3], det[2], det[3]) <= 0:
-        return 0.0
-    if max(abs(math.log(det[2] / track_box[2])), abs(math.log(det[3] / track_box[3]))) > MAX_SIZE_STEP:
-        return 0.0
-    return iou(track_box, det)
+    return iou(track_box, det) if size_step(track_box, det) <= MAX_SIZE_STEP else 0.0
 
 
 class Track:
