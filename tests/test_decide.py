@@ -11,7 +11,7 @@ import numpy as np
 from cat_follow.config import Config
 from cat_follow.geometry import Box, iou
 from cat_follow.perception.decide import TargetDecider
-from cat_follow.perception.port import KIND_CAT, KIND_DOG, RESULT, SIGNATURE_LEN
+from cat_follow.perception.port import EMBED_LEN, KIND_CAT, KIND_DOG, RESULT, SIGNATURE_LEN
 from cat_follow.perception.target import DropReason, TargetState
 from cat_follow.perception.verifier import write_signature
 
@@ -32,15 +32,17 @@ class Feed:
 
     def result(self, dets: list[tuple[Box, float, int]], cat_prob: float | None = None, dog_prob: float = 0.0,
                signature: np.ndarray | None = None, frame: np.ndarray = FRAME, kcf_lost: bool = False,
-               other: tuple[Box, float, float] | None = None) -> TargetState:
-        """One result; ``other`` = (box, P(cat), P(dog)): what the classifier says when the job
-        checks that box instead (another animal's)."""
+               other: tuple[Box, float, float] | tuple[Box, float, float, np.ndarray] | None = None,
+               emb: np.ndarray | None = None) -> TargetState:
+        """One result; ``other`` = (box, P(cat), P(dog)[, embedding]): what the classifier says
+        when the job checks that box instead (another animal's); ``emb``: the check's embedding."""
         self.t += 100 * MS
         self.ticket += 1
         verify = self.asked = self.d.verify_box(self.box, self.t)
         self.d.submitted(self.ticket, verify)
         if other is not None and verify is not None and iou(verify, other[0]) > 0.5:
             cat_prob, dog_prob = other[1], other[2]
+            emb = other[3] if len(other) > 3 else emb  # type: ignore[misc]
         rec = np.zeros(1, RESULT)[0]
         rec["ticket"], rec["seq"], rec["t_media_ns"], rec["n"] = self.ticket, self.ticket, self.t, len(dets)
         for i, (b, s, k) in enumerate(dets):
@@ -50,6 +52,8 @@ class Feed:
             rec["dog_prob"], rec["cls_other_prob"] = dog_prob, max(0.0, 1.0 - cat_prob - dog_prob)  # as the worker
             if signature is not None:
                 rec["signature"] = signature
+            if emb is not None:
+                rec["embedding"] = emb
         # kcf_lost: KCF failed on this frame; the tracker passes where the target was instead
         hit = self.d.on_result(rec, frame, None if kcf_lost else self.box, self.box if kcf_lost else None)
         if hit is not None:
@@ -429,3 +433,62 @@ def test_probes_of_one_dog_box_are_summed_too() -> None:
     other = ((420.0, 150.0, 160.0, 120.0), 0.6, KIND_DOG)
     f.result([other])
     assert f.result([other], cat_prob=0.8, dog_prob=0.1) is TargetState.ACQUIRING, "a new box: its own checks"
+
+
+def _look(seed: int) -> np.ndarray:
+    """A unit embedding: two seeds give two looks about 0 apart (cosine), one seed the same look."""
+    v = np.random.default_rng(seed).normal(size=EMBED_LEN).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _two_cats(f: Feed, look_a: np.ndarray, look_b: np.ndarray, b_box: Box) -> int:
+    """Follow cat A at CAT_BOX for 2 s beside cat B: A's checks give ``look_a``, the other-animal
+    checks of B ``look_b``. Returns A's track id."""
+    f.confirm(emb=look_a)
+    for _ in range(20):
+        f.result([(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)], cat_prob=0.9, emb=look_a,
+                 other=(b_box, 0.9, 0.05, look_b))
+    return f.d.scene.followed
+
+
+def test_when_the_box_slides_onto_another_cat_its_look_sends_the_target_back() -> None:
+    """KCF slid from the followed cat onto the other cat beside it: the box is now on the other
+    cat's track, so its next crop is checked, and the check's embedding is the other cat's (its
+    gallery, from the other-animal checks): the target goes back to the followed cat's box."""
+    f = Feed()
+    b_box: Box = (400.0, 120.0, 120.0, 100.0)
+    a_id = _two_cats(f, _look(1), _look(2), b_box)
+    f.box = b_box  # KCF slid onto cat B
+    both = [(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)]
+    f.result(both)
+    assert f.d.scene.followed != a_id and f.box == b_box
+    assert f.result(both, cat_prob=0.9, other=(b_box, 0.9, 0.05, _look(2))) is TargetState.TRACKING
+    assert f.asked is not None and iou(f.asked, b_box) > 0.9  # the moved box was checked at once
+    assert f.box == CAT_BOX and f.d.scene.followed == a_id
+    f.result(both, cat_prob=0.9, emb=_look(1), other=(b_box, 0.9, 0.05, _look(2)))
+    assert f.box == CAT_BOX and f.d.state is TargetState.TRACKING  # and stays there
+
+
+def test_two_cats_that_look_alike_are_not_told_apart_by_look() -> None:
+    """Two kittens of one litter (the same look): the box that slid onto the other one stays
+    there; nothing says it is the other cat."""
+    f = Feed()
+    b_box: Box = (400.0, 120.0, 120.0, 100.0)
+    a_id = _two_cats(f, _look(1), _look(1), b_box)
+    f.box = b_box
+    both = [(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)]
+    f.result(both)
+    f.result(both, cat_prob=0.9, other=(b_box, 0.9, 0.05, _look(1)))
+    assert f.box == b_box and f.d.scene.followed != a_id and f.d.state is TargetState.TRACKING
+
+
+def test_the_other_cats_look_with_the_followed_one_out_of_view_keeps_the_target() -> None:
+    """The box slid onto the other cat while the followed one went out of view: there is no box
+    to go back to, and a cat in view is kept rather than dropped."""
+    f = Feed()
+    b_box: Box = (400.0, 120.0, 120.0, 100.0)
+    _two_cats(f, _look(1), _look(2), b_box)
+    f.box = b_box
+    f.result([(b_box, 0.7, KIND_CAT)])
+    assert f.result([(b_box, 0.7, KIND_CAT)], cat_prob=0.9, other=(b_box, 0.9, 0.05, _look(2))) is TargetState.TRACKING
+    assert f.box == b_box

@@ -186,3 +186,34 @@ def test_the_decider_names_the_followed_track_and_folds_its_crop_checks_into_it(
     f.result([((105.0, 100.0, 120.0, 100.0), 0.8, KIND_CAT)], kcf_lost=kcf_lost)
     assert sc.followed == tid
     assert before > 0.9  # the confirming crop check went to this track
+
+
+def _unit(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=128).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_a_crop_is_identified_against_the_animals_seen_apart_from_the_track() -> None:
+    """Each track's gallery holds its checks' embeddings. A crop is compared with a track's
+    gallery and with those of the animals seen beside it on one result; a second track that
+    only ever lay on the first one (one kitten's duplicate box) is not another animal."""
+    sc = _scene()
+    a, b = _at(100.0), _at(400.0)
+    sc.update(_dets((a, 0.8, KIND_CAT), (b, 0.8, KIND_CAT)), 0)
+    ta, tb = sc.on(a), sc.on(b)
+    assert ta is not None and tb is not None and tb.id in ta.apart
+    assert sc.on_verdict(a, 0.9, 0.05, 0.05, emb=_unit(1)) is ta
+    assert not sc.can_identify(ta.id)  # B has no gallery yet
+    sc.on_verdict(b, 0.9, 0.05, 0.05, tid=tb.id, emb=_unit(2))
+    assert sc.can_identify(ta.id)
+    own, other = sc.identify(_unit(2), ta.id)  # type: ignore[misc]
+    assert other > 0.99 and abs(own) < 0.3  # the crop is B's look
+    own, other = sc.identify(_unit(1), ta.id)  # type: ignore[misc]
+    assert own > 0.99 and abs(other) < 0.3
+    sc.on_verdict(a, 0.9, 0.05, 0.05, emb=np.zeros(128, np.float32))  # no classifier ran: not added
+    assert ta.look is not None and ta.look.n == 1
+    on_a = (150.0, 200.0, 80.0, 60.0)  # a dog box over part of A (a kitten the detector calls both)
+    sc.update(_dets((a, 0.8, KIND_CAT), (on_a, 0.7, KIND_DOG)), STEP)
+    td = sc.on(on_a)
+    assert td is not None and td.id not in (ta.id, tb.id)
+    assert td.id not in ta.apart  # seen together, but overlapping: maybe one animal

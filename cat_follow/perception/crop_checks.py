@@ -51,6 +51,10 @@ class CropChecks:
     _cand_sig: np.ndarray
     _rejected: Box | None
     _rejected_t_ns: int
+    _was: int
+    _was_asked: int
+    _back: Box | None
+    _who: tuple[float, float] | None
 
     def drop(self, reason: DropReason) -> None:
         raise NotImplementedError
@@ -70,7 +74,7 @@ class CropChecks:
         if self.lock.state == TargetState.ACQUIRING:
             return None if self.lock.verified else box
         due = t_ns - self._checked_t_ns >= self.every_ns
-        if self.suspect or self.recheck or due or moved(box, self._checked_box, self.vcfg):
+        if self.suspect or self.recheck or self._was or due or moved(box, self._checked_box, self.vcfg):
             return box
         return self._other_check(t_ns)
 
@@ -93,6 +97,17 @@ class CropChecks:
             other = self._other[0] if self._other is not None and verify is self._other[1] else 0
             self._pending = (ticket, self.gen, verify, not self.lock.state.has_target, other)
 
+    def _back_to_followed(self) -> bool:
+        """The checked ``box`` is another cat than the followed one: back to the followed one's
+        track where it is seen on this result (``_back``, taken by ``_hit``). Out of view, the
+        target stays where it is (a cat in view is better than none)."""
+        tr = self.scene.get(self._was_asked)
+        if tr is None or not tr.seen:
+            return False
+        self._back, self.gen = tr.last_box, self.gen + 1  # checks of the other cat no longer count
+        self.recheck = self.unseen = self.suspect = False
+        return True
+
     # ---- what came back --------------------------------------------------------------------
     def _odds(self, rec: np.void, pending: tuple[int, int, Box, bool, int]) -> float:
         """A candidate's log-odds of cat over dog after this check: every check of its track (the
@@ -100,6 +115,20 @@ class CropChecks:
         odds = self.odds.add(pending[2], pending[1], pending[3], float(rec["cat_prob"]), float(rec["other_prob"]))
         life = self.scene.cat_odds(pending[2])
         return odds if life is None else life
+
+    def _probe_verdict(self, rec: np.void, box: Box, raw: Verify, takes: bool, t_ns: int) -> None:
+        """A dog box probed with no target held: a cat verdict makes it a candidate (``takes``:
+        the candidate's odds say cat and still no target), another verdict sends the next probes elsewhere."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("probe t=%.3f box=%s cat=%.2f dog=%.2f -> %s", t_ns / 1e9, [round(v) for v in box],
+                      float(rec["cat_prob"]), float(rec["other_prob"]), raw.name)
+        if raw is Verify.CAT and takes:
+            self._probed = box
+            np.copyto(self._cand_sig, rec["signature"])
+        elif raw is not Verify.CAT:
+            # the next probes try other dog boxes first: a puppy beside a Siamese that the
+            # detector also calls a dog must not be the only box ever asked about
+            self._probe_rejects = [*self._probe_rejects[-(MAX_PROBE_REJECTS - 1):], (box, t_ns)]
 
     def _verdict(self, rec: np.void, t_ns: int) -> None:
         pending, ticket = self._pending, int(rec["ticket"])
@@ -113,17 +142,8 @@ class CropChecks:
         verdict = raw = classify(float(rec["cat_prob"]), float(rec["other_prob"]), self.vcfg)
         held = self.lock.state.has_target
         odds = self._odds(rec, pending) if pending[3] or self.lock.state == TargetState.ACQUIRING else 1.0
-        if pending[3]:  # a dog box probed with no target held: a cat verdict makes it a candidate
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("probe t=%.3f box=%s cat=%.2f dog=%.2f -> %s", t_ns / 1e9, [round(v) for v in pending[2]],
-                          float(rec["cat_prob"]), float(rec["other_prob"]), raw.name)
-            if raw is Verify.CAT and odds > 0 and not held:
-                self._probed = pending[2]
-                np.copyto(self._cand_sig, rec["signature"])
-            elif raw is not Verify.CAT:
-                # the next probes try other dog boxes first: a puppy beside a Siamese that the
-                # detector also calls a dog must not be the only box ever asked about
-                self._probe_rejects = [*self._probe_rejects[-(MAX_PROBE_REJECTS - 1):], (pending[2], t_ns)]
+        if pending[3]:
+            self._probe_verdict(rec, pending[2], raw, odds > 0 and not held, t_ns)
             return
         self._checked_t_ns, self._checked_box = t_ns, pending[2]
         look = similarity(rec["signature"], self.picker.cat_sig) if self.picker.has_cat else 0.0
@@ -132,10 +152,14 @@ class CropChecks:
         # a calico kitten and a box that jumped onto it was kept.
         same = (look >= self.vcfg.same_look and t_ns - self._cat_ns <= self.same_look_ns
                 and not self.recheck)
+        who, self._was_asked, self._was, self._who = self._who, self._was, 0, None
         if log.isEnabledFor(logging.DEBUG):  # -v: why each check was taken as it was
-            log.debug("check t=%.3f box=%s cat=%.2f other=%.2f look=%.2f -> %s (%s)", t_ns / 1e9,
+            log.debug("check t=%.3f box=%s cat=%.2f other=%.2f look=%.2f who=%s -> %s (%s)", t_ns / 1e9,
                       [round(v) for v in pending[2]], float(rec["cat_prob"]), float(rec["other_prob"]), look,
-                      verdict.name, self.lock.state.name)
+                      who and [round(v, 2) for v in who], verdict.name, self.lock.state.name)
+        if (who is not None and who[1] > who[0] + self.vcfg.other_cat_margin
+                and self.lock.state == TargetState.TRACKING and self._back_to_followed()):
+            return  # another cat, by its look: back to the followed one
         if same and self.lock.state == TargetState.TRACKING:
             verdict, self.suspect, self.recheck = max(verdict, Verify.UNSURE), False, False  # the cat we confirmed
         elif same and float(rec["other_prob"]) < DOGGY and t_ns - self.picker.t_ns <= self.identity_ns:

@@ -15,6 +15,11 @@ some kittens dogs; the classifier tells them apart): with no target held, the st
 detection's crop is checked (``probe_dogs``), and a cat verdict makes that box a cat
 candidate, KCF starting on it only then. Such a target (``by_crop``) stays the classifier's:
 dog detections on it count as hits, never as decoys, and its periodic checks decide.
+
+Identity (issue 17): where KCF lost the target, a box twice its size at the last place is another
+cat; when the followed box moves onto another track, the next job checks it, and a crop more like
+another animal's gallery than the previous track's (``verifier.other_cat_margin``) sends the
+target back to the previous track's box (README, "Identity by appearance").
 """
 
 from __future__ import annotations
@@ -94,6 +99,10 @@ class TargetDecider(CropChecks):
         b = config.behaviour  # the robot looks for a lost cat this long before it searches anew: so long the
         self.looks = CatLooks(round((b.detection_timeout_s + b.lost_search_s) * 1e9),  # other cat is not taken for it
                               self.vcfg.same_look)
+        self._was = 0  # the followed track before the box moved onto another one: whose is the next check?
+        self._who: tuple[float, float] | None = None  # its answer: (like that track, like the most alike other)
+        self._was_asked = 0  # ...the track it was asked about, while the answer is applied
+        self._back: Box | None = None  # the answer was "another cat": the followed track's box on this result
         self.scene = SceneTracks(d.score_threshold, d.keep_threshold, t.lost_after_s)  # every animal in view
 
     @property
@@ -119,6 +128,7 @@ class TargetDecider(CropChecks):
         so none carries over to the next one."""
         self.gen += 1
         self.suspect = self.recheck = self.unseen = self.by_crop = False
+        self._was, self._who, self._back = 0, None, None
 
     def on_result(self, rec: np.void, frame: np.ndarray, box: Box | None, last: Box | None = None) -> Hit | None:
         """Apply a taken RESULT (``box`` = KCF's current box, None without one; ``last`` = where
@@ -128,6 +138,7 @@ class TargetDecider(CropChecks):
         before, gen, pending = self.lock.state, self.gen, self._hint.active
         self._scene(rec, t_ns)
         self._verdict(rec, t_ns)
+        back = self._back is not None  # the target goes back to the track it was on
         dets = detections(rec)
         if pending:  # a cat_location is pending: only what is there counts
             if box is not None and self.lock.state.has_target and not self._hint.covers(box):
@@ -168,7 +179,11 @@ class TargetDecider(CropChecks):
         if hit is not None and ((self.lock.state == TargetState.TRACKING and self.gen == gen)
                                 or (point and self.lock.state.has_target)):
             self._hint.spend()  # a cat confirmed after the hint (by it while in view), or clicked: followed as any
+        was = self.scene.followed
         self.scene.follow(hit.box if hit is not None else None, self.lock.state.has_target)
+        if (self.lock.state == TargetState.TRACKING and was and self.scene.followed not in (0, was)
+                and self.scene.can_identify(was) and not back):
+            self._was = was  # onto another animal's track: whose crop is it? (checked with the next job)
         return hit if self.lock.state.has_target else None
 
     def _scene(self, rec: np.void, t_ns: int) -> None:
@@ -181,11 +196,16 @@ class TargetDecider(CropChecks):
                        for tr in self.scene.tracks])
         pending = self._pending
         if pending is not None and pending[0] == int(rec["ticket"]) and int(rec["verified"]):
+            if not pending[4] and self._was:  # before its embedding joins a gallery
+                self._who = self.scene.identify(rec["embedding"], self._was)
             self.scene.on_verdict(pending[2], float(rec["cat_prob"]), float(rec["dog_prob"]),
-                                  float(rec["cls_other_prob"]), pending[4])
+                                  float(rec["cls_other_prob"]), pending[4], rec["embedding"])
 
     def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, last: Box | None,
              t_ns: int) -> Hit | None:
+        if self._back is not None:  # the check said the box is on another cat: back to the followed one
+            back, self._back = self._back, None
+            return Hit(back, self.score_threshold)
         dog_iou = self.vcfg.decoy_iou if self.by_crop else None  # the detector's word for this cat
         i = cat_on(dets, box, self.keep_threshold, KEEP_IOU, dog_iou) if box is not None else -1
         if i < 0 and box is None and last is not None:

@@ -5,8 +5,11 @@ from the last observation), and which of them the target is.
 What it is for: status, the overlay and the replay log show every animal and person in view,
 each with its id and P(cat) / P(dog), and which track the robot follows; a candidate is judged
 by every crop check of its track (``cat_odds``), and jobs the followed cat does not need check
-the animal whose belief is least sure (``least_sure``). Identity is not decided by it: the
-rules that tried to (README, "Tracks") cost more on the dev videos than they gained.
+the animal whose belief is least sure (``least_sure``). Each track keeps a gallery of its checks'
+embeddings, and which tracks were seen apart from it (disjoint boxes on one result: two animals
+for sure); when the followed box moves onto another track the decider asks whose the next
+crop is (``identify``). Vetoes by the tracks' ids alone cost more on the dev videos than they
+gained (README, "Tracks").
 
 Per detector RESULT (``update``), on the frame time of that result:
 1. detections of different classes on one box (the detectors' NMS is per class: a kitten is
@@ -37,6 +40,7 @@ import numpy as np
 from cat_follow.geometry import Box, iou, overlap_of_smaller, size_step
 from cat_follow.perception.belief import CAT, DOG, Belief, detection_probs
 from cat_follow.perception.box_filter import BoxFilter
+from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, KIND_PERSON
 
 MAX_TRACKS = 32
@@ -57,7 +61,7 @@ def _affinity(track_box: Box, det: Box) -> float:
 class Track:
     """One animal or person: its motion, its class belief, when it was last seen."""
 
-    __slots__ = ("belief", "hits", "id", "kf", "last_box", "last_seen_ns", "seen")
+    __slots__ = ("apart", "belief", "hits", "id", "kf", "last_box", "last_seen_ns", "look", "seen")
 
     def __init__(self, tid: int, box: Box, t_ns: int) -> None:
         self.id = tid
@@ -67,6 +71,8 @@ class Track:
         self.last_seen_ns = t_ns
         self.hits = 0
         self.seen = False         # matched on the latest result
+        self.look: Gallery | None = None  # its crop checks' embeddings, from its first check
+        self.apart: set[int] = set()  # tracks seen on one result with it, not overlapping: other animals
 
     def box_at(self, t_ns: int) -> Box:
         return self.kf.box_at(t_ns)
@@ -172,14 +178,49 @@ class SceneTracks:
             tr.observe(self._box[di], t_ns, self._cls[di])
             self.tracks.append(tr)
         self.tracks = [t for t in self.tracks if t_ns - t.last_seen_ns <= self.max_age_ns]
+        self._apart()
         return True
 
-    def on_verdict(self, box: Box, cat: float, dog: float, other: float, tid: int = 0) -> None:
+    def _apart(self) -> None:
+        """Mark the tracks seen on this result with disjoint boxes as two animals for sure: two
+        overlapping boxes may be one animal (a kitten and a box over it and the cushion it lies on)."""
+        seen = [t for t in self.tracks if t.seen]
+        for i, a in enumerate(seen):
+            for b in seen[i + 1:]:
+                if b.id not in a.apart and overlap_of_smaller(a.last_box, b.last_box) == 0.0:
+                    a.apart.add(b.id)
+                    b.apart.add(a.id)
+
+    def on_verdict(self, box: Box, cat: float, dog: float, other: float, tid: int = 0,
+                   emb: np.ndarray | None = None) -> Track | None:
         """A crop check of ``box`` (at the last result's frame): to track ``tid`` when the check was
-        asked for that track (gone: to none), else to the track seen there."""
+        asked for that track (gone: to none), else to the track seen there; its embedding ``emb``
+        into that track's gallery. Returns the track that took it."""
         tr = self.get(tid) if tid else self.on(box)
         if tr is not None:
             tr.belief.add_verdict((cat, dog, other))
+            if emb is not None:
+                if tr.look is None:
+                    tr.look = Gallery()
+                tr.look.add(emb)
+        return tr
+
+    def can_identify(self, tid: int) -> bool:
+        """Do track ``tid`` and another animal seen apart from it have galleries (``identify`` can answer)?"""
+        tr = self.get(tid)
+        return (tr is not None and tr.look is not None
+                and any(o.look is not None and o.id in tr.apart for o in self.tracks))
+
+    def identify(self, emb: np.ndarray, tid: int) -> tuple[float, float] | None:
+        """How much a crop's embedding ``emb`` looks like track ``tid`` and like the most alike of
+        the animals seen apart from it (their galleries' likeness); None while either has no gallery."""
+        tr = self.get(tid)
+        if tr is None or tr.look is None:
+            return None
+        own = tr.look.likeness(emb)
+        others = [o.look.likeness(emb) for o in self.tracks if o.look is not None and o.id in tr.apart]
+        best = max((v for v in others if v is not None), default=None)
+        return None if own is None or best is None else (own, best)
 
     def cat_odds(self, box: Box) -> float | None:
         """Log-odds of cat over dog by every crop check of the track seen at ``box`` (None: no
