@@ -223,8 +223,11 @@ KNOWN_MISSES = {
     ("cats_compilation.mp4", "pi4", "present"),
     ("kitten_playing_lowcam_bed.mp4", "pi4", "present"),
     ("kitten_playing_lowcam_bed.mp4", "pi4", "on_cat"),
-    # at the bar (0.851 against 0.85 since the summed crop checks): reported, not held
+    # The two-cat video in the Pi's timing since identity by appearance (README, "Identity by
+    # appearance"): the robot keeps the tabby, which KCF loses in the dark corner at 62 s for 3 s,
+    # where it followed the calico before (on_cat 0.851 -> 0.782, present 0.935 -> 0.892; switches 4 -> 2).
     ("two_cats_treadmill_home_gym.mp4", "pi4", "on_cat"),
+    ("two_cats_treadmill_home_gym.mp4", "pi4", "present"),
 }
 
 
