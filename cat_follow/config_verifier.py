@@ -56,11 +56,12 @@ class VerifierConfig:
                           "Costs one classifier run per job while a dog is in view and nothing is followed.")
     other_cat_margin: float = _f(0.1, "When the followed box moves onto another track (the tracker or the detector "
                                  "took another animal), its next crop check asks whose it is: a crop whose embedding "
-                                 "is more like another track's gallery than the previous track's by this much "
-                                 "(cosine) is another cat, and the target goes back to the previous track's box "
-                                 "(dropped if that track is not in view). With clean galleries of 8 crops on the "
-                                 "checked two-cat dev video the followed cat's own gallery wins by at least 0.13 "
-                                 "for 90% of its crops (README, \"Identity by appearance\").", lo=0.0, hi=2.0)
+                                 "is more like the gallery of an animal seen apart from the previous track than "
+                                 "the previous track's by this much (cosine) is another cat, and the target goes "
+                                 "back to the previous track's box (kept where it is if that track is not in "
+                                 "view). With clean galleries of 8 crops on the checked two-cat dev video the "
+                                 "followed cat's own gallery wins by at least 0.13 for 90% of its crops (README, "
+                                 "\"Identity by appearance\").", lo=0.0, hi=2.0)
     identity_s: float = _f(30.0, "For this long after losing a target, prefer the candidate whose colour "
                            "signature is most like the lost cat's.", lo=0.0, hi=3600.0)
 

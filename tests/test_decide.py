@@ -492,3 +492,60 @@ def test_the_other_cats_look_with_the_followed_one_out_of_view_keeps_the_target(
     f.result([(b_box, 0.7, KIND_CAT)])
     assert f.result([(b_box, 0.7, KIND_CAT)], cat_prob=0.9, other=(b_box, 0.9, 0.05, _look(2))) is TargetState.TRACKING
     assert f.box == b_box
+
+
+def _mix(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
+    """A unit look ``w`` of the way from ``a`` to ``b``."""
+    v = (1 - w) * a + w * b
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def test_a_crop_that_looks_like_the_followed_cat_keeps_the_box_whatever_its_track() -> None:
+    """The box moved onto B's track, but its crop looks like A (cosine ~0.8 to A's gallery): it is
+    A, the box stays. The crop is compared before it joins the track's gallery (after, it would be
+    "most like B's gallery" at cosine 1 and the target sent away)."""
+    f = Feed()
+    b_box: Box = (400.0, 120.0, 120.0, 100.0)
+    a_id = _two_cats(f, _look(1), _look(2), b_box)
+    f.box = b_box
+    both = [(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)]
+    f.result(both)
+    b_id = f.d.scene.followed
+    assert b_id != a_id
+    noisy_a = _mix(_look(1), _look(3), 0.45)
+    assert 0.7 < float(noisy_a @ _look(1)) < 0.9
+    f.result(both, cat_prob=0.9, other=(b_box, 0.9, 0.05, noisy_a))
+    assert f.box == b_box and f.d.scene.followed == b_id
+
+
+def test_a_crop_between_the_two_looks_is_not_enough_to_move_the_target() -> None:
+    """A crop only a little more like B than like A (within ``verifier.other_cat_margin``) is no
+    evidence either way: the box stays where it moved."""
+    f = Feed()
+    b_box: Box = (400.0, 120.0, 120.0, 100.0)
+    _two_cats(f, _look(1), _look(2), b_box)
+    f.box = b_box
+    both = [(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)]
+    f.result(both)
+    between = _mix(_look(1), _look(2), 0.53)
+    assert 0 < float(between @ _look(2)) - float(between @ _look(1)) < f.d.vcfg.other_cat_margin
+    f.result(both, cat_prob=0.9, other=(b_box, 0.9, 0.05, between))
+    assert f.box == b_box
+
+
+def test_a_box_that_moved_away_and_back_before_its_check_asks_nothing() -> None:
+    """A -> B, then (KCF lost, no check on that job) back to A before the question was answered:
+    the question is about A, and A's own crop answers that it is A: the target stays on A (asking
+    about B instead sent it to B)."""
+    f = Feed()
+    b_box: Box = (400.0, 120.0, 120.0, 100.0)
+    a_id = _two_cats(f, _look(1), _look(2), b_box)
+    f.box = b_box
+    f.result([(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)])
+    assert f.d.scene.followed != a_id
+    f.result([(CAT_BOX, 0.8, KIND_CAT)], kcf_lost=True)  # B gone from its place: the cat in view is taken
+    assert f.box == CAT_BOX and f.d.scene.followed == a_id
+    for _ in range(3):
+        f.result([(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)], cat_prob=0.9, emb=_look(1),
+                 other=(b_box, 0.9, 0.05, _look(2)))
+        assert f.box == CAT_BOX and f.d.scene.followed == a_id

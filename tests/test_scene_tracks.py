@@ -217,3 +217,6 @@ def test_a_crop_is_identified_against_the_animals_seen_apart_from_the_track() ->
     td = sc.on(on_a)
     assert td is not None and td.id not in (ta.id, tb.id)
     assert td.id not in ta.apart  # seen together, but overlapping: maybe one animal
+    for k in range(2, 18):  # B unseen for 2.5 s: its track ends, and leaves A's record
+        sc.update(_dets((a, 0.8, KIND_CAT)), k * STEP)
+    assert sc.get(tb.id) is None and tb.id not in ta.apart

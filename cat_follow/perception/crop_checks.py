@@ -12,7 +12,7 @@ import numpy as np
 
 from cat_follow.config_verifier import VerifierConfig
 from cat_follow.geometry import Box
-from cat_follow.perception.evidence import CandidatePicker, CheckOdds, classify, moved
+from cat_follow.perception.evidence import CandidatePicker, CheckOdds, LocationHint, classify, moved
 from cat_follow.perception.scene import SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
 from cat_follow.perception.verifier import similarity
@@ -52,7 +52,7 @@ class CropChecks:
     _rejected: Box | None
     _rejected_t_ns: int
     _was: int
-    _was_asked: int
+    _hint: LocationHint
     _back: Box | None
     _who: tuple[float, float] | None
 
@@ -97,13 +97,13 @@ class CropChecks:
             other = self._other[0] if self._other is not None and verify is self._other[1] else 0
             self._pending = (ticket, self.gen, verify, not self.lock.state.has_target, other)
 
-    def _back_to_followed(self) -> bool:
+    def _back_to_followed(self, tid: int) -> bool:
         """The checked ``box`` is another cat than the followed one: back to the followed one's
         track where it is seen on this result (``_back``, taken by ``_hit``). Out of view, the
         target stays where it is (a cat in view is better than none)."""
-        tr = self.scene.get(self._was_asked)
-        if tr is None or not tr.seen:
-            return False
+        tr = self.scene.get(tid)
+        if tr is None or not tr.seen or (self._hint.active and not self._hint.covers(tr.last_box)):
+            return False  # out of view, or not where the user now points
         self._back, self.gen = tr.last_box, self.gen + 1  # checks of the other cat no longer count
         self.recheck = self.unseen = self.suspect = False
         return True
@@ -152,13 +152,13 @@ class CropChecks:
         # a calico kitten and a box that jumped onto it was kept.
         same = (look >= self.vcfg.same_look and t_ns - self._cat_ns <= self.same_look_ns
                 and not self.recheck)
-        who, self._was_asked, self._was, self._who = self._who, self._was, 0, None
+        who, asked, self._was, self._who = self._who, self._was, 0, None
         if log.isEnabledFor(logging.DEBUG):  # -v: why each check was taken as it was
             log.debug("check t=%.3f box=%s cat=%.2f other=%.2f look=%.2f who=%s -> %s (%s)", t_ns / 1e9,
                       [round(v) for v in pending[2]], float(rec["cat_prob"]), float(rec["other_prob"]), look,
                       who and [round(v, 2) for v in who], verdict.name, self.lock.state.name)
         if (who is not None and who[1] > who[0] + self.vcfg.other_cat_margin
-                and self.lock.state == TargetState.TRACKING and self._back_to_followed()):
+                and self.lock.state == TargetState.TRACKING and self._back_to_followed(asked)):
             return  # another cat, by its look: back to the followed one
         if same and self.lock.state == TargetState.TRACKING:
             verdict, self.suspect, self.recheck = max(verdict, Verify.UNSURE), False, False  # the cat we confirmed

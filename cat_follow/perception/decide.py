@@ -101,7 +101,6 @@ class TargetDecider(CropChecks):
                               self.vcfg.same_look)
         self._was = 0  # the followed track before the box moved onto another one: whose is the next check?
         self._who: tuple[float, float] | None = None  # its answer: (like that track, like the most alike other)
-        self._was_asked = 0  # ...the track it was asked about, while the answer is applied
         self._back: Box | None = None  # the answer was "another cat": the followed track's box on this result
         self.scene = SceneTracks(d.score_threshold, d.keep_threshold, t.lost_after_s)  # every animal in view
 
@@ -144,7 +143,7 @@ class TargetDecider(CropChecks):
             if box is not None and self.lock.state.has_target and not self._hint.covers(box):
                 self.drop(DropReason.NONE)  # following another cat than the one the user means
             dets = self._hint.within(dets)
-        if (box is not None and self.lock.state == TargetState.TRACKING
+        if (box is not None and self.lock.state == TargetState.TRACKING and not back
                 and decoy_over(dets, box, self.vcfg.decoy_iou, dogs=not self.by_crop)):
             if self.verifying:
                 self.suspect = True  # the next job checks the crop; a not-cat answer drops it
@@ -181,13 +180,16 @@ class TargetDecider(CropChecks):
             self._hint.spend()  # a cat confirmed after the hint (by it while in view), or clicked: followed as any
         was = self.scene.followed
         self.scene.follow(hit.box if hit is not None else None, self.lock.state.has_target)
-        if (self.lock.state == TargetState.TRACKING and was and self.scene.followed not in (0, was)
-                and self.scene.can_identify(was) and not back):
+        if self.scene.followed == self._was:
+            self._was = 0  # back on the track the question was about: nothing to ask
+        elif (self.lock.state == TargetState.TRACKING and was and self.scene.followed != was and not self._was
+              and self.scene.can_identify(was) and not back):
             self._was = was  # onto another animal's track: whose crop is it? (checked with the next job)
         return hit if self.lock.state.has_target else None
 
     def _scene(self, rec: np.void, t_ns: int) -> None:
         """Every animal of the result into the tracks, and the crop check's verdict to the one it checked."""
+        self._who = None
         if not self.scene.update(detections(rec), t_ns):
             return
         if log.isEnabledFor(logging.DEBUG):
@@ -215,8 +217,7 @@ class TargetDecider(CropChecks):
             # in front of the lost one, whose box engulfs its last place.
             i = cat_on(dets, last, self.score_threshold, KEEP_IOU, dog_iou, MAX_SIZE_STEP)
             if i < 0:  # ...and a weaker one right there (the same place) too
-                i = cat_on(dets, last, self.keep_threshold, SAME_PLACE_IOU, SAME_PLACE_IOU if self.by_crop else None,
-                           MAX_SIZE_STEP)
+                i = cat_on(dets, last, self.keep_threshold, SAME_PLACE_IOU, SAME_PLACE_IOU if self.by_crop else None)
             if i >= 0:
                 box = last
         if i < 0 and self._hint.active:

@@ -64,7 +64,7 @@ def cat_on(dets: np.ndarray, box: Box, min_score: float, min_iou: float,
     best, best_s = -1, min_score
     for i, d in enumerate(dets):
         s, kind = float(d["score"]), int(d["kind"])
-        if s < best_s or size_step(box, box_of(d)) > max_step:
+        if s < best_s or (max_step < math.inf and size_step(box, box_of(d)) > max_step):
             continue
         overlap = iou(box_of(d), box)
         if (kind == KIND_CAT and overlap >= min_iou) or (kind == KIND_DOG and dog_iou is not None

@@ -8,7 +8,8 @@ crops, against 39 of 49). One crop is one pose in one light; a gallery of the la
 the poses a cat was seen in, and a new crop is compared with the closest of them (the maximum
 cosine), as re-identification trackers do with their per-track feature banks.
 
-Owns one fixed (SIZE, EMBED_LEN) buffer, allocated at construction; nothing per check.
+Owns one fixed (SIZE, EMBED_LEN) buffer, allocated at construction; a check adds only numpy's
+small temporaries (SIZE cosines), never a frame.
 """
 
 from __future__ import annotations
@@ -30,11 +31,15 @@ class Gallery:
         self._next = 0
         self.n = 0  # how many are held (at most SIZE)
 
+    @staticmethod
+    def usable(emb: np.ndarray) -> bool:
+        """Is ``emb`` an embedding (L2 about 1), not all-zero or non-finite (no classifier ran)?"""
+        return 0.5 < float(np.dot(emb, emb)) < 2.0
+
     def add(self, emb: np.ndarray) -> bool:
-        """Copy in one embedding (``emb``: EMBED_LEN floats, L2 = 1). An all-zero or non-finite
-        one (no classifier ran) is not added: False."""
-        norm = float(np.dot(emb, emb))
-        if not 0.5 < norm < 2.0:
+        """Copy in one embedding (``emb``: EMBED_LEN floats, L2 = 1); False (not added) when it
+        is not ``usable``."""
+        if not self.usable(emb):
             return False
         np.copyto(self._emb[self._next], emb)  # the RESULT slot is reused: keep a copy
         self._next = (self._next + 1) % SIZE

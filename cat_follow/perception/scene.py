@@ -177,7 +177,12 @@ class SceneTracks:
             self.next_id += 1
             tr.observe(self._box[di], t_ns, self._cls[di])
             self.tracks.append(tr)
+        n = len(self.tracks)
         self.tracks = [t for t in self.tracks if t_ns - t.last_seen_ns <= self.max_age_ns]
+        if len(self.tracks) < n:  # ended tracks leave the others' ``apart`` (bounded over hours)
+            live = {t.id for t in self.tracks}
+            for t in self.tracks:
+                t.apart &= live
         self._apart()
         return True
 
@@ -199,7 +204,7 @@ class SceneTracks:
         tr = self.get(tid) if tid else self.on(box)
         if tr is not None:
             tr.belief.add_verdict((cat, dog, other))
-            if emb is not None:
+            if emb is not None and Gallery.usable(emb):
                 if tr.look is None:
                     tr.look = Gallery()
                 tr.look.add(emb)
