@@ -441,111 +441,96 @@ def _look(seed: int) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _two_cats(f: Feed, look_a: np.ndarray, look_b: np.ndarray, b_box: Box) -> int:
-    """Follow cat A at CAT_BOX for 2 s beside cat B: A's checks give ``look_a``, the other-animal
-    checks of B ``look_b``. Returns A's track id."""
-    f.confirm(emb=look_a)
-    for _ in range(20):
-        f.result([(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)], cat_prob=0.9, emb=look_a,
-                 other=(b_box, 0.9, 0.05, look_b))
-    return f.d.scene.followed
-
-
-def test_when_the_box_slides_onto_another_cat_its_look_sends_the_target_back() -> None:
-    """KCF slid from the followed cat onto the other cat beside it: the box is now on the other
-    cat's track, so its next crop is checked, and the check's embedding is the other cat's (its
-    gallery, from the other-animal checks): the target goes back to the followed cat's box."""
-    f = Feed()
-    b_box: Box = (400.0, 120.0, 120.0, 100.0)
-    a_id = _two_cats(f, _look(1), _look(2), b_box)
-    f.box = b_box  # KCF slid onto cat B
-    both = [(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)]
-    f.result(both)
-    assert f.d.scene.followed != a_id and f.box == b_box
-    assert f.result(both, cat_prob=0.9, other=(b_box, 0.9, 0.05, _look(2))) is TargetState.TRACKING
-    assert f.asked is not None and iou(f.asked, b_box) > 0.9  # the moved box was checked at once
-    assert f.box == CAT_BOX and f.d.scene.followed == a_id
-    f.result(both, cat_prob=0.9, emb=_look(1), other=(b_box, 0.9, 0.05, _look(2)))
-    assert f.box == CAT_BOX and f.d.state is TargetState.TRACKING  # and stays there
-
-
-def test_two_cats_that_look_alike_are_not_told_apart_by_look() -> None:
-    """Two kittens of one litter (the same look): the box that slid onto the other one stays
-    there; nothing says it is the other cat."""
-    f = Feed()
-    b_box: Box = (400.0, 120.0, 120.0, 100.0)
-    a_id = _two_cats(f, _look(1), _look(1), b_box)
-    f.box = b_box
-    both = [(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)]
-    f.result(both)
-    f.result(both, cat_prob=0.9, other=(b_box, 0.9, 0.05, _look(1)))
-    assert f.box == b_box and f.d.scene.followed != a_id and f.d.state is TargetState.TRACKING
-
-
-def test_the_other_cats_look_with_the_followed_one_out_of_view_keeps_the_target() -> None:
-    """The box slid onto the other cat while the followed one went out of view: there is no box
-    to go back to, and a cat in view is kept rather than dropped."""
-    f = Feed()
-    b_box: Box = (400.0, 120.0, 120.0, 100.0)
-    _two_cats(f, _look(1), _look(2), b_box)
-    f.box = b_box
-    f.result([(b_box, 0.7, KIND_CAT)])
-    assert f.result([(b_box, 0.7, KIND_CAT)], cat_prob=0.9, other=(b_box, 0.9, 0.05, _look(2))) is TargetState.TRACKING
-    assert f.box == b_box
-
-
 def _mix(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
     """A unit look ``w`` of the way from ``a`` to ``b``."""
     v = (1 - w) * a + w * b
     return (v / np.linalg.norm(v)).astype(np.float32)
 
 
+B_BOX: Box = (400.0, 120.0, 120.0, 100.0)  # cat B, beside the followed cat A at CAT_BOX
+BOTH = [(CAT_BOX, 0.8, KIND_CAT), (B_BOX, 0.7, KIND_CAT)]
+
+
+def _two_cats(f: Feed, look_a: np.ndarray, look_b: np.ndarray) -> int:
+    """Follow cat A at CAT_BOX for 2 s beside cat B: A's checks give ``look_a``, the other-animal
+    checks of B ``look_b``. Returns A's track id."""
+    f.confirm(emb=look_a)
+    for _ in range(20):
+        f.result(BOTH, cat_prob=0.9, emb=look_a, other=(B_BOX, 0.9, 0.05, look_b))
+    return f.d.scene.followed
+
+
+def _slid_onto_b(look_a: np.ndarray, look_b: np.ndarray) -> tuple[Feed, int]:
+    """``_two_cats``, then KCF slides onto B and the next result's hit is on B's track: the feed
+    and A's track id."""
+    f = Feed()
+    a_id = _two_cats(f, look_a, look_b)
+    f.box = B_BOX
+    f.result(BOTH)
+    assert f.d.scene.followed != a_id and f.box == B_BOX
+    return f, a_id
+
+
+def test_when_the_box_slides_onto_another_cat_its_look_sends_the_target_back() -> None:
+    """KCF slid from the followed cat onto the other cat beside it: the box is now on the other
+    cat's track, so its next crop is checked, and the check's embedding is the other cat's (its
+    gallery, from the other-animal checks): the target goes back to the followed cat's box."""
+    f, a_id = _slid_onto_b(_look(1), _look(2))
+    assert f.result(BOTH, cat_prob=0.9, other=(B_BOX, 0.9, 0.05, _look(2))) is TargetState.TRACKING
+    assert f.asked is not None and iou(f.asked, B_BOX) > 0.9  # the moved box was checked at once
+    assert f.box == CAT_BOX and f.d.scene.followed == a_id
+    f.result(BOTH, cat_prob=0.9, emb=_look(1), other=(B_BOX, 0.9, 0.05, _look(2)))
+    assert f.box == CAT_BOX and f.d.state is TargetState.TRACKING  # and stays there
+
+
+def test_two_cats_that_look_alike_are_not_told_apart_by_look() -> None:
+    """Two kittens of one litter (the same look): the box that slid onto the other one stays
+    there; nothing says it is the other cat."""
+    f, a_id = _slid_onto_b(_look(1), _look(1))
+    f.result(BOTH, cat_prob=0.9, other=(B_BOX, 0.9, 0.05, _look(1)))
+    assert f.box == B_BOX and f.d.scene.followed != a_id and f.d.state is TargetState.TRACKING
+
+
+def test_the_other_cats_look_with_the_followed_one_out_of_view_keeps_the_target() -> None:
+    """The box slid onto the other cat while the followed one went out of view: there is no box
+    to go back to, and a cat in view is kept rather than dropped."""
+    f = Feed()
+    _two_cats(f, _look(1), _look(2))
+    f.box = B_BOX
+    f.result([(B_BOX, 0.7, KIND_CAT)])
+    assert f.result([(B_BOX, 0.7, KIND_CAT)], cat_prob=0.9, other=(B_BOX, 0.9, 0.05, _look(2))) is TargetState.TRACKING
+    assert f.box == B_BOX
+
+
 def test_a_crop_that_looks_like_the_followed_cat_keeps_the_box_whatever_its_track() -> None:
     """The box moved onto B's track, but its crop looks like A (cosine ~0.8 to A's gallery): it is
     A, the box stays. The crop is compared before it joins the track's gallery (after, it would be
     "most like B's gallery" at cosine 1 and the target sent away)."""
-    f = Feed()
-    b_box: Box = (400.0, 120.0, 120.0, 100.0)
-    a_id = _two_cats(f, _look(1), _look(2), b_box)
-    f.box = b_box
-    both = [(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)]
-    f.result(both)
+    f, _ = _slid_onto_b(_look(1), _look(2))
     b_id = f.d.scene.followed
-    assert b_id != a_id
     noisy_a = _mix(_look(1), _look(3), 0.45)
     assert 0.7 < float(noisy_a @ _look(1)) < 0.9
-    f.result(both, cat_prob=0.9, other=(b_box, 0.9, 0.05, noisy_a))
-    assert f.box == b_box and f.d.scene.followed == b_id
+    f.result(BOTH, cat_prob=0.9, other=(B_BOX, 0.9, 0.05, noisy_a))
+    assert f.box == B_BOX and f.d.scene.followed == b_id
 
 
 def test_a_crop_between_the_two_looks_is_not_enough_to_move_the_target() -> None:
     """A crop only a little more like B than like A (within ``verifier.other_cat_margin``) is no
     evidence either way: the box stays where it moved."""
-    f = Feed()
-    b_box: Box = (400.0, 120.0, 120.0, 100.0)
-    _two_cats(f, _look(1), _look(2), b_box)
-    f.box = b_box
-    both = [(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)]
-    f.result(both)
+    f, _ = _slid_onto_b(_look(1), _look(2))
     between = _mix(_look(1), _look(2), 0.53)
     assert 0 < float(between @ _look(2)) - float(between @ _look(1)) < f.d.vcfg.other_cat_margin
-    f.result(both, cat_prob=0.9, other=(b_box, 0.9, 0.05, between))
-    assert f.box == b_box
+    f.result(BOTH, cat_prob=0.9, other=(B_BOX, 0.9, 0.05, between))
+    assert f.box == B_BOX
 
 
 def test_a_box_that_moved_away_and_back_before_its_check_asks_nothing() -> None:
     """A -> B, then (KCF lost, no check on that job) back to A before the question was answered:
     the question is about A, and A's own crop answers that it is A: the target stays on A (asking
     about B instead sent it to B)."""
-    f = Feed()
-    b_box: Box = (400.0, 120.0, 120.0, 100.0)
-    a_id = _two_cats(f, _look(1), _look(2), b_box)
-    f.box = b_box
-    f.result([(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)])
-    assert f.d.scene.followed != a_id
+    f, a_id = _slid_onto_b(_look(1), _look(2))
     f.result([(CAT_BOX, 0.8, KIND_CAT)], kcf_lost=True)  # B gone from its place: the cat in view is taken
     assert f.box == CAT_BOX and f.d.scene.followed == a_id
     for _ in range(3):
-        f.result([(CAT_BOX, 0.8, KIND_CAT), (b_box, 0.7, KIND_CAT)], cat_prob=0.9, emb=_look(1),
-                 other=(b_box, 0.9, 0.05, _look(2)))
+        f.result(BOTH, cat_prob=0.9, emb=_look(1), other=(B_BOX, 0.9, 0.05, _look(2)))
         assert f.box == CAT_BOX and f.d.scene.followed == a_id
