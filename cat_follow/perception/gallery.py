@@ -36,18 +36,12 @@ class Gallery:
         """Is ``emb`` an embedding (L2 about 1), not all-zero or non-finite (no classifier ran)?"""
         return 0.5 < float(np.dot(emb, emb)) < 2.0
 
-    def add(self, emb: np.ndarray) -> bool:
-        """Copy in one embedding (``emb``: EMBED_LEN floats, L2 = 1); False (not added) when it
-        is not ``usable``."""
-        if not self.usable(emb):
-            return False
+    def add(self, emb: np.ndarray) -> None:
+        """Copy in one embedding (``emb``: EMBED_LEN floats that ``usable`` accepts)."""
         np.copyto(self._emb[self._next], emb)  # the RESULT slot is reused: keep a copy
         self._next = (self._next + 1) % SIZE
         self.n = min(self.n + 1, SIZE)
-        return True
 
-    def likeness(self, emb: np.ndarray) -> float | None:
-        """The highest cosine similarity of ``emb`` to the embeddings held; None when empty."""
-        if self.n == 0:
-            return None
+    def likeness(self, emb: np.ndarray) -> float:
+        """The highest cosine similarity of ``emb`` to the embeddings held (at least one)."""
         return float((self._emb[:self.n] @ emb).max())

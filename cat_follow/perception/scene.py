@@ -210,22 +210,27 @@ class SceneTracks:
                 tr.look.add(emb)
         return tr
 
-    def can_identify(self, tid: int) -> bool:
-        """Do track ``tid`` and another animal seen apart from it have galleries (``identify`` can answer)?"""
+    def _looks(self, tid: int) -> tuple[Gallery, list[Gallery]] | None:
+        """Track ``tid``'s gallery and those of the animals seen apart from it; None while either
+        is missing (a gallery exists only once it holds an embedding)."""
         tr = self.get(tid)
-        return (tr is not None and tr.look is not None
-                and any(o.look is not None and o.id in tr.apart for o in self.tracks))
+        if tr is None or tr.look is None:
+            return None
+        others = [o.look for o in self.tracks if o.look is not None and o.id in tr.apart]
+        return (tr.look, others) if others else None
+
+    def can_identify(self, tid: int) -> bool:
+        """Can ``identify`` answer for track ``tid``?"""
+        return self._looks(tid) is not None
 
     def identify(self, emb: np.ndarray, tid: int) -> tuple[float, float] | None:
         """How much a crop's embedding ``emb`` looks like track ``tid`` and like the most alike of
         the animals seen apart from it (their galleries' likeness); None while either has no gallery."""
-        tr = self.get(tid)
-        if tr is None or tr.look is None:
+        looks = self._looks(tid)
+        if looks is None:
             return None
-        own = tr.look.likeness(emb)
-        others = [o.look.likeness(emb) for o in self.tracks if o.look is not None and o.id in tr.apart]
-        best = max((v for v in others if v is not None), default=None)
-        return None if own is None or best is None else (own, best)
+        own, others = looks
+        return own.likeness(emb), max(g.likeness(emb) for g in others)
 
     def cat_odds(self, box: Box) -> float | None:
         """Log-odds of cat over dog by every crop check of the track seen at ``box`` (None: no
