@@ -180,26 +180,35 @@ def test_the_lost_cat_is_preferred_over_a_second_cat() -> None:
     assert f.box == ginger
 
 
-def test_the_same_look_keeps_a_kitten_the_classifier_calls_a_puppy() -> None:
-    """Once confirmed, a crop whose colours still match the confirmed cat is not dropped for
-    not-cat checks (kittens often look like puppies to ImageNet); a crop that looks different is."""
-    cfg = Config()
-    cfg = replace(cfg, verifier=replace(cfg.verifier, every_s=0.05))
+def _signatures(*colours: tuple[int, int, int]) -> list[np.ndarray]:
     frame = np.zeros((480, 640, 3), np.uint8)
-    frame[100:200, 100:220] = (40, 120, 220)
     scratch = (np.zeros((48, 48, 3), np.uint8), np.zeros((48, 48, 3), np.uint8))
-    ginger, grey = np.zeros(SIGNATURE_LEN, np.float32), np.zeros(SIGNATURE_LEN, np.float32)
-    write_signature(frame, CAT_BOX, ginger, scratch)
-    frame[100:200, 100:220] = (128, 128, 128)
-    write_signature(frame, CAT_BOX, grey, scratch)
-    f = Feed(cfg)
-    f.confirm(signature=ginger)
-    for _ in range(5):
-        state = f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=ginger)
+    sigs = []
+    for c in colours:
+        frame[100:200, 100:220] = c
+        sigs.append(np.zeros(SIGNATURE_LEN, np.float32))
+        write_signature(frame, CAT_BOX, sigs[-1], scratch)
+    return sigs
+
+
+def test_the_same_look_keeps_a_kitten_the_classifier_calls_a_puppy() -> None:
+    """Once confirmed, a crop whose embedding is still the confirmed cat's is not dropped for
+    not-cat checks (the classifier calls some kittens puppies); a crop with another look is, even
+    with the cat's very colours (a dark dog beside a black cat)."""
+    cfg = Config()
+    f = Feed(replace(cfg, verifier=replace(cfg.verifier, every_s=0.05)))
+    kitten, puppy = _look(1), _look(2)
+    (black,) = _signatures((20, 20, 20))
+    f.confirm(emb=kitten, signature=black)
+    for k in range(5):
+        state = f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=black,
+                         emb=_mix(kitten, _look(10 + k), 0.3))  # another pose: cosine about 0.9
         assert state is TargetState.TRACKING
     for _ in range(2):
-        assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=grey) is TargetState.TRACKING
-    assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=grey) is TargetState.LOST
+        assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=black,
+                        emb=puppy) is TargetState.TRACKING
+    assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=black,
+                    emb=puppy) is TargetState.LOST
     assert f.d.drop_reason is DropReason.UNVERIFIED
 
 
@@ -216,57 +225,73 @@ def test_a_cat_too_small_to_check_is_confirmed_by_the_detector_then_checked_when
     assert f.d.drop_reason is DropReason.UNVERIFIED
 
 
-def _signatures(*colours: tuple[int, int, int]) -> list[np.ndarray]:
-    frame = np.zeros((480, 640, 3), np.uint8)
-    scratch = (np.zeros((48, 48, 3), np.uint8), np.zeros((48, 48, 3), np.uint8))
-    sigs = []
-    for c in colours:
-        frame[100:200, 100:220] = c
-        sigs.append(np.zeros(SIGNATURE_LEN, np.float32))
-        write_signature(frame, CAT_BOX, sigs[-1], scratch)
-    return sigs
+def _look(seed: int) -> np.ndarray:
+    """A unit embedding: two seeds give two looks about 0 apart (cosine), one seed the same look."""
+    v = np.random.default_rng(seed).normal(size=EMBED_LEN).astype(np.float32)
+    return v / np.linalg.norm(v)
 
 
-def test_colour_alone_keeps_a_target_only_for_same_look_s() -> None:
-    """Checks 0.1 s apart that read puppy but match the cat's colours: kept while the
-    classifier's last cat verdict is under same_look_s old, then dropped by the not-cat rule."""
+def _mix(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
+    """A unit look ``w`` of the way from ``a`` to ``b``."""
+    v = (1 - w) * a + w * b
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def test_the_look_alone_keeps_a_target_only_for_same_look_s() -> None:
+    """Checks 0.1 s apart that read puppy but have the cat's look: kept while the classifier's
+    last cat verdict is under same_look_s old, then dropped by the not-cat rule."""
     cfg = Config()
     f = Feed(replace(cfg, verifier=replace(cfg.verifier, every_s=0.05, same_look_s=1.0)))
-    (ginger,) = _signatures((40, 120, 220))
-    f.confirm(signature=ginger)
-    states = [f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=ginger)
+    kitten = _look(1)
+    f.confirm(emb=kitten)
+    states = [f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, emb=kitten)
               for _ in range(14)]
     assert states[:10] == [TargetState.TRACKING] * 10  # within 1 s of the cat verdict
     assert states[12] is TargetState.LOST               # then three not-cat checks count
     assert f.d.drop_reason is DropReason.UNVERIFIED
 
 
-def test_a_colour_match_does_not_move_the_remembered_colours() -> None:
-    """Re-confirmed on colour alone (the identity rule), the cat's remembered colours stay
-    those the classifier saw: only its own cat verdicts update them."""
-    ginger, white = _signatures((40, 120, 220), (250, 250, 250))
-    paler = 0.9 * ginger + 0.1 * white  # a tenth of it pale: similarity sqrt(0.9) ~ 0.95
+def test_a_look_match_does_not_move_the_cats_look() -> None:
+    """Re-confirmed on its look alone (the identity rule), the cat's look stays what the
+    classifier called a cat: only its own cat verdicts add to it."""
+    kitten = _look(1)
+    near = _mix(kitten, _look(3), 0.25)  # the same cat in another light: cosine about 0.95
     f = Feed()
-    f.confirm(signature=ginger)
+    f.confirm(emb=kitten)
     f.d.drop(DropReason.TIMEOUT)
     f.box = None
     f.result([(CAT_BOX, 0.8, KIND_CAT)])
-    assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.05, dog_prob=0.1, signature=paler) is TargetState.TRACKING
-    assert np.array_equal(f.d.picker.cat_sig, ginger)
-    assert not np.array_equal(paler, ginger)
+    assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.05, dog_prob=0.1, emb=near) is TargetState.TRACKING
+    assert f.d.cat_look.n == 1 and f.d.cat_look.likeness(kitten) > 0.99
+    assert f.d.cat_look.likeness(near) < 0.99
+
+
+def test_a_new_cat_confirmed_long_after_the_last_one_starts_a_new_look() -> None:
+    """The look of a cat lost more than identity_s ago is forgotten when another is confirmed:
+    it must not vouch for the new one's not-cat checks."""
+    cfg = Config()
+    f = Feed(replace(cfg, verifier=replace(cfg.verifier, identity_s=1.0)))
+    first, second = _look(1), _look(2)
+    f.confirm(emb=first)
+    f.d.drop(DropReason.TIMEOUT)
+    f.box = None
+    for _ in range(15):
+        f.result([])
+    f.confirm(emb=second)
+    assert f.d.cat_look.n == 1 and f.d.cat_look.likeness(second) > 0.99
 
 
 def test_a_jump_from_the_last_place_is_checked_before_it_is_shown() -> None:
     """KCF lost the cat and the only cat detection is elsewhere (a dog the detector half
     calls a cat): that box is not shown until its crop is checked, and a not-cat check drops
-    it even though its colours match (colour never vouches for a new place)."""
-    (ginger,) = _signatures((40, 120, 220))
+    it even though it has the cat's look (the look never vouches for a new place)."""
+    kitten = _look(1)
     f = Feed()
-    f.confirm(signature=ginger)
+    f.confirm(emb=kitten)
     elsewhere: Box = (400.0, 250.0, 130.0, 110.0)
     assert f.result([(elsewhere, 0.45, KIND_CAT)], kcf_lost=True) is TargetState.TRACKING
     assert f.box == elsewhere and not f.d.shows(elsewhere)
-    assert f.result([(elsewhere, 0.45, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=ginger) is TargetState.LOST
+    assert f.result([(elsewhere, 0.45, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, emb=kitten) is TargetState.LOST
     assert f.d.drop_reason is DropReason.UNVERIFIED
 
 
@@ -433,18 +458,6 @@ def test_probes_of_one_dog_box_are_summed_too() -> None:
     other = ((420.0, 150.0, 160.0, 120.0), 0.6, KIND_DOG)
     f.result([other])
     assert f.result([other], cat_prob=0.8, dog_prob=0.1) is TargetState.ACQUIRING, "a new box: its own checks"
-
-
-def _look(seed: int) -> np.ndarray:
-    """A unit embedding: two seeds give two looks about 0 apart (cosine), one seed the same look."""
-    v = np.random.default_rng(seed).normal(size=EMBED_LEN).astype(np.float32)
-    return v / np.linalg.norm(v)
-
-
-def _mix(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
-    """A unit look ``w`` of the way from ``a`` to ``b``."""
-    v = (1 - w) * a + w * b
-    return (v / np.linalg.norm(v)).astype(np.float32)
 
 
 B_BOX: Box = (400.0, 120.0, 120.0, 100.0)  # cat B, beside the followed cat A at CAT_BOX

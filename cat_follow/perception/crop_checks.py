@@ -1,6 +1,6 @@
 """The decider's crop checks: which box to send to the classifier with the next detector job,
-and what its verdict does to the candidate or target (confirm, veto, drop, the remembered cat's
-colours). A mixin of ``TargetDecider`` (``decide.py``), which owns every field named here; kept
+and what its verdict does to the candidate or target (confirm, veto, drop, the confirmed cat's
+look). A mixin of ``TargetDecider`` (``decide.py``), which owns every field named here; kept
 apart so each module stays one subject.
 """
 
@@ -13,13 +13,13 @@ import numpy as np
 from cat_follow.config_verifier import VerifierConfig
 from cat_follow.geometry import Box
 from cat_follow.perception.evidence import CandidatePicker, CheckOdds, LocationHint, classify, moved
+from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.scene import SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
-from cat_follow.perception.verifier import similarity
 
 log = logging.getLogger(__name__)
 
-DOGGY = 0.5  # a crop's dog probability from which colour no longer vouches for it
+DOGGY = 0.5  # a crop's dog probability from which the cat's look no longer re-confirms it after a loss
 MAX_PROBE_REJECTS = 4  # dog boxes remembered as not cats (for REJECTED_S), so other dog boxes get probed
 
 
@@ -49,6 +49,8 @@ class CropChecks:
     _checked_t_ns: int
     _checked_box: Box
     _cand_sig: np.ndarray
+    _cand_emb: np.ndarray
+    cat_look: Gallery
     _rejected: Box | None
     _rejected_t_ns: int
     _was: int
@@ -108,6 +110,13 @@ class CropChecks:
         self.recheck = self.unseen = self.suspect = False
         return True
 
+    def _cat_crop(self, signature: np.ndarray, emb: np.ndarray) -> None:
+        """A crop the classifier called a cat: its colours and embedding, taken into the cat's
+        look if it is confirmed (copies: the RESULT slot is reused)."""
+        np.copyto(self._cand_sig, signature)
+        if Gallery.usable(emb):
+            np.copyto(self._cand_emb, emb)
+
     # ---- what came back --------------------------------------------------------------------
     def _odds(self, rec: np.void, pending: tuple[int, int, Box, bool, int]) -> float:
         """A candidate's log-odds of cat over dog after this check: every check of its track (the
@@ -124,7 +133,7 @@ class CropChecks:
                       float(rec["cat_prob"]), float(rec["other_prob"]), raw.name)
         if raw is Verify.CAT and takes:
             self._probed = box
-            np.copyto(self._cand_sig, rec["signature"])
+            self._cat_crop(rec["signature"], rec["embedding"])
         elif raw is not Verify.CAT:
             # the next probes try other dog boxes first: a puppy beside a Siamese that the
             # detector also calls a dog must not be the only box ever asked about
@@ -146,11 +155,11 @@ class CropChecks:
             self._probe_verdict(rec, pending[2], raw, odds > 0 and not held, t_ns)
             return
         self._checked_t_ns, self._checked_box = t_ns, pending[2]
-        look = similarity(rec["signature"], self.picker.cat_sig) if self.picker.has_cat else 0.0
-        # Colour stands in for a cat verdict only for a while after the classifier's last one,
-        # and never for a new place (a jump): in a scene of pale colours a pastel cushion matched
-        # a calico kitten and a box that jumped onto it was kept.
-        same = (look >= self.vcfg.same_look and t_ns - self._cat_ns <= self.same_look_ns
+        emb = rec["embedding"]
+        look = self.cat_look.likeness(emb) if self.cat_look.n and Gallery.usable(emb) else 0.0
+        # The cat's look stands in for a cat verdict only for a while after the classifier's last
+        # one, and never for a new place (a jump): a box that jumped is judged by its own check.
+        same = (look >= self.vcfg.same_cat and t_ns - self._cat_ns <= self.same_look_ns
                 and not self.recheck)
         who, asked, self._was, self._who = self._who, self._was, 0, None
         if log.isEnabledFor(logging.DEBUG):  # -v: why each check was taken as it was
@@ -166,11 +175,13 @@ class CropChecks:
             verdict = Verify.CAT  # the cat we lost a moment ago, back (a partial view may read not-cat)
         elif raw is Verify.CAT and odds <= 0:
             verdict = Verify.UNSURE  # a cat by this check, not by the candidate's checks together
-        if raw is Verify.CAT:  # only the classifier's own verdict: a colour match must not move the cat's colours
+        if raw is Verify.CAT:  # only the classifier's own verdict: a look match must not move the cat's look
             self._cat_ns = t_ns
-            np.copyto(self._cand_sig, rec["signature"])
+            self._cat_crop(rec["signature"], emb)
             if self.lock.state == TargetState.TRACKING:
                 self.picker.remember(self._cand_sig, t_ns)  # appearance drifts with pose and light
+                if Gallery.usable(emb):
+                    self.cat_look.add(emb)
         doggy = verdict is Verify.NOT_CAT or (
             verdict is Verify.UNSURE and float(rec["other_prob"]) > float(rec["cat_prob"]))
         if self.suspect and doggy:

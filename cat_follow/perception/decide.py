@@ -43,8 +43,9 @@ from cat_follow.perception.evidence import (
     dog_to_probe,
     other_class_wins,
 )
+from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.look import CatLooks
-from cat_follow.perception.port import SIGNATURE_LEN, detections
+from cat_follow.perception.port import EMBED_LEN, SIGNATURE_LEN, detections
 from cat_follow.perception.scene import MAX_SIZE_STEP, SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
 
@@ -92,6 +93,8 @@ class TargetDecider(CropChecks):
         self._checked_t_ns = -(1 << 62)
         self._checked_box: Box = (0.0, 0.0, 0.0, 0.0)
         self._cand_sig = np.zeros(SIGNATURE_LEN, np.float32)
+        self._cand_emb = np.zeros(EMBED_LEN, np.float32)  # the last crop the classifier called a cat
+        self.cat_look = Gallery()  # the confirmed cat's crops the classifier called cats (verifier.same_cat)
         self._rejected: Box | None = None  # the last box a crop check ended, and when
         self._rejected_t_ns = 0
         self.odds = CheckOdds()  # a candidate's checks summed: its latest alone does not confirm it
@@ -111,12 +114,13 @@ class TargetDecider(CropChecks):
     def hint(self, rec: np.void, box: Box | None, t_ns: int) -> None:
         """The main loop's HINT record, read by the tracker each frame (``box`` = KCF's). A new
         cat_location away from the held target drops it now (the car must not turn to it), and
-        its look is remembered as another cat's."""
+        its colours are remembered as another cat's, and its look is forgotten."""
         new = int(rec["id"]) != self._hint.id
         self._hint.post(int(rec["id"]), float(rec["x"]), float(rec["half"]))
         if new and self._hint.active and box is not None and not self._hint.covers(box):
             self.drop(DropReason.NONE)
             self.looks.demote(t_ns)
+            self.cat_look.clear()
 
     def drop(self, reason: DropReason) -> None:
         self.lock.drop(reason)
@@ -169,6 +173,7 @@ class TargetDecider(CropChecks):
                       [(int(d["kind"]), round(float(d["score"]), 2), [round(v) for v in box_of(d)]) for d in dets],
                       hit and ([round(v) for v in hit.box], round(hit.score, 2)), self.lock.state.name)
         if self.lock.state == TargetState.TRACKING and before != TargetState.TRACKING:
+            self._confirmed_look(t_ns)
             self.picker.remember(self._cand_sig, t_ns)
         if self.lock.state != before and not self.lock.state.has_target:
             self._forget()  # the lock dropped it itself (misses)
@@ -186,6 +191,15 @@ class TargetDecider(CropChecks):
               and self.scene.can_identify(was) and not back):
             self._was = was  # onto another animal's track: whose crop is it? (checked with the next job)
         return hit if self.lock.state.has_target else None
+
+    def _confirmed_look(self, t_ns: int) -> None:
+        """A target was just confirmed: its last cat crop joins the cat's look, which starts anew
+        once the cat followed before is forgotten (``identity_s`` after it was last called a cat)."""
+        if t_ns - self.picker.t_ns > self.identity_ns:
+            self.cat_look.clear()
+        if Gallery.usable(self._cand_emb):
+            self.cat_look.add(self._cand_emb)
+            self._cand_emb.fill(0.0)  # taken: a later confirmation without a new cat crop adds nothing
 
     def _scene(self, rec: np.void, t_ns: int) -> None:
         """Every animal of the result into the tracks, and the crop check's verdict to the one it checked."""

@@ -42,6 +42,10 @@ class Gallery:
         self._next = (self._next + 1) % SIZE
         self.n = min(self.n + 1, SIZE)
 
+    def clear(self) -> None:
+        """Forget every embedding (another animal's look starts here)."""
+        self._next = self.n = 0
+
     def likeness(self, emb: np.ndarray) -> float:
         """The highest cosine similarity of ``emb`` to the embeddings held (at least one)."""
         return float((self._emb[:self.n] @ emb).max())

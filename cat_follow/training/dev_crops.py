@@ -46,7 +46,7 @@ class Crop:
     image: np.ndarray | None = None
 
 
-def _targets(video: str, labels: Path, mode: str, per_video: int) -> list[Crop]:
+def targets(video: str, labels: Path, mode: str, per_video: int) -> list[Crop]:
     checked = labels / "checked" / (Path(video).stem + ".json")
     crops: list[Crop] = []
     if checked.is_file():
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and path.name not in args.only:
             continue
         mode = table[path.name].score_as if path.name in table else "checked only"
-        crops = _targets(path.name, labels, mode, args.per_video)
+        crops = targets(path.name, labels, mode, args.per_video)
         if not crops:
             continue
         classify_video(ver, path, crops, args.sheets is not None)
