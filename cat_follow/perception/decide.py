@@ -46,12 +46,12 @@ from cat_follow.perception.evidence import (
 from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.look import CatLooks
 from cat_follow.perception.port import EMBED_LEN, SIGNATURE_LEN, detections
-from cat_follow.perception.scene import MAX_SIZE_STEP, SceneTracks
+from cat_follow.perception.scene import MATCH_IOU, MAX_SIZE_STEP, SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
 
 log = logging.getLogger(__name__)
 
-KEEP_IOU = 0.2
+KEEP_IOU = MATCH_IOU  # a detection on the held box continues it, as one continues a track
 SAME_PLACE_IOU = 0.5  # a detection this much on where KCF lost the target is the target
 REJECTED_S = 3.0  # for this long (frame time) a box the verifier rejected yields to any other cat
 
