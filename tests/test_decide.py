@@ -10,6 +10,7 @@ import numpy as np
 
 from cat_follow.config import Config
 from cat_follow.geometry import Box, iou
+from cat_follow.memory.pool import HINT
 from cat_follow.perception.decide import TargetDecider
 from cat_follow.perception.port import EMBED_LEN, KIND_CAT, KIND_DOG, RESULT, SIGNATURE_LEN
 from cat_follow.perception.target import DropReason, TargetState
@@ -279,6 +280,47 @@ def test_a_new_cat_confirmed_long_after_the_last_one_starts_a_new_look() -> None
         f.result([])
     f.confirm(emb=second)
     assert f.d.cat_look.n == 1 and f.d.cat_look.likeness(second) > 0.99
+
+
+def test_a_cat_verdict_while_followed_joins_the_look() -> None:
+    """The look follows the cat's poses: a later crop the classifier called a cat vouches for a
+    puppy reading close to it, though it is nothing like the crop the cat was confirmed on."""
+    cfg = Config()
+    f = Feed(replace(cfg, verifier=replace(cfg.verifier, every_s=0.05)))
+    front, side = _look(1), _look(2)
+    f.confirm(emb=front)
+    assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.9, emb=side) is TargetState.TRACKING
+    for k in range(4):
+        assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.02, dog_prob=0.9,
+                        emb=_mix(side, _look(20 + k), 0.3)) is TargetState.TRACKING
+
+
+def test_a_cat_location_elsewhere_forgets_the_look() -> None:
+    f = Feed()
+    f.confirm(emb=_look(1))
+    assert f.d.cat_look.n == 1
+    rec = np.zeros(1, HINT)[0]
+    rec["id"], rec["x"], rec["half"] = 1, 500.0, 30.0  # a cat_location far right of the held box
+    f.d.hint(rec, f.box, f.t)
+    assert not f.d.state.has_target and f.d.cat_look.n == 0
+
+
+def test_a_target_confirmed_without_a_new_cat_crop_takes_no_old_one_into_its_look() -> None:
+    """A cat's crop is in the look once: a later target confirmed by the detector alone (too
+    small to check), after the old look was forgotten, starts with an empty look."""
+    cfg = Config()
+    f = Feed(replace(cfg, verifier=replace(cfg.verifier, every_s=0.05, identity_s=1.0)))
+    f.confirm(emb=_look(1))
+    f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.9, emb=_look(2))
+    assert f.d.cat_look.n == 2
+    f.d.drop(DropReason.TIMEOUT)
+    f.box = None
+    for _ in range(15):
+        f.result([])
+    far: Box = (300.0, 200.0, 60.0, 50.0)  # under verifier.min_box_px: the detector decides
+    f.result([(far, 0.6, KIND_CAT)])
+    assert f.result([(far, 0.6, KIND_CAT)]) is TargetState.TRACKING
+    assert f.d.cat_look.n == 0
 
 
 def test_a_jump_from_the_last_place_is_checked_before_it_is_shown() -> None:

@@ -132,6 +132,7 @@ class TargetDecider(CropChecks):
         self.gen += 1
         self.suspect = self.recheck = self.unseen = self.by_crop = False
         self._was, self._who, self._back = 0, None, None
+        self._cand_emb.fill(0.0)  # its last cat crop is not the next target's
 
     def on_result(self, rec: np.void, frame: np.ndarray, box: Box | None, last: Box | None = None) -> Hit | None:
         """Apply a taken RESULT (``box`` = KCF's current box, None without one; ``last`` = where
