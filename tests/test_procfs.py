@@ -14,8 +14,8 @@ def test_a_threads_cpu_clock_grows_while_it_computes_stands_still_while_blocked_
 
     def work() -> None:
         clocks.append(thread_cpu_clock())
-        end = time.monotonic() + 0.05
-        while time.monotonic() < end:  # compute
+        end = time.monotonic() + 10  # compute 0.05 s of its own CPU time (wall time varies with the load)
+        while (clock_seconds(clocks[0]) or 0.0) < 0.05 and time.monotonic() < end:
             pass
         computed.set()
         release.wait(10)  # blocked: no CPU
