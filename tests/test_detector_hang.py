@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -17,15 +18,18 @@ from cat_follow.threads.detector import MAX_STUCK_THREADS, ThreadDetectorPort
 
 
 def test_a_hung_detector_thread_is_reported_and_replaced_while_tracking_goes_on(
-        config: Config, models: ModelFiles, detector: SsdDetector, monkeypatch: pytest.MonkeyPatch) -> None:
+        config: Config, models: ModelFiles, detector: SsdDetector, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
     h = Harness(config, models, detector)
     port = h.robot.pipeline.detector
     assert isinstance(port, ThreadDetectorPort)
     counters = h.robot.pool.counters[0]
     blocked, release = threading.Event(), threading.Event()
     real = detector.detect_into
+    stuck_at: list[float] = []  # wall time (as the log records' stamps) when the run got stuck
 
     def stuck(*args: Any) -> Any:  # the interpreter never returns (a wedged delegate, a deadlock)
+        stuck_at.append(time.time())
         blocked.set()
         release.wait()
         return real(*args)
@@ -35,12 +39,18 @@ def test_a_hung_detector_thread_is_reported_and_replaced_while_tracking_goes_on(
         assert wait_for(lambda: port.runs > 0, 10)
         first = port.thread
         monkeypatch.setattr(detector, "detect_into", stuck)
+        caplog.set_level(logging.ERROR, logger="cat_follow.threads.detector")
         assert blocked.wait(5)
-        t, frames = time.monotonic(), int(counters["tracker_frames"])
+        frames = int(counters["tracker_frames"])
         seen: list[str] = []
         assert wait_for(lambda: seen.append(h.robot.status_json()) or '"detector": "hung: restarting (1)"' in seen[-1],
-                        config.detector.hang_timeout_s + 2.0), seen[-1]
-        assert time.monotonic() - t < config.detector.hang_timeout_s + 1.0
+                        config.detector.hang_timeout_s + 3.0), seen[-1]
+        # when the supervisor declared the hang (its log record's stamp), not when this test's
+        # polling saw it: a loaded machine delays the polling, and that is not the port's doing
+        declared = [r.created for r in caplog.records if "detector thread hung" in r.getMessage()]
+        assert len(declared) == 1
+        waited = declared[0] - stuck_at[0]
+        assert config.detector.hang_timeout_s - 0.05 <= waited < config.detector.hang_timeout_s + 1.0, waited
         assert port.hangs == 1 and port.thread is not first and first.is_alive()  # abandoned, still stuck
         runs = int(counters["detector_runs"])
         assert wait_for(lambda: int(counters["detector_runs"]) > runs, 10), "the new detector never answered"
