@@ -66,8 +66,6 @@ class DetectorConfig:
                            "along the horizon, to see cats too small for the whole frame; 0 = off. NanoDet (416 "
                            "input) finds a rendered cat 3 m away in a 240 px tile (0.67), not in a 160 px one.",
                            lo=0, hi=4096)
-    reinit_iou: float = _f(0.6, "Re-initialise KCF from the detector when their IoU falls below this.",
-                           lo=0.0, hi=1.0)
     mode: str = _f("auto", "Where the detector runs: 'thread' (in this process) or 'process' (a spawned "
                    "child over shared memory, restarted by a watchdog); 'auto' = process with 4+ CPU cores "
                    "(the Pi 4), thread with fewer (measured: README, bench).", choices=("auto", "thread", "process"))

@@ -13,6 +13,7 @@ import numpy as np
 
 from cat_follow.config_verifier import VerifierConfig
 from cat_follow.geometry import Box, iou, reaches_column, size_step
+from cat_follow.perception.belief import P_MIN
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, SIGNATURE_LEN
 from cat_follow.perception.scene import MATCH_IOU
 from cat_follow.perception.target import Verify
@@ -137,9 +138,6 @@ class CandidatePicker:
         return max(cats, key=lambda i: self.similarity_to_cat(frame, box_of(dets[i])))
 
 
-P_FLOOR = 0.02  # no single crop check is certain: one moves the sum by at most log(1 / 0.02) = 3.9
-
-
 class CheckOdds:
     """The log-odds of cat over dog, summed over the crop checks of one candidate (naive Bayes
     over its checks): a candidate is a cat by its checks together, not by its latest one.
@@ -157,7 +155,7 @@ class CheckOdds:
         if (gen, probe) != self._key or (probe and iou(box, self._box) < OVERLAP_IOU):
             self.total = 0.0
         self._key, self._box = (gen, probe), box
-        self.total += math.log(max(P_FLOOR, cat_prob) / max(P_FLOOR, dog_prob))
+        self.total += math.log(max(P_MIN, cat_prob) / max(P_MIN, dog_prob))  # the belief's floor
         return self.total
 
 

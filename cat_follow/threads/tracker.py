@@ -4,7 +4,7 @@ Owns the KCF tracker object, the TargetDecider (confirmation, crop checks, drops
 ``tracker_scratch``. Per frame it:
 1. applies a detector result that arrived since the last frame: the decider says whether it
    holds a hit on the cat (KCF is re-initialised from it when KCF has failed or their IoU
-   is below ``reinit_iou``), a crop check's verdict, or a decoy;
+   is below the detectors' NMS IoU, ``scene.SAME_BOX_IOU``), a crop check's verdict, or a decoy;
 2. asks for a detection when one is due (every K frames, at once with no target, a failed
    tracker or an unconfirmed candidate), with a crop check when the decider wants one; in
    lock-step mode it waits for it and applies it to this frame;
@@ -41,6 +41,7 @@ from cat_follow.perception.coast import Coast
 from cat_follow.perception.decide import TargetDecider
 from cat_follow.perception.port import LOCKSTEP_WAIT_S, DetectJob, DetectorPort, new_result_buffer
 from cat_follow.perception.regions import ROI_MIN, ROI_STEP, scan_plan
+from cat_follow.perception.scene import SAME_BOX_IOU
 from cat_follow.perception.target import TargetState
 from cat_follow.stats import LatencyRecorder
 from cat_follow.threads.supervised import Health, SupervisedThread
@@ -56,7 +57,6 @@ class TrackerThread(SupervisedThread):
         self.detector = detector  # the port: submit a job, take its result; nothing else
         self.reader = shared.register_reader("tracker", lockstep=True)
         self.every_k = config.detector.every_k_frames
-        self.reinit_iou = config.detector.reinit_iou
         self.keep_threshold = config.detector.keep_threshold
         self.roi_scale = config.detector.roi_scale
         self.decider = TargetDecider(config)
@@ -193,8 +193,8 @@ class TrackerThread(SupervisedThread):
         if hit is None:
             return False
         self.score = hit.score
-        if self.kcf_ok and iou(self.box, hit.box) >= self.reinit_iou:
-            return False  # they agree: keep KCF's own, newer estimate
+        if self.kcf_ok and iou(self.box, hit.box) >= SAME_BOX_IOU:
+            return False  # one box by the detectors' own NMS: keep KCF's own, newer estimate
         return self.init_kcf(frame, hit.box)
 
     def submit(self, seq: int, t_ns: int) -> int | None:
