@@ -33,9 +33,10 @@ class VerifierConfig:
     jump: float = _f(0.5, "Also re-check when the box centre moved more than this share of its size since "
                      "the last check...", lo=0.05, hi=10.0)
     resize: float = _f(1.5, "...or its area changed by more than this factor.", lo=1.05, hi=10.0)
-    decoy_iou: float = _f(0.5, "A dog or person detection overlapping the target this much (IoU) and scoring "
-                          "above every cat there makes the target a suspected decoy, dropped unless its "
-                          "crop verifies as a cat.", lo=0.05, hi=1.0)
+    decoy_iou: float = _f(0.5, "A detection this much on the target's box (IoU) is on the target itself, not just "
+                          "near it: a dog or person one scoring above every cat there makes the target a "
+                          "suspected decoy, dropped unless its crop verifies as a cat; a weak cat one where the "
+                          "tracker lost the target is the target.", lo=0.05, hi=1.0)
     same_cat: float = _f(0.5, "A crop whose appearance embedding is at least this like the confirmed cat's (cosine "
                          "to the closest of its last 8 crops the classifier called cats) is the same cat: it is not "
                          "dropped as unverified or decoy (the classifier calls some kittens puppies), and within "

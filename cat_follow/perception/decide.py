@@ -52,7 +52,6 @@ from cat_follow.perception.target import DropReason, TargetLock, TargetState, Ve
 log = logging.getLogger(__name__)
 
 KEEP_IOU = MATCH_IOU  # a detection on the held box continues it, as one continues a track
-SAME_PLACE_IOU = 0.5  # a detection this much on where KCF lost the target is the target
 REJECTED_S = 3.0  # for this long (frame time) a box the verifier rejected yields to any other cat
 
 
@@ -231,8 +230,9 @@ class TargetDecider(CropChecks):
             # twice its size there is another animal (the tracks' size gate): a cat walking past
             # in front of the lost one, whose box engulfs its last place.
             i = cat_on(dets, last, self.score_threshold, KEEP_IOU, dog_iou, MAX_SIZE_STEP)
-            if i < 0:  # ...and a weaker one right there (the same place) too
-                i = cat_on(dets, last, self.keep_threshold, SAME_PLACE_IOU, SAME_PLACE_IOU if self.by_crop else None)
+            if i < 0:  # ...and a weaker one right there (on it, as a decoy would be) too
+                on = self.vcfg.decoy_iou
+                i = cat_on(dets, last, self.keep_threshold, on, on if self.by_crop else None)
             if i >= 0:
                 box = last
         if i < 0 and self._hint.active:
