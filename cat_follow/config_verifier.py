@@ -37,27 +37,21 @@ class VerifierConfig:
                           "near it: a dog or person one scoring above every cat there makes the target a "
                           "suspected decoy, dropped unless its crop verifies as a cat; a weak cat one where the "
                           "tracker lost the target is the target.", lo=0.05, hi=1.0)
-    same_cat: float = _f(0.5, "A crop whose appearance embedding is at least this like the confirmed cat's (cosine "
-                         "to the closest of its last 8 crops the classifier called cats) is the same cat: it is not "
-                         "dropped as unverified or decoy (the classifier calls some kittens puppies), and within "
-                         "identity_s of a loss it is re-confirmed without a cat verdict unless the crop says dog "
-                         "(>= 0.5); both only within same_look_s of the classifier's last cat verdict, never after a "
-                         "jump. The same cat's later crops on the sample and dev videos reach it 97% of the time; "
-                         "a dog crop and a cat's look, 1 pair in 6,000 (dog-only videos and held-out pets dogs "
-                         "against 373 cat looks), where colour (same_look) matched 1 pair in 66 (README, "
-                         "\"The cat's look\").",
+    same_cat: float = _f(0.5, "A crop whose appearance embedding is at least this like the confirmed cat's "
+                         "(cosine to the closest of its last 8 crops the classifier called cats) is the same cat: "
+                         "it is not dropped as unverified or decoy (the classifier calls some kittens puppies), "
+                         "and after a loss it is re-confirmed without a cat verdict unless dog is the crop's "
+                         "likeliest class; both only within identity_s of the classifier's last cat verdict, "
+                         "never after a jump. The same cat's later crops on the sample and dev videos reach it 97% of "
+                         "the time; a dog crop and a cat's look, 1 pair in 6,000 (dog-only videos and held-out "
+                         "pets dogs against 373 cat looks), where colour (same_look) matched 1 pair in 66 "
+                         "(README, \"The cat's look\").",
                          lo=-1.0, hi=1.01)
     same_look: float = _f(0.85, "Colour signatures (Bhattacharyya, 0..1) at least this similar may be one cat: after "
                           "a loss, a cat that is below it against the followed cat and looks more like another cat "
                           "seen beside it is not taken for the lost one (two cats at or above it are not told apart "
                           "by colour). Same cat a few frames apart: >= 0.86 on 90% of the sample videos' checks; a "
                           "cat and a dog: <= 0.78 on 90%.", lo=0.0, hi=1.01)
-    same_look_s: float = _f(10.0, "The cat's look (same_cat) stands in for a cat verdict only this long (frame time) "
-                            "after the classifier itself last called the target a cat, and never for a box that "
-                            "jumped to a new place; later, its not-cat checks count again. The look changes only "
-                            "on the classifier's cat verdicts. (A calico kitten the classifier calls a puppy went "
-                            "about 10 s between cat verdicts on its real crops.)",
-                            lo=0.0, hi=3600.0)
     probe_dogs: bool = _f(True, "With no target, check the crop of the strongest dog detection (score >= "
                           "detector.score_threshold, longer side >= min_box_px) with each detector job: a cat verdict "
                           "makes it a cat candidate, followed by the classifier's checks (NanoDet calls a Siamese "
@@ -72,7 +66,9 @@ class VerifierConfig:
                                  "followed cat's own gallery wins by at least 0.13 for 90% of its crops (README, "
                                  "\"Identity by appearance\").", lo=0.0, hi=2.0)
     identity_s: float = _f(30.0, "For this long after the followed cat was last called a cat, prefer the candidate "
-                           "whose colour signature is most like its, and keep its look (same_cat).",
+                           "whose colour signature is most like its, keep its look (same_cat), and let the look "
+                           "stand in for a cat verdict. (A calico kitten the classifier calls a puppy went about "
+                           "10 s between cat verdicts on its real crops.)",
                            lo=0.0, hi=3600.0)
 
     def check(self) -> None:

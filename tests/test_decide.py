@@ -238,11 +238,11 @@ def _mix(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
     return (v / np.linalg.norm(v)).astype(np.float32)
 
 
-def test_the_look_alone_keeps_a_target_only_for_same_look_s() -> None:
+def test_the_look_alone_keeps_a_target_only_for_identity_s() -> None:
     """Checks 0.1 s apart that read puppy but have the cat's look: kept while the classifier's
-    last cat verdict is under same_look_s old, then dropped by the not-cat rule."""
+    last cat verdict is under identity_s old, then dropped by the not-cat rule."""
     cfg = Config()
-    f = Feed(replace(cfg, verifier=replace(cfg.verifier, every_s=0.05, same_look_s=1.0)))
+    f = Feed(replace(cfg, verifier=replace(cfg.verifier, every_s=0.05, identity_s=1.0)))
     kitten = _look(1)
     f.confirm(emb=kitten)
     states = [f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, emb=kitten)
@@ -265,6 +265,19 @@ def test_a_look_match_does_not_move_the_cats_look() -> None:
     assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.05, dog_prob=0.1, emb=near) is TargetState.TRACKING
     assert f.d.cat_look.n == 1 and f.d.cat_look.likeness(kitten) > 0.99
     assert f.d.cat_look.likeness(near) < 0.99
+
+
+def test_the_look_does_not_re_confirm_a_crop_that_leans_dog() -> None:
+    """After a loss the look re-confirms a crop that reads neither cat nor dog (a partial view),
+    not one whose likeliest class is dog, however like the cat it looks."""
+    kitten = _look(1)
+    for dog, back in ((0.35, TargetState.TRACKING), (0.45, TargetState.ACQUIRING)):  # other: 0.45, 0.35
+        f = Feed()
+        f.confirm(emb=kitten)
+        f.d.drop(DropReason.TIMEOUT)
+        f.box = None
+        f.result([(CAT_BOX, 0.8, KIND_CAT)])
+        assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.2, dog_prob=dog, emb=kitten) is back, dog
 
 
 def test_a_new_cat_confirmed_long_after_the_last_one_starts_a_new_look() -> None:

@@ -19,8 +19,12 @@ from cat_follow.perception.target import DropReason, TargetLock, TargetState, Ve
 
 log = logging.getLogger(__name__)
 
-DOGGY = 0.5  # a crop's dog probability from which the cat's look no longer re-confirms it after a loss
 MAX_PROBE_REJECTS = 4  # dog boxes remembered as not cats (for REJECTED_S), so other dog boxes get probed
+
+
+def _says_dog(rec: np.void) -> bool:
+    """Is dog the classifier's most likely class for the checked crop?"""
+    return float(rec["dog_prob"]) > max(float(rec["cat_prob"]), float(rec["cls_other_prob"]))
 
 
 class CropChecks:
@@ -38,7 +42,6 @@ class CropChecks:
     unseen: bool
     every_ns: int
     identity_ns: int
-    same_look_ns: int
     _cat_ns: int
     _probe: Box | None
     _probed: Box | None
@@ -159,7 +162,7 @@ class CropChecks:
         look = self.cat_look.likeness(emb) if self.cat_look.n and Gallery.usable(emb) else 0.0
         # The cat's look stands in for a cat verdict only for a while after the classifier's last
         # one, and never for a new place (a jump): a box that jumped is judged by its own check.
-        same = (look >= self.vcfg.same_cat and t_ns - self._cat_ns <= self.same_look_ns
+        same = (look >= self.vcfg.same_cat and t_ns - self._cat_ns <= self.identity_ns
                 and not self.recheck)
         who, asked, self._was, self._who = self._who, self._was, 0, None
         if log.isEnabledFor(logging.DEBUG):  # -v: why each check was taken as it was
@@ -171,7 +174,7 @@ class CropChecks:
             return  # another cat, by its look: back to the followed one
         if same and self.lock.state == TargetState.TRACKING:
             verdict, self.suspect, self.recheck = max(verdict, Verify.UNSURE), False, False  # the cat we confirmed
-        elif same and float(rec["other_prob"]) < DOGGY and t_ns - self.picker.t_ns <= self.identity_ns:
+        elif same and not _says_dog(rec) and t_ns - self.picker.t_ns <= self.identity_ns:
             verdict = Verify.CAT  # the cat we lost a moment ago, back (a partial view may read not-cat)
         elif raw is Verify.CAT and odds <= 0:
             verdict = Verify.UNSURE  # a cat by this check, not by the candidate's checks together

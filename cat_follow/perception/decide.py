@@ -73,7 +73,6 @@ class TargetDecider(CropChecks):
         self.score_threshold, self.keep_threshold = d.score_threshold, d.keep_threshold
         self.every_ns = round(self.vcfg.every_s * 1e9)
         self.identity_ns = round(self.vcfg.identity_s * 1e9)
-        self.same_look_ns = round(self.vcfg.same_look_s * 1e9)
         self._cat_ns = -(1 << 62)     # when the classifier itself last called the followed thing a cat
         self.picker = CandidatePicker()
         self.suspect = False          # a decoy is suspected: check the crop now

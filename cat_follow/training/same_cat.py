@@ -29,7 +29,7 @@ from cat_follow.training.data import DEFAULT_DATA, read_image, read_photos
 from cat_follow.training.dev_crops import Crop, classify_video, targets
 from cat_follow.training.train import backbone_files
 
-BACK_FRAMES = 300  # 10 s at 30 fps: the verifier's same_look_s
+BACK_FRAMES = 300  # 10 s at 30 fps: a kitten read as a puppy went this long between cat verdicts
 GALLERY = 8        # perception/gallery.py SIZE
 
 
