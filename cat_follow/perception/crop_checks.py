@@ -19,7 +19,7 @@ from cat_follow.perception.target import DropReason, TargetLock, TargetState, Ve
 
 log = logging.getLogger(__name__)
 
-MAX_PROBE_REJECTS = 4  # dog boxes remembered as not cats (for REJECTED_S), so other dog boxes get probed
+MAX_PROBE_REJECTS = 4  # dog boxes remembered as not cats (for target.lost_after_s), so other dog boxes get probed
 
 
 def _says_dog(rec: np.void) -> bool:

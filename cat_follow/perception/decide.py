@@ -52,7 +52,6 @@ from cat_follow.perception.target import DropReason, TargetLock, TargetState, Ve
 log = logging.getLogger(__name__)
 
 KEEP_IOU = MATCH_IOU  # a detection on the held box continues it, as one continues a track
-REJECTED_S = 3.0  # for this long (frame time) a box the verifier rejected yields to any other cat
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,9 @@ class TargetDecider(CropChecks):
         self._cand_sig = np.zeros(SIGNATURE_LEN, np.float32)
         self._cand_emb = np.zeros(EMBED_LEN, np.float32)  # the last crop the classifier called a cat
         self.cat_look = Gallery()  # the confirmed cat's crops the classifier called cats (verifier.same_cat)
-        self._rejected: Box | None = None  # the last box a crop check ended, and when
+        # the last box a crop check ended, and when: it yields to any other cat for as long as the
+        # tracks remember an unseen object (target.lost_after_s)
+        self._rejected: Box | None = None
         self._rejected_t_ns = 0
         self.odds = CheckOdds()  # a candidate's checks summed: its latest alone does not confirm it
         self._hint = LocationHint()  # which cat the user means
@@ -163,7 +164,7 @@ class TargetDecider(CropChecks):
         self._probed = None
         self._probe = None
         if self.vcfg.probe_dogs and not self.lock.state.has_target:
-            skip = [b for b, t in self._probe_rejects if t_ns - t <= REJECTED_S * 1e9]
+            skip = [b for b, t in self._probe_rejects if t_ns - t <= self.lock.lost_after_ns]
             self._probe = (dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px, skip)
                            or dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px))
         if log.isEnabledFor(logging.DEBUG):
@@ -237,7 +238,7 @@ class TargetDecider(CropChecks):
         if i < 0 and self._hint.active:
             i = self._hint.nearest(dets, self.score_threshold)  # the one the user means
         if i < 0:
-            skip = self._rejected if t_ns - self._rejected_t_ns <= REJECTED_S * 1e9 else None
+            skip = self._rejected if t_ns - self._rejected_t_ns <= self.lock.lost_after_ns else None
             i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns, skip,
                                  unlike=lambda b: self.looks.is_other(frame, b, t_ns))
         if i < 0 and self._probed is not None and box is None and last is None:
