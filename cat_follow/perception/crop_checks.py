@@ -19,8 +19,6 @@ from cat_follow.perception.target import DropReason, TargetLock, TargetState, Ve
 
 log = logging.getLogger(__name__)
 
-MAX_PROBE_REJECTS = 4  # dog boxes remembered as not cats (for target.lost_after_s), so other dog boxes get probed
-
 
 def _says_dog(rec: np.void) -> bool:
     """Is dog the classifier's most likely class for the checked crop?"""
@@ -140,7 +138,9 @@ class CropChecks:
         elif raw is not Verify.CAT:
             # the next probes try other dog boxes first: a puppy beside a Siamese that the
             # detector also calls a dog must not be the only box ever asked about
-            self._probe_rejects = [*self._probe_rejects[-(MAX_PROBE_REJECTS - 1):], (box, t_ns)]
+            # (each remembered as long as a rejected candidate is, target.lost_after_s)
+            recent = [(b, t) for b, t in self._probe_rejects if t_ns - t <= self.lock.lost_after_ns]
+            self._probe_rejects = [*recent, (box, t_ns)]
 
     def _verdict(self, rec: np.void, t_ns: int) -> None:
         pending, ticket = self._pending, int(rec["ticket"])
