@@ -6,7 +6,8 @@ fluffy dogs cats. A target is dropped, with a reason the status and the replay l
 
 - ``timeout``: no detector hit for ``lost_after_s``, or ``max_misses`` detector runs in a
   row without one (a tracker that drifted off the cat stops being followed quickly);
-- ``unverified``: ``drop_after`` crop checks in a row did not look like a cat;
+- ``unverified``: ``drop_after`` crop checks in a row did not look like a cat (a candidate's
+  first one already blocks its confirmation);
 - ``decoy``: a dog or person detection overlapped the target more strongly than any cat
   and the crop did not verify as a cat.
 """
@@ -14,8 +15,6 @@ fluffy dogs cats. A target is dropped, with a reason the status and the replay l
 from __future__ import annotations
 
 import enum
-
-VETO_AFTER = 2  # not-cat checks in a row that end a candidate (one alone only blocks confirming it)
 
 
 class TargetState(enum.IntEnum):
@@ -56,7 +55,7 @@ class TargetLock:
     """Counts detector hits and crop checks. ``require_verified`` = the verifier is on."""
 
     def __init__(self, confirm_hits: int, lost_after_s: float, *, require_verified: bool = False,
-                 max_misses: int = 0, drop_after: int = 3) -> None:
+                 max_misses: int = 0, drop_after: int = 2) -> None:
         self.confirm_hits = confirm_hits
         self.lost_after_ns = round(lost_after_s * 1e9)
         self.require_verified = require_verified
@@ -103,10 +102,8 @@ class TargetLock:
         elif verdict is Verify.NOT_CAT:
             self.not_cat += 1
             if self.state == TargetState.ACQUIRING:
-                self.verified = False  # a not-cat crop vetoes confirmation; twice in a row, the candidate
-                if self.not_cat >= VETO_AFTER:
-                    return self.drop(DropReason.UNVERIFIED)
-            elif self.not_cat >= self.drop_after:
+                self.verified = False  # a not-cat crop vetoes confirmation; drop_after in a row, the candidate
+            if self.not_cat >= self.drop_after:
                 return self.drop(DropReason.UNVERIFIED)
         return self.state
 
