@@ -23,11 +23,9 @@ class VerifierConfig:
                          "is confirmed on detector hits alone, and checked as soon as its box grows past this.",
                          lo=0, hi=4096)
     margin: float = _f(0.15, "The crop is a square of the box's longer side plus this share of it.", lo=0.0, hi=2.0)
-    cat_threshold: float = _f(0.3, "A crop verifies as a cat when its calibrated cat probability is at least "
-                              "this and above its dog probability.",
-                              lo=0.0, hi=1.0)
     not_cat_below: float = _f(0.1, "A crop whose cat probability is below this counts as not a cat: it vetoes "
-                              "a candidate and counts toward dropping a target.", lo=0.0, hi=1.0)
+                              "a candidate and counts toward dropping a target. (A crop verifies as a cat when cat "
+                              "is the classifier's likeliest class; anything between is unsure.)", lo=0.0, hi=1.0 / 3)
     drop_after: int = _f(2, "Drop a candidate or a target (unverified) after this many not-cat checks in a row (a "
                          "candidate's first one already blocks its confirmation). Candidates used 2 and targets 3; "
                          "both at 2 left the dev suite unchanged, both at 3 cost cats_compilation's on_cat in pi4 "
@@ -73,7 +71,3 @@ class VerifierConfig:
                            "stand in for a cat verdict. (A calico kitten the classifier calls a puppy went about "
                            "10 s between cat verdicts on its real crops.)",
                            lo=0.0, hi=3600.0)
-
-    def check(self) -> None:
-        if self.not_cat_below > self.cat_threshold:
-            raise ValueError("not_cat_below: must not exceed cat_threshold")

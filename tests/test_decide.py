@@ -83,11 +83,13 @@ def test_a_not_cat_crop_vetoes_confirmation() -> None:
     assert f.d.drop_reason is DropReason.NONE  # a candidate, never a target
 
 
-def test_a_crop_more_dog_than_cat_does_not_confirm() -> None:
+def test_a_crop_confirms_only_when_cat_is_its_likeliest_class() -> None:
+    """No threshold on P(cat): more dog than cat, or more "neither" than cat, is unsure."""
     f = Feed()
     f.result([(CAT_BOX, 0.8, KIND_CAT)])
     assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.35, dog_prob=0.55) is TargetState.ACQUIRING
-    assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.35, dog_prob=0.10) is TargetState.TRACKING
+    assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.35, dog_prob=0.10) is TargetState.ACQUIRING  # other 0.55
+    assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.5, dog_prob=0.10) is TargetState.TRACKING  # other 0.4
 
 
 def test_a_vetoed_candidate_is_not_picked_again_at_once() -> None:

@@ -151,7 +151,8 @@ class CropChecks:
             return  # another animal's check: its track took the verdict (SceneTracks.on_verdict)
         if not int(rec["verified"]) or pending[1] != self.gen:
             return  # no verifier ran, or it checked a box we no longer follow
-        verdict = raw = classify(float(rec["cat_prob"]), float(rec["other_prob"]), self.vcfg)
+        verdict = raw = classify(float(rec["cat_prob"]), float(rec["dog_prob"]), float(rec["cls_other_prob"]),
+                                 self.vcfg)
         held = self.lock.state.has_target
         odds = self._odds(rec, pending) if pending[3] or self.lock.state == TargetState.ACQUIRING else 1.0
         if pending[3]:

@@ -28,11 +28,11 @@ def box_of(det: Any) -> Box:
     return (float(det["x"]), float(det["y"]), float(det["w"]), float(det["h"]))
 
 
-def classify(cat_prob: float, dog_prob: float, cfg: VerifierConfig) -> Verify:
-    """One crop check's verdict. A crop verifies as a cat only when the classifier also prefers
-    cat to dog: a cat probability at the threshold with more dog than cat (a blanket beside a
-    kitten, 0.30 cat / 0.55 dog) is not a cat, only unsure."""
-    if cat_prob >= cfg.cat_threshold and cat_prob > dog_prob:
+def classify(cat_prob: float, dog_prob: float, other_prob: float, cfg: VerifierConfig) -> Verify:
+    """One crop check's verdict (the classifier's calibrated probabilities). A crop verifies as a
+    cat when cat is its likeliest class: a crop at cat 0.30 / dog 0.55 (a blanket beside a kitten)
+    is not a cat, only unsure."""
+    if cat_prob > dog_prob and cat_prob >= other_prob:
         return Verify.CAT
     return Verify.NOT_CAT if cat_prob < cfg.not_cat_below else Verify.UNSURE
 

@@ -46,7 +46,7 @@ class DropReason(enum.IntEnum):
 class Verify(enum.IntEnum):
     """What one crop check said."""
 
-    CAT = 1       # cat probability >= cat_threshold
+    CAT = 1       # cat is the classifier's likeliest class
     UNSURE = 0    # in between: neither confirms nor counts against
     NOT_CAT = -1  # cat probability < not_cat_below
 

@@ -34,7 +34,7 @@ GALLERY = 8        # perception/gallery.py SIZE
 
 
 def _called_cat(c: Crop, cfg: VerifierConfig) -> bool:
-    return c.new[0] >= cfg.cat_threshold and c.new[0] > c.new[1]
+    return c.new[0] > c.new[1] and c.new[0] >= c.new[2]  # as evidence.classify
 
 
 def main(argv: list[str] | None = None) -> int:
