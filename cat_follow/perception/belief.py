@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-CAT, DOG = 0, 1  # and 2: other (as the classifier's order)
+CAT, DOG, OTHER = 0, 1, 2  # as the classifier's order
 P_MIN = 0.02  # no single observation is certain: each moves a logit by at most log(1/P_MIN) = 3.9
 FLOOR = 2 * math.log(1 / P_MIN)  # a class at most two certain verdicts behind the best one
 

@@ -12,7 +12,8 @@ import numpy as np
 
 from cat_follow.config_verifier import VerifierConfig
 from cat_follow.geometry import Box
-from cat_follow.perception.evidence import CandidatePicker, CheckOdds, LocationHint, classify, moved
+from cat_follow.perception.belief import DOG
+from cat_follow.perception.evidence import CandidatePicker, CheckOdds, LocationHint, classify, likeliest, moved
 from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.scene import SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
@@ -20,9 +21,9 @@ from cat_follow.perception.target import DropReason, TargetLock, TargetState, Ve
 log = logging.getLogger(__name__)
 
 
-def _says_dog(rec: np.void) -> bool:
-    """Is dog the classifier's most likely class for the checked crop?"""
-    return float(rec["dog_prob"]) > max(float(rec["cat_prob"]), float(rec["cls_other_prob"]))
+def _probs(rec: np.void) -> tuple[float, float, float]:
+    """The classifier's (cat, dog, neither) for the checked crop."""
+    return float(rec["cat_prob"]), float(rec["dog_prob"]), float(rec["cls_other_prob"])
 
 
 class CropChecks:
@@ -138,9 +139,8 @@ class CropChecks:
         elif raw is not Verify.CAT:
             # the next probes try other dog boxes first: a puppy beside a Siamese that the
             # detector also calls a dog must not be the only box ever asked about
-            # (each remembered as long as a rejected candidate is, target.lost_after_s)
-            recent = [(b, t) for b, t in self._probe_rejects if t_ns - t <= self.lock.lost_after_ns]
-            self._probe_rejects = [*recent, (box, t_ns)]
+            # (each for as long as a rejected candidate is, target.lost_after_s: decide.py prunes them)
+            self._probe_rejects.append((box, t_ns))
 
     def _verdict(self, rec: np.void, t_ns: int) -> None:
         pending, ticket = self._pending, int(rec["ticket"])
@@ -151,8 +151,7 @@ class CropChecks:
             return  # another animal's check: its track took the verdict (SceneTracks.on_verdict)
         if not int(rec["verified"]) or pending[1] != self.gen:
             return  # no verifier ran, or it checked a box we no longer follow
-        verdict = raw = classify(float(rec["cat_prob"]), float(rec["dog_prob"]), float(rec["cls_other_prob"]),
-                                 self.vcfg)
+        verdict = raw = classify(*_probs(rec), self.vcfg)
         held = self.lock.state.has_target
         odds = self._odds(rec, pending) if pending[3] or self.lock.state == TargetState.ACQUIRING else 1.0
         if pending[3]:
@@ -175,7 +174,7 @@ class CropChecks:
             return  # another cat, by its look: back to the followed one
         if same and self.lock.state == TargetState.TRACKING:
             verdict, self.suspect, self.recheck = max(verdict, Verify.UNSURE), False, False  # the cat we confirmed
-        elif same and not _says_dog(rec) and t_ns - self.picker.t_ns <= self.identity_ns:
+        elif same and likeliest(*_probs(rec)) != DOG and t_ns - self.picker.t_ns <= self.identity_ns:
             verdict = Verify.CAT  # the cat we lost a moment ago, back (a partial view may read not-cat)
         elif raw is Verify.CAT and odds <= 0:
             verdict = Verify.UNSURE  # a cat by this check, not by the candidate's checks together

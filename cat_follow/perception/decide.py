@@ -46,13 +46,10 @@ from cat_follow.perception.evidence import (
 from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.look import CatLooks
 from cat_follow.perception.port import EMBED_LEN, SIGNATURE_LEN, detections
-from cat_follow.perception.scene import MATCH_IOU, MAX_SIZE_STEP, SceneTracks
+from cat_follow.perception.scene import MAX_SIZE_STEP, SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
 
 log = logging.getLogger(__name__)
-
-KEEP_IOU = MATCH_IOU  # a detection on the held box continues it, as one continues a track
-
 
 @dataclass(frozen=True)
 class Hit:
@@ -164,7 +161,8 @@ class TargetDecider(CropChecks):
         self._probed = None
         self._probe = None
         if self.vcfg.probe_dogs and not self.lock.state.has_target:
-            skip = [b for b, t in self._probe_rejects if t_ns - t <= self.lock.lost_after_ns]
+            self._probe_rejects = [(b, t) for b, t in self._probe_rejects if t_ns - t <= self.lock.lost_after_ns]
+            skip = [b for b, _ in self._probe_rejects]
             self._probe = (dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px, skip)
                            or dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px))
         if log.isEnabledFor(logging.DEBUG):
@@ -223,13 +221,13 @@ class TargetDecider(CropChecks):
             back, self._back = self._back, None
             return Hit(back, self.score_threshold)
         dog_iou = self.vcfg.decoy_iou if self.by_crop else None  # the detector's word for this cat
-        i = cat_on(dets, box, self.keep_threshold, KEEP_IOU, dog_iou) if box is not None else -1
+        i = cat_on(dets, box, self.keep_threshold, OVERLAP_IOU, dog_iou) if box is not None else -1
         if i < 0 and box is None and last is not None:
             # KCF lost it a moment ago: a cat where it was is the same cat. Without this the
             # colour signature alone chose, and a white blanket beside a white kitten won. A box
             # twice its size there is another animal (the tracks' size gate): a cat walking past
             # in front of the lost one, whose box engulfs its last place.
-            i = cat_on(dets, last, self.score_threshold, KEEP_IOU, dog_iou, MAX_SIZE_STEP)
+            i = cat_on(dets, last, self.score_threshold, OVERLAP_IOU, dog_iou, MAX_SIZE_STEP)
             if i < 0:  # ...and a weaker one right there (on it, as a decoy would be) too
                 on = self.vcfg.decoy_iou
                 i = cat_on(dets, last, self.keep_threshold, on, on if self.by_crop else None)

@@ -13,7 +13,7 @@ import numpy as np
 
 from cat_follow.config_verifier import VerifierConfig
 from cat_follow.geometry import Box, iou, reaches_column, size_step
-from cat_follow.perception.belief import P_MIN
+from cat_follow.perception.belief import CAT, DOG, OTHER, P_MIN
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, SIGNATURE_LEN
 from cat_follow.perception.scene import MATCH_IOU
 from cat_follow.perception.target import Verify
@@ -28,11 +28,19 @@ def box_of(det: Any) -> Box:
     return (float(det["x"]), float(det["y"]), float(det["w"]), float(det["h"]))
 
 
+def likeliest(cat_prob: float, dog_prob: float, other_prob: float) -> int:
+    """The classifier's likeliest class for a crop: CAT, DOG or OTHER (a tie with neither goes to
+    cat, any other tie to OTHER)."""
+    if cat_prob > dog_prob and cat_prob >= other_prob:
+        return CAT
+    return DOG if dog_prob > cat_prob and dog_prob > other_prob else OTHER
+
+
 def classify(cat_prob: float, dog_prob: float, other_prob: float, cfg: VerifierConfig) -> Verify:
     """One crop check's verdict (the classifier's calibrated probabilities). A crop verifies as a
     cat when cat is its likeliest class: a crop at cat 0.30 / dog 0.55 (a blanket beside a kitten)
     is not a cat, only unsure."""
-    if cat_prob > dog_prob and cat_prob >= other_prob:
+    if likeliest(cat_prob, dog_prob, other_prob) == CAT:
         return Verify.CAT
     return Verify.NOT_CAT if cat_prob < cfg.not_cat_below else Verify.UNSURE
 

@@ -23,6 +23,8 @@ import numpy as np
 from cat_follow.config_verifier import VerifierConfig
 from cat_follow.evaluation.scoring import load_video_table
 from cat_follow.evaluation.suite import default_labels_dir, default_videos_dir
+from cat_follow.perception.belief import CAT
+from cat_follow.perception.evidence import likeliest
 from cat_follow.perception.manifest import load_manifest
 from cat_follow.perception.verifier import CropVerifier, similarity
 from cat_follow.training.data import DEFAULT_DATA, read_image, read_photos
@@ -33,8 +35,8 @@ BACK_FRAMES = 300  # 10 s at 30 fps: a kitten read as a puppy went this long bet
 GALLERY = 8        # perception/gallery.py SIZE
 
 
-def _called_cat(c: Crop, cfg: VerifierConfig) -> bool:
-    return c.new[0] > c.new[1] and c.new[0] >= c.new[2]  # as evidence.classify
+def _called_cat(c: Crop) -> bool:
+    return likeliest(*c.new) == CAT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,10 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             dogs += crops
             continue
         for i, c in enumerate(crops):
-            g = [d for d in crops[:i] if c.frame - BACK_FRAMES <= d.frame < c.frame and _called_cat(d, cfg)
+            g = [d for d in crops[:i] if c.frame - BACK_FRAMES <= d.frame < c.frame and _called_cat(d)
                  and d.who == c.who][-GALLERY:]
             if g:
-                same.append((max(float(d.emb @ c.emb) for d in g), similarity(g[-1].sig, c.sig), _called_cat(c, cfg)))
+                same.append((max(float(d.emb @ c.emb) for d in g), similarity(g[-1].sig, c.sig), _called_cat(c)))
                 if i % 4 == 0:
                     looks.append(([d.emb for d in g], g[-1].sig))
     for photo in read_photos(DEFAULT_DATA):
