@@ -18,6 +18,7 @@ from cat_follow.config_record import RecordConfig
 from cat_follow.config_schema import build_section, document_as_toml, read_toml
 from cat_follow.config_schema import field_doc as _f
 from cat_follow.config_timing import TimingConfig
+from cat_follow.config_tracks import TracksConfig
 from cat_follow.config_verifier import VerifierConfig
 from cat_follow.config_web import WebConfig
 from cat_follow.errors import ConfigError
@@ -194,6 +195,7 @@ class Config:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     target: TargetConfig = field(default_factory=TargetConfig)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
+    tracks: TracksConfig = field(default_factory=TracksConfig)
     robot: RobotConfig = field(default_factory=RobotConfig)
     motion: MotionConfig = field(default_factory=MotionConfig)
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
@@ -204,6 +206,15 @@ class Config:
     timing: TimingConfig = field(default_factory=TimingConfig)
 
 
+# Keys an older version read, and what decides in their place (README, "Tuned constants").
+RETIRED = {
+    "detector.reinit_iou": "KCF is re-initialised where the detector's box and its own are not one box "
+                           "(the detectors' NMS IoU, 0.6, the value it had)",
+    "verifier.cat_threshold": "a crop verifies as a cat when cat is the classifier's likeliest class",
+    "verifier.same_look_s": "the look vouches for the cat for verifier.identity_s",
+}
+
+
 def config_from_dict(data: dict[str, Any]) -> Config:
     """Validate a parsed TOML document into a Config (pure; raises ConfigError)."""
     sections = {f.name: f for f in dataclasses.fields(Config)}
@@ -211,6 +222,9 @@ def config_from_dict(data: dict[str, Any]) -> Config:
     for name, table in data.items():
         if name not in sections:
             raise ConfigError(f"{name}: unknown section (known: {', '.join(sorted(sections))})")
+        for key in table if isinstance(table, dict) else ():
+            if f"{name}.{key}" in RETIRED:
+                raise ConfigError(f"{name}.{key}: retired, remove it: {RETIRED[f'{name}.{key}']}")
         kwargs[name] = build_section(name, type(getattr(Config(), name)), table)
     cfg = Config(**kwargs)
     if cfg.camera.width % 2 or cfg.camera.height % 2:

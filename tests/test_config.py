@@ -37,6 +37,12 @@ def test_values_are_read() -> None:
     ({"detector": {"hang_timeout_s": 0.0}}, "detector.hang_timeout_s: must be >= 0.1"),
     ({"process": {"detector_nice": 20}}, "process.detector_nice: must be <= 19"),
     ({"process": {"gil_switch_ms": 0}}, "process.gil_switch_ms: must be >= 0.05"),
+    ({"tracks": {"size_step": 1.0}}, "tracks.size_step: must be >= 1.05"),
+    ({"tracks": {"p_min": 0.5}}, "tracks.p_min: must be <= 0.3"),
+    ({"verifier": {"cat_threshold": 0.3}}, "verifier.cat_threshold: retired, remove it: a crop verifies as a cat "
+                                           "when cat is the classifier's likeliest class"),
+    ({"detector": {"reinit_iou": 0.6}}, "detector.reinit_iou: retired"),
+    ({"verifier": {"same_look_s": 10}}, "verifier.same_look_s: retired, remove it: the look vouches"),
 ])
 def test_bad_values_name_the_key(data: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cat_follow.config_tracks import TracksConfig
 from cat_follow.geometry import Box, iou
 from cat_follow.memory.pool import BBOX, SHOWN_TRACKS, TRACK_ROW, track_rows
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, KIND_PERSON, RESULT
@@ -27,8 +28,8 @@ def _dets(*dets: tuple[Box, float, int]) -> np.ndarray:
     return rec["dets"][: len(dets)]
 
 
-def _scene() -> SceneTracks:
-    return SceneTracks(high=0.5, low=0.3, max_age_s=2.0)
+def _scene(cfg: TracksConfig | None = None) -> SceneTracks:
+    return SceneTracks(high=0.5, low=0.3, max_age_s=2.0, cfg=cfg or TracksConfig())
 
 
 def _at(x: float) -> Box:
@@ -78,6 +79,28 @@ def test_a_box_that_doubles_is_another_animal_and_a_duplicate_box_starts_no_trac
     assert not hidden.seen and len(sc.tracks) == 2
     front = sc.on(big)
     assert front is not None and front is not hidden and sc.on(dup) is front
+
+
+def test_the_size_gate_the_part_share_and_the_belief_floor_are_the_configs() -> None:
+    """``[tracks]`` decides: with ``size_step`` 3 the engulfing box above is the hidden cat's
+    (its sides grew 1.5x and 2.3x); with ``part_of`` 1 the second box, not wholly inside the
+    first, starts a track of its own; with a higher ``p_min`` one certain verdict moves a belief less."""
+    small, big, dup = (270.0, 195.0, 95.0, 80.0), (210.0, 160.0, 140.0, 185.0), (212.0, 120.0, 143.0, 178.0)
+    loose = _scene(TracksConfig(size_step=3.0))
+    loose.update(_dets((small, 0.8, KIND_CAT)), 0)
+    (hidden,) = loose.tracks
+    loose.update(_dets((big, 0.7, KIND_CAT)), STEP)
+    assert hidden.seen and len(loose.tracks) == 1
+    strict = _scene(TracksConfig(part_of=1.0))
+    strict.update(_dets((big, 0.7, KIND_CAT), (dup, 0.6, KIND_CAT)), 0)
+    assert len(strict.tracks) == 2
+    moved = []
+    for p_min in (0.02, 0.2):
+        sc = _scene(TracksConfig(p_min=p_min))
+        sc.update(_dets((small, 0.8, KIND_CAT)), 0)
+        sc.on_verdict(small, 0.0, 1.0, 0.0)
+        moved.append(sc.tracks[0].belief.prob(1))
+    assert moved[0] > 0.9 > moved[1] > 0.5
 
 
 def test_a_cat_inside_a_dogs_or_persons_box_is_a_track_of_its_own() -> None:

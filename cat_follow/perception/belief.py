@@ -9,9 +9,10 @@ is a sum of their logarithms (naive Bayes), in two terms:
   frames is one opinion, not 30), so the detector's say is bounded, while one detection counts
   half as much as many.
 
-Verdict logits are kept relative to the best class and floored at ``-FLOOR`` so that no
-history is final: two confident verdicts can always turn a belief (a track that slid from a
-cat onto a dog). Pure arithmetic on a few floats.
+Each probability counts as at least ``p_min`` (config ``tracks.p_min``): no single observation
+is certain. Verdict logits are kept relative to the best class and floored two such steps
+below it, so that no history is final: two confident verdicts can always turn a belief (a
+track that slid from a cat onto a dog). Pure arithmetic on a few floats.
 
 Why not Frigate's anchor (the median of the detector's score history above a threshold): a
 median of one class's scores cannot use a classifier verdict, cannot say "dog" for a box the
@@ -23,8 +24,6 @@ from __future__ import annotations
 import math
 
 CAT, DOG, OTHER = 0, 1, 2  # as the classifier's order
-P_MIN = 0.02  # no single observation is certain: each moves a logit by at most log(1/P_MIN) = 3.9
-FLOOR = 2 * math.log(1 / P_MIN)  # a class at most two certain verdicts behind the best one
 
 
 def detection_probs(cat: float, dog: float, person: float) -> tuple[float, float, float]:
@@ -36,11 +35,14 @@ def detection_probs(cat: float, dog: float, person: float) -> tuple[float, float
 
 
 class Belief:
-    """Owns one track's detector term (sum of log-probabilities and count) and verdict term."""
+    """Owns one track's detector term (sum of log-probabilities and count) and verdict term;
+    ``p_min``: the least any observation's probability counts as (``tracks.p_min``)."""
 
-    __slots__ = ("det", "n", "ver")
+    __slots__ = ("det", "floor", "n", "p_min", "ver")
 
-    def __init__(self) -> None:
+    def __init__(self, p_min: float) -> None:
+        self.p_min = p_min
+        self.floor = 2 * math.log(1 / p_min)  # a class at most two certain verdicts behind the best one
         self.det = [0.0, 0.0, 0.0]
         self.n = 0
         self.ver = [0.0, 0.0, 0.0]
@@ -48,17 +50,17 @@ class Belief:
     def add_detection(self, probs: tuple[float, float, float]) -> None:
         """One detection's class probabilities (``detection_probs``)."""
         for i in range(3):
-            self.det[i] += math.log(max(P_MIN, min(1.0, probs[i])))
+            self.det[i] += math.log(max(self.p_min, min(1.0, probs[i])))
         self.n += 1
 
     def add_verdict(self, probs: tuple[float, float, float]) -> None:
         """One crop check's class probabilities."""
         v = self.ver
         for i in range(3):
-            v[i] += math.log(max(P_MIN, min(1.0, probs[i])))
+            v[i] += math.log(max(self.p_min, min(1.0, probs[i])))
         top = max(v)
         for i in range(3):
-            v[i] = max(-FLOOR, v[i] - top)
+            v[i] = max(-self.floor, v[i] - top)
 
     @property
     def logit(self) -> tuple[float, float, float]:

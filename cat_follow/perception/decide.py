@@ -46,7 +46,7 @@ from cat_follow.perception.evidence import (
 from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.look import CatLooks
 from cat_follow.perception.port import EMBED_LEN, SIGNATURE_LEN, detections
-from cat_follow.perception.scene import MAX_SIZE_STEP, SceneTracks
+from cat_follow.perception.scene import SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class TargetDecider(CropChecks):
         # tracks remember an unseen object (target.lost_after_s)
         self._rejected: Box | None = None
         self._rejected_t_ns = 0
-        self.odds = CheckOdds()  # a candidate's checks summed: its latest alone does not confirm it
+        self.odds = CheckOdds(config.tracks.p_min)  # a candidate's checks summed: its latest alone does not confirm it
         self._hint = LocationHint()  # which cat the user means
         b = config.behaviour  # the robot looks for a lost cat this long before it searches anew: so long the
         self.looks = CatLooks(round((b.detection_timeout_s + b.lost_search_s) * 1e9),  # other cat is not taken for it
@@ -101,7 +101,7 @@ class TargetDecider(CropChecks):
         self._was = 0  # the followed track before the box moved onto another one: whose is the next check?
         self._who: tuple[float, float] | None = None  # its answer: (like that track, like the most alike other)
         self._back: Box | None = None  # the answer was "another cat": the followed track's box on this result
-        self.scene = SceneTracks(d.score_threshold, d.keep_threshold, t.lost_after_s)  # every animal in view
+        self.scene = SceneTracks(d.score_threshold, d.keep_threshold, t.lost_after_s, config.tracks)  # every animal
 
     @property
     def state(self) -> TargetState:
@@ -227,7 +227,7 @@ class TargetDecider(CropChecks):
             # colour signature alone chose, and a white blanket beside a white kitten won. A box
             # twice its size there is another animal (the tracks' size gate): a cat walking past
             # in front of the lost one, whose box engulfs its last place.
-            i = cat_on(dets, last, self.score_threshold, OVERLAP_IOU, dog_iou, MAX_SIZE_STEP)
+            i = cat_on(dets, last, self.score_threshold, OVERLAP_IOU, dog_iou, self.scene.max_step)
             if i < 0:  # ...and a weaker one right there (on it, as a decoy would be) too
                 on = self.vcfg.decoy_iou
                 i = cat_on(dets, last, self.keep_threshold, on, on if self.by_crop else None)

@@ -13,7 +13,7 @@ import numpy as np
 
 from cat_follow.config_verifier import VerifierConfig
 from cat_follow.geometry import Box, iou, reaches_column, size_step
-from cat_follow.perception.belief import CAT, DOG, OTHER, P_MIN
+from cat_follow.perception.belief import CAT, DOG, OTHER
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, SIGNATURE_LEN
 from cat_follow.perception.scene import MATCH_IOU
 from cat_follow.perception.target import Verify
@@ -152,7 +152,8 @@ class CheckOdds:
     Held-out miniature pinschers were confirmed on one check: one checked dog 0.93 twice, then
     cat 0.55; another probed three times (cat 0.45, 0.39, 0.52) and taken on the last."""
 
-    def __init__(self) -> None:
+    def __init__(self, p_min: float) -> None:
+        self.p_min = p_min  # tracks.p_min: the belief's floor
         self.total = 0.0
         self._key: tuple[int, bool] = (-1, False)
         self._box: Box = (0.0, 0.0, 0.0, 0.0)
@@ -163,7 +164,7 @@ class CheckOdds:
         if (gen, probe) != self._key or (probe and iou(box, self._box) < OVERLAP_IOU):
             self.total = 0.0
         self._key, self._box = (gen, probe), box
-        self.total += math.log(max(P_MIN, cat_prob) / max(P_MIN, dog_prob))  # the belief's floor
+        self.total += math.log(max(self.p_min, cat_prob) / max(self.p_min, dog_prob))
         return self.total
 
 

@@ -19,10 +19,10 @@ Per detector RESULT (``update``), on the frame time of that result:
 3. detections at or above ``detector.score_threshold`` are matched first, then the weaker ones
    (down to ``keep_threshold``) to the tracks left (ByteTrack), then what is left against each
    track's last observed box (OC-SORT: after an occlusion the velocity has run away); a pair
-   whose box side changed more than ``MAX_SIZE_STEP`` is no match;
+   whose box side changed by more than ``tracks.size_step`` is no match;
 4. a matched track folds in the box and the detector's class scores; the crop check's verdict
    goes to the track on the box it checked; strong detections left over start tracks, unless
-   half inside a matched one of the same leading class (a part or a second box of it); a track unseen for
+   ``tracks.part_of`` inside a matched one of the same leading class (a part or a second box of it); a track unseen for
    ``target.lost_after_s`` (as long as a target is kept without a hit) ends.
 
 Greedy matching (highest IoU first) instead of the Hungarian algorithm: with at most 16
@@ -37,6 +37,7 @@ import math
 
 import numpy as np
 
+from cat_follow.config_tracks import TracksConfig
 from cat_follow.geometry import Box, iou, overlap_of_smaller, size_step
 from cat_follow.perception.belief import CAT, DOG, Belief, detection_probs
 from cat_follow.perception.box_filter import BoxFilter
@@ -46,16 +47,12 @@ from cat_follow.perception.port import KIND_CAT, KIND_DOG, KIND_PERSON
 MAX_TRACKS = 32
 SAME_BOX_IOU = 0.6  # the detectors' own NMS IoU (manifests' nms_iou): one object, another class
 MATCH_IOU = 0.2     # ByteTrack's match_thresh 0.8 on the cost 1 - IoU
-HALF_INSIDE = 0.5   # a leftover box half inside a matched one is a part or a duplicate of it
-# A box's side at most doubles or halves between two results of one animal: a cat walking at
-# 1 m/s toward a camera 1 m away grows 1.4x in 0.3 s. A bigger step is another object: the cat
-# that walks in front of the followed one, whose box engulfs the hidden one's last place.
-MAX_SIZE_STEP = math.log(2.0)
 
 
-def _affinity(track_box: Box, det: Box) -> float:
-    """IoU of a track's box and a detection, 0 when a side changed by more than MAX_SIZE_STEP."""
-    return iou(track_box, det) if size_step(track_box, det) <= MAX_SIZE_STEP else 0.0
+def _affinity(track_box: Box, det: Box, max_step: float) -> float:
+    """IoU of a track's box and a detection, 0 when a side changed by more than ``max_step``
+    (``geometry.size_step``: the log of the side ratio)."""
+    return iou(track_box, det) if size_step(track_box, det) <= max_step else 0.0
 
 
 class Track:
@@ -63,10 +60,10 @@ class Track:
 
     __slots__ = ("apart", "belief", "hits", "id", "kf", "last_box", "last_seen_ns", "look", "seen")
 
-    def __init__(self, tid: int, box: Box, t_ns: int) -> None:
+    def __init__(self, tid: int, box: Box, t_ns: int, p_min: float) -> None:
         self.id = tid
         self.kf = BoxFilter(box, t_ns)
-        self.belief = Belief()
+        self.belief = Belief(p_min)
         self.last_box = box       # the last detection matched to it
         self.last_seen_ns = t_ns
         self.hits = 0
@@ -85,10 +82,12 @@ class Track:
 
 
 class SceneTracks:
-    """Owns the tracks, the merge scratch and the followed track's id."""
+    """Owns the tracks, the merge scratch and the followed track's id; ``cfg``: what makes two
+    boxes one animal and how far one observation moves a belief."""
 
-    def __init__(self, high: float, low: float, max_age_s: float) -> None:
+    def __init__(self, high: float, low: float, max_age_s: float, cfg: TracksConfig) -> None:
         self.high, self.low = high, low
+        self.max_step, self.part_of, self.p_min = cfg.max_log_step, cfg.part_of, cfg.p_min
         self.max_age_ns = round(max_age_s * 1e9)
         self.tracks: list[Track] = []
         self.next_id = 1
@@ -132,7 +131,7 @@ class SceneTracks:
         """Greedy IoU matching of detection indices to tracks (removes the matched from both
         lists, appends (track, detection) to ``pairs``); ``observed``: against each track's last
         detection instead of its prediction for ``t_ns``."""
-        cand = sorted(((_affinity(tr.last_box if observed else tr.box_at(t_ns), self._box[di]), ti, di)
+        cand = sorted(((_affinity(tr.last_box if observed else tr.box_at(t_ns), self._box[di], self.max_step), ti, di)
                        for ti, tr in enumerate(pool) for di in dets), reverse=True)
         used_t: set[int] = set()
         used_d: set[int] = set()
@@ -170,9 +169,9 @@ class SceneTracks:
             if len(self.tracks) >= MAX_TRACKS:
                 break
             lead = self._lead(di)  # a cat on a person's lap or in front of a dog is no part of it
-            if any(k == lead and overlap_of_smaller(self._box[di], b) >= HALF_INSIDE for b, k in taken):
+            if any(k == lead and overlap_of_smaller(self._box[di], b) >= self.part_of for b, k in taken):
                 continue
-            tr = Track(self.next_id, self._box[di], t_ns)
+            tr = Track(self.next_id, self._box[di], t_ns, self.p_min)
             taken.append((self._box[di], lead))
             self.next_id += 1
             tr.observe(self._box[di], t_ns, self._cls[di])

@@ -1,0 +1,32 @@
+"""The ``[tracks]`` section: what makes two boxes one animal, and how far one observation moves
+a track's class belief (``perception/scene.py``, ``perception/belief.py``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cat_follow.config_schema import field_doc as _f
+
+
+@dataclass(frozen=True)
+class TracksConfig:
+    size_step: float = _f(2.0, "A box whose side grows or shrinks by more than this factor between two detector "
+                          "results is another object, never the same track (and, where the tracker lost the cat, "
+                          "not the cat): a cat walking at 1 m/s toward a camera 1 m away grows 1.4x in 0.3 s; a "
+                          "bigger step is the cat that walks in front of the followed one, whose box engulfs the "
+                          "hidden one's last place.", lo=1.05, hi=10.0)
+    part_of: float = _f(0.5, "A strong detection left over after matching starts no new track when at least this "
+                        "share of it lies inside a matched box of the same leading class: it is a part or a "
+                        "second box of that animal (a kitten's head, a cat and its tail); a cat on a person's lap "
+                        "or in front of a dog is never part of them.", lo=0.05, hi=1.0)
+    p_min: float = _f(0.02, "No single observation is certain: a detector score or classifier probability counts "
+                      "as at least this much, so one check moves a track's belief, or a candidate's odds of cat "
+                      "over dog, by at most log(1/p_min) (3.9 at 0.02), and a verdict's class stays at most two "
+                      "such steps behind the best one (two confident checks can always turn a belief: a track "
+                      "that slid from a cat onto a dog).", lo=1e-4, hi=0.3)
+
+    @property
+    def max_log_step(self) -> float:
+        """``size_step`` as a bound on ``geometry.size_step`` (the log of the side ratio)."""
+        return math.log(self.size_step)
