@@ -49,8 +49,8 @@ class Feed:
         for i, (b, s, k) in enumerate(dets):
             rec["dets"][i] = (*b, s, k)
         if verify is not None and cat_prob is not None:
-            rec["verified"], rec["cat_prob"], rec["other_prob"] = 1, cat_prob, dog_prob
-            rec["dog_prob"], rec["cls_other_prob"] = dog_prob, max(0.0, 1.0 - cat_prob - dog_prob)  # as the worker
+            rec["verified"], rec["cat_prob"], rec["dog_prob"] = 1, cat_prob, dog_prob
+            rec["cls_other_prob"] = max(0.0, 1.0 - cat_prob - dog_prob)  # as the worker
             if signature is not None:
                 rec["signature"] = signature
             if emb is not None:

@@ -123,7 +123,7 @@ class CropChecks:
     def _odds(self, rec: np.void, pending: tuple[int, int, Box, bool, int]) -> float:
         """A candidate's log-odds of cat over dog after this check: every check of its track (the
         animal's life in view, ``SceneTracks.cat_odds``), else those of this candidacy."""
-        odds = self.odds.add(pending[2], pending[1], pending[3], float(rec["cat_prob"]), float(rec["other_prob"]))
+        odds = self.odds.add(pending[2], pending[1], pending[3], float(rec["cat_prob"]), float(rec["dog_prob"]))
         life = self.scene.cat_odds(pending[2])
         return odds if life is None else life
 
@@ -132,7 +132,7 @@ class CropChecks:
         the candidate's odds say cat and still no target), another verdict sends the next probes elsewhere."""
         if log.isEnabledFor(logging.DEBUG):
             log.debug("probe t=%.3f box=%s cat=%.2f dog=%.2f -> %s", t_ns / 1e9, [round(v) for v in box],
-                      float(rec["cat_prob"]), float(rec["other_prob"]), raw.name)
+                      float(rec["cat_prob"]), float(rec["dog_prob"]), raw.name)
         if raw is Verify.CAT and takes:
             self._probed = box
             self._cat_crop(rec["signature"], rec["embedding"])
@@ -167,7 +167,7 @@ class CropChecks:
         who, asked, self._was, self._who = self._who, self._was, 0, None
         if log.isEnabledFor(logging.DEBUG):  # -v: why each check was taken as it was
             log.debug("check t=%.3f box=%s cat=%.2f other=%.2f look=%.2f who=%s -> %s (%s)", t_ns / 1e9,
-                      [round(v) for v in pending[2]], float(rec["cat_prob"]), float(rec["other_prob"]), look,
+                      [round(v) for v in pending[2]], float(rec["cat_prob"]), float(rec["dog_prob"]), look,
                       who and [round(v, 2) for v in who], verdict.name, self.lock.state.name)
         if (who is not None and who[1] > who[0] + self.vcfg.other_cat_margin
                 and self.lock.state == TargetState.TRACKING and self._back_to_followed(asked)):
@@ -186,7 +186,7 @@ class CropChecks:
                 if Gallery.usable(emb):
                     self.cat_look.add(emb)
         doggy = verdict is Verify.NOT_CAT or (
-            verdict is Verify.UNSURE and float(rec["other_prob"]) > float(rec["cat_prob"]))
+            verdict is Verify.UNSURE and float(rec["dog_prob"]) > float(rec["cat_prob"]))
         if self.suspect and doggy:
             self.drop(DropReason.DECOY)
         elif self.recheck and verdict is Verify.NOT_CAT:

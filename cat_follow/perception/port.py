@@ -52,7 +52,6 @@ RESULT = np.dtype([
     ("dets", DETECTION, (MAX_DETECTIONS,)),  # sorted by score, highest first
     ("verified", np.int64),        # 1 = the verifier ran on the job's ``verify`` box
     ("cat_prob", np.float64),      # classifier: calibrated P(cat) of the crop
-    ("other_prob", np.float64),    # legacy name read by decide.py: = dog_prob
     ("signature", np.float32, (SIGNATURE_LEN,)),  # verifier: HSV colour histogram (L1 = 1)
     ("verify_ms", np.float64),
     ("dog_prob", np.float64),      # classifier: calibrated P(dog)
