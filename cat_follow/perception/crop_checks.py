@@ -11,9 +11,18 @@ import logging
 import numpy as np
 
 from cat_follow.config_verifier import VerifierConfig
-from cat_follow.geometry import Box
+from cat_follow.geometry import Box, iou
 from cat_follow.perception.belief import DOG
-from cat_follow.perception.evidence import CandidatePicker, CheckOdds, LocationHint, classify, likeliest, moved
+from cat_follow.perception.evidence import (
+    OVERLAP_IOU,
+    CandidatePicker,
+    CheckOdds,
+    LocationHint,
+    classify,
+    dog_to_probe,
+    likeliest,
+    moved,
+)
 from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.scene import SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
@@ -46,6 +55,8 @@ class CropChecks:
     _probed: Box | None
     _probe_rejects: list[tuple[Box, int]]
     _pending: tuple[int, int, Box, bool, int] | None
+    _found: int
+    score_threshold: float
     _other: tuple[int, Box] | None
     _other_t_ns: int
     _checked_t_ns: int
@@ -82,6 +93,15 @@ class CropChecks:
             return box
         return self._other_check(t_ns)
 
+    def cat_check(self) -> tuple[float, float] | None:
+        """With no target held, a job that carries no other check checks the strongest cat it
+        finds itself, (score, longer side) at least these: a candidate's first sighting then
+        brings its own verdict, and a cat is confirmed one detector run sooner (about 155 ms on
+        a Pi 4; README, "Acquisition")."""
+        if not self.verifying or self.lock.state.has_target:
+            return None
+        return self.score_threshold, float(self.vcfg.min_box_px)
+
     def _other_check(self, t_ns: int) -> Box | None:
         """A job the followed cat does not need: the crop of the animal in view whose class belief
         is least sure, at most every ``verifier.every_s``, so that each animal has its verdicts
@@ -94,9 +114,11 @@ class CropChecks:
         self._other_t_ns = t_ns
         return self._other[1]
 
-    def submitted(self, ticket: int, verify: Box | None) -> None:
+    def submitted(self, ticket: int, verify: Box | None, cat_check: bool = False) -> None:
         """The job ``ticket`` carries the check of ``verify`` (``verify_box``'s answer): remember
-        (ticket, gen, box, probe, track), track > 0 for another animal's check (that track's id)."""
+        (ticket, gen, box, probe, track), track > 0 for another animal's check (that track's id);
+        or, ``cat_check``, of the cat it finds (``cat_check``'s answer)."""
+        self._found = ticket if cat_check and verify is None else 0
         if verify is not None:
             other = self._other[0] if self._other is not None and verify is self._other[1] else 0
             self._pending = (ticket, self.gen, verify, not self.lock.state.has_target, other)
@@ -112,6 +134,16 @@ class CropChecks:
         self.recheck = self.unseen = self.suspect = False
         return True
 
+    def _next_probe(self, dets: np.ndarray, t_ns: int) -> None:
+        """After a result with no target held: the dog box to check with the next job, one the
+        classifier has not rejected within ``target.lost_after_s`` first (``_probe_verdict``)."""
+        self._probe = None
+        if self.vcfg.probe_dogs and not self.lock.state.has_target:
+            self._probe_rejects = [(b, t) for b, t in self._probe_rejects if t_ns - t <= self.lock.lost_after_ns]
+            skip = [b for b, _ in self._probe_rejects]
+            self._probe = (dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px, skip)
+                           or dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px))
+
     def _cat_crop(self, signature: np.ndarray, emb: np.ndarray) -> None:
         """A crop the classifier called a cat: its colours and embedding, taken into the cat's
         look if it is confirmed (copies: the RESULT slot is reused)."""
@@ -120,6 +152,21 @@ class CropChecks:
             np.copyto(self._cand_emb, emb)
 
     # ---- what came back --------------------------------------------------------------------
+    def _found_box(self, rec: np.void) -> Box | None:
+        """The cat box this result's job chose and checked itself (``cat_check``), else None."""
+        if not self._found or self._found != int(rec["ticket"]) or not int(rec["verified"]):
+            return None
+        self._found = 0
+        b = rec["verify_box"]
+        return float(b[0]), float(b[1]), float(b[2]), float(b[3])
+
+    def _found_verdict(self, rec: np.void, found: Box, hit: Box, t_ns: int) -> None:
+        """The check of the cat the job found, applied once the result's hit is counted: to a new
+        candidate on that same box only (another cat taken instead is checked as usual)."""
+        if self.lock.state == TargetState.ACQUIRING and iou(found, hit) >= OVERLAP_IOU:
+            self._pending = (int(rec["ticket"]), self.gen, found, False, 0)
+            self._verdict(rec, t_ns, of_hit=True)
+
     def _odds(self, rec: np.void, pending: tuple[int, int, Box, bool, int]) -> float:
         """A candidate's log-odds of cat over dog after this check: every check of its track (the
         animal's life in view, ``SceneTracks.cat_odds``), else those of this candidacy."""
@@ -139,10 +186,10 @@ class CropChecks:
         elif raw is not Verify.CAT:
             # the next probes try other dog boxes first: a puppy beside a Siamese that the
             # detector also calls a dog must not be the only box ever asked about
-            # (each for as long as a rejected candidate is, target.lost_after_s: decide.py prunes them)
+            # (each for as long as a rejected candidate is, target.lost_after_s: ``_next_probe`` prunes them)
             self._probe_rejects.append((box, t_ns))
 
-    def _verdict(self, rec: np.void, t_ns: int) -> None:
+    def _verdict(self, rec: np.void, t_ns: int, of_hit: bool = False) -> None:
         pending, ticket = self._pending, int(rec["ticket"])
         if pending is None or pending[0] != ticket:
             return
@@ -192,7 +239,7 @@ class CropChecks:
         elif self.recheck and verdict is Verify.NOT_CAT:
             self.drop(DropReason.UNVERIFIED)  # it jumped onto something that is not a cat
         else:
-            self.lock.on_verdict(verdict)
+            self.lock.on_verdict(verdict, of_hit)
         self.suspect = self.recheck = self.unseen = False
         if held and not self.lock.state.has_target:
             # Do not pick the same thing again at once: a vetoed blanket beside a kitten was

@@ -40,7 +40,6 @@ from cat_follow.perception.evidence import (
     box_of,
     cat_on,
     decoy_over,
-    dog_to_probe,
     other_class_wins,
 )
 from cat_follow.perception.gallery import Gallery
@@ -82,6 +81,7 @@ class TargetDecider(CropChecks):
         # (ticket, gen, box, probe, track) of a check in flight; probe = of a dog box, with no target
         # held; track = another animal's track id, for a check of that animal (0: of the target)
         self._pending: tuple[int, int, Box, bool, int] | None = None
+        self._found = 0  # ticket of a job that checks the cat it finds (``cat_check``)
         self._other: tuple[int, Box] | None = None  # (track, box) of another animal to check next, and when last
         self._other_t_ns = -(1 << 62)
         self._checked_t_ns = -(1 << 62)
@@ -135,8 +135,8 @@ class TargetDecider(CropChecks):
         the target was when KCF lost it, None if KCF holds it or there is no target). Returns
         the cat detection to (re-)initialise on or confirm, or None."""
         t_ns = int(rec["t_media_ns"])
-        before, gen, pending = self.lock.state, self.gen, self._hint.active
-        self._scene(rec, t_ns)
+        before, gen, pending, found = self.lock.state, self.gen, self._hint.active, self._found_box(rec)
+        self._scene(rec, t_ns, found)
         self._verdict(rec, t_ns)
         back = self._back is not None  # the target goes back to the track it was on
         dets = detections(rec)
@@ -155,16 +155,13 @@ class TargetDecider(CropChecks):
             held = self.lock.state.has_target
             hit = self._hit(dets, frame, box if held else None, last if held else None, t_ns)
         self.lock.on_detection(hit is not None, t_ns)
+        if hit is not None and found is not None:
+            self._found_verdict(rec, found, hit.box, t_ns)  # this very result checked the cat it found
         if hit is not None and self._probed is not None and self.lock.state == TargetState.ACQUIRING:
             self.by_crop, self._cat_ns = True, t_ns
             self.lock.on_verdict(Verify.CAT)  # the probe's check was of this very box
         self._probed = None
-        self._probe = None
-        if self.vcfg.probe_dogs and not self.lock.state.has_target:
-            self._probe_rejects = [(b, t) for b, t in self._probe_rejects if t_ns - t <= self.lock.lost_after_ns]
-            skip = [b for b, _ in self._probe_rejects]
-            self._probe = (dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px, skip)
-                           or dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px))
+        self._next_probe(dets, t_ns)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("result t=%.3f kcf=%s last=%s dets=%s hit=%s -> %s", t_ns / 1e9,
                       box and [round(v) for v in box], last and [round(v) for v in last],
@@ -199,8 +196,9 @@ class TargetDecider(CropChecks):
             self.cat_look.add(self._cand_emb)
             self._cand_emb.fill(0.0)  # taken: a later confirmation without a new cat crop adds nothing
 
-    def _scene(self, rec: np.void, t_ns: int) -> None:
-        """Every animal of the result into the tracks, and the crop check's verdict to the one it checked."""
+    def _scene(self, rec: np.void, t_ns: int, found: Box | None) -> None:
+        """Every animal of the result into the tracks, and the crop check's verdict to the one it
+        checked (``found``: the cat the job chose to check itself)."""
         self._who = None
         if not self.scene.update(detections(rec), t_ns):
             return
@@ -214,6 +212,9 @@ class TargetDecider(CropChecks):
                 self._who = self.scene.identify(rec["embedding"], self._was)
             self.scene.on_verdict(pending[2], float(rec["cat_prob"]), float(rec["dog_prob"]),
                                   float(rec["cls_other_prob"]), pending[4], rec["embedding"])
+        elif found is not None:
+            self.scene.on_verdict(found, float(rec["cat_prob"]), float(rec["dog_prob"]),
+                                  float(rec["cls_other_prob"]), 0, rec["embedding"])
 
     def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, last: Box | None,
              t_ns: int) -> Hit | None:
@@ -269,7 +270,7 @@ class TargetDecider(CropChecks):
                 self.recheck = self.recheck or ref is not None
                 self.unseen = self.unseen or (box is None and last is not None)
             elif max(hit.box[2], hit.box[3]) >= self.vcfg.min_box_px:
-                self.lock.verified = False  # ...a too-small one keeps the detector's word
+                self.lock.verified = self.lock.of_hit = False  # ...a too-small one keeps the detector's word
         return hit
 
     def update(self, t_ns: int) -> TargetState:

@@ -50,7 +50,8 @@ RESULT = np.dtype([
     ("ms", np.float64),            # time the worker spent on the job
     ("n", np.int64),               # detections in ``dets``
     ("dets", DETECTION, (MAX_DETECTIONS,)),  # sorted by score, highest first
-    ("verified", np.int64),        # 1 = the verifier ran on the job's ``verify`` box
+    ("verified", np.int64),        # 1 = the verifier ran, on ``verify_box``
+    ("verify_box", np.float64, (4,)),  # the crop it checked: the job's ``verify``, or the cat it chose (``check_cat``)
     ("cat_prob", np.float64),      # classifier: calibrated P(cat) of the crop
     ("signature", np.float32, (SIGNATURE_LEN,)),  # verifier: HSV colour histogram (L1 = 1)
     ("verify_ms", np.float64),
@@ -65,6 +66,7 @@ JOB = np.dtype([
     ("has_roi", np.int64), ("roi", np.int64, (4,)),
     ("min_score", np.float64),
     ("has_verify", np.int64), ("verify", np.float64, (4,)),
+    ("has_check_cat", np.int64), ("check_cat", np.float64, (2,)),
 ], align=True)
 
 
@@ -76,6 +78,9 @@ class DetectJob:
     min_score: float           # report detections at or above this score
     verify: Box | None = None  # also run the verifier on this crop (x, y, w, h)
     after_seq: int = 0         # run on the newest frame with seq >= after_seq
+    # no ``verify`` box: check the strongest cat this job finds with (score, longer side) at
+    # least these, so a candidate's first sighting carries its own check (None = no)
+    check_cat: tuple[float, float] | None = None
 
     def to_record(self, rec: np.void, ticket: int) -> None:
         """Write this job into a JOB record the caller owns."""
@@ -84,13 +89,28 @@ class DetectJob:
         rec["roi"] = self.roi if self.roi is not None else (0, 0, 0, 0)
         rec["has_verify"] = self.verify is not None
         rec["verify"] = self.verify if self.verify is not None else (0.0, 0.0, 0.0, 0.0)
+        rec["has_check_cat"] = self.check_cat is not None
+        rec["check_cat"] = self.check_cat if self.check_cat is not None else (0.0, 0.0)
 
     @classmethod
     def from_record(cls, rec: np.void) -> DetectJob:
         r, v = rec["roi"], rec["verify"]
         roi = (int(r[0]), int(r[1]), int(r[2]), int(r[3])) if rec["has_roi"] else None
         verify = (float(v[0]), float(v[1]), float(v[2]), float(v[3])) if rec["has_verify"] else None
-        return cls(roi, float(rec["min_score"]), verify, int(rec["after_seq"]))
+        c = rec["check_cat"]
+        check_cat = (float(c[0]), float(c[1])) if rec["has_check_cat"] else None
+        return cls(roi, float(rec["min_score"]), verify, int(rec["after_seq"]), check_cat)
+
+
+def strongest_cat(dets: np.ndarray, min_score: float, min_side: float) -> Box | None:
+    """The box of the highest-scoring cat row of ``dets`` (sorted by score) with at least
+    ``min_score`` and a longer side of at least ``min_side``; None if there is none."""
+    for d in dets:
+        if float(d["score"]) < min_score:
+            return None
+        if int(d["kind"]) == KIND_CAT and max(float(d["w"]), float(d["h"])) >= min_side:
+            return (float(d["x"]), float(d["y"]), float(d["w"]), float(d["h"]))
+    return None
 
 
 def detections(result: np.void) -> np.ndarray:

@@ -2,7 +2,10 @@
 
 A candidate becomes a target only when the detector has seen it ``confirm_hits`` times AND
 its crop has verified as a cat (when a verifier is configured): a detector alone calls
-fluffy dogs cats. A target is dropped, with a reason the status and the replay log carry:
+fluffy dogs cats. A cat verdict on the very box of a detector hit, cut from that hit's own
+frame, confirms it at once: the classifier's word on that box is the stronger second opinion.
+
+A target is dropped, with a reason the status and the replay log carry:
 
 - ``timeout``: no detector hit for ``lost_after_s``, or ``max_misses`` detector runs in a
   row without one (a tracker that drifted off the cat stops being followed quickly);
@@ -65,12 +68,13 @@ class TargetLock:
         self.hits = 0
         self.misses = 0
         self.verified = False
+        self.of_hit = False  # the cat verdict was on a hit's own box and frame
         self.not_cat = 0
         self.last_hit_ns = 0
         self.drop_reason = DropReason.NONE
 
     def _set_tracking_if_due(self) -> None:
-        if self.hits >= self.confirm_hits and (self.verified or not self.require_verified):
+        if (self.hits >= self.confirm_hits or self.of_hit) and (self.verified or not self.require_verified):
             if self.state != TargetState.TRACKING:
                 self.drop_reason = DropReason.NONE  # a new target: the old reason is history
             self.state = TargetState.TRACKING
@@ -81,7 +85,7 @@ class TargetLock:
         """A detector result for a frame taken at ``t_ns``."""
         if found:
             if not self.state.has_target:
-                self.hits, self.verified, self.not_cat = 0, False, 0
+                self.hits, self.verified, self.of_hit, self.not_cat = 0, False, False, 0
             self.hits += 1
             self.misses = 0
             self.last_hit_ns = max(self.last_hit_ns, t_ns)
@@ -92,17 +96,20 @@ class TargetLock:
                 return self.drop(DropReason.TIMEOUT)
         return self.update(t_ns)
 
-    def on_verdict(self, verdict: Verify) -> TargetState:
-        """A crop check of the current candidate or target."""
+    def on_verdict(self, verdict: Verify, of_hit: bool = False) -> TargetState:
+        """A crop check of the current candidate or target; ``of_hit``: of the box of the hit
+        just counted, cut from its own frame."""
         if not self.state.has_target:
             return self.state
         if verdict is Verify.CAT:
             self.verified, self.not_cat = True, 0
+            self.of_hit = self.of_hit or of_hit
             self._set_tracking_if_due()
         elif verdict is Verify.NOT_CAT:
             self.not_cat += 1
             if self.state == TargetState.ACQUIRING:
-                self.verified = False  # a not-cat crop vetoes confirmation; drop_after in a row, the candidate
+                # a not-cat crop vetoes confirmation; drop_after in a row, the candidate
+                self.verified = self.of_hit = False
             if self.not_cat >= self.drop_after:
                 return self.drop(DropReason.UNVERIFIED)
         return self.state
@@ -114,7 +121,7 @@ class TargetLock:
             self.drop_reason = reason
         elif self.state == TargetState.ACQUIRING:
             self.state = TargetState.NONE
-        self.hits, self.misses, self.verified, self.not_cat = 0, 0, False, 0
+        self.hits, self.misses, self.verified, self.of_hit, self.not_cat = 0, 0, False, False, 0
         return self.state
 
     def update(self, t_ns: int) -> TargetState:
@@ -125,4 +132,4 @@ class TargetLock:
 
     def reset(self) -> None:
         self.state, self.hits, self.misses, self.last_hit_ns = TargetState.NONE, 0, 0, 0
-        self.verified, self.not_cat, self.drop_reason = False, 0, DropReason.NONE
+        self.verified, self.of_hit, self.not_cat, self.drop_reason = False, False, 0, DropReason.NONE

@@ -20,7 +20,7 @@ from cat_follow.perception.backend import ObjectDetector
 from cat_follow.perception.classifier import head_path
 from cat_follow.perception.manifest import MANIFEST_DIR, Manifest, load_manifest, sha256_of, shipped_manifests
 from cat_follow.perception.model import ModelFiles
-from cat_follow.perception.port import DetectJob, DetectorWorker
+from cat_follow.perception.port import DetectJob, DetectorWorker, strongest_cat
 from cat_follow.perception.ssd import SsdDetector
 from cat_follow.perception.verifier import CropVerifier
 
@@ -45,10 +45,13 @@ class ModelWorker:
         offset = (0, 0) if roi is None else (roi[0], roi[1])
         out["n"] = self.detector.detect(image, job.min_score, out["dets"], offset)
         out["verified"] = 0
-        if job.verify is not None and self.verifier is not None:
-            v = self.verifier.verify(frame, job.verify, out["signature"], out["embedding"])
+        box = job.verify
+        if box is None and job.check_cat is not None:
+            box = strongest_cat(out["dets"][: int(out["n"])], *job.check_cat)
+        if box is not None and self.verifier is not None:
+            v = self.verifier.verify(frame, box, out["signature"], out["embedding"])
             out["verified"], out["cat_prob"], out["dog_prob"], out["cls_other_prob"] = 1, v.cat, v.dog, v.other
-            out["verify_ms"] = v.ms
+            out["verify_box"], out["verify_ms"] = box, v.ms
         out["ms"] = (time.perf_counter() - t0) * 1e3
 
 

@@ -200,9 +200,11 @@ class TrackerThread(SupervisedThread):
     def submit(self, seq: int, t_ns: int) -> int | None:
         """Ask for a detection (and a crop check when one is due); the ticket, or None."""
         verify = self.decider.verify_box(self.box if self.kcf_ok else None, t_ns)
-        ticket = self.detector.submit(DetectJob(self.detection_roi(), self.keep_threshold, verify, after_seq=seq))
+        check = self.decider.cat_check() if verify is None else None
+        ticket = self.detector.submit(DetectJob(self.detection_roi(), self.keep_threshold, verify, after_seq=seq,
+                                                check_cat=check))
         if ticket is not None:
-            self.decider.submitted(ticket, verify)
+            self.decider.submitted(ticket, verify, check is not None)
         return ticket
 
     def _ask_detector(self, seq: int, meta: np.void, frame: np.ndarray) -> tuple[int | None, bool]:
