@@ -12,7 +12,7 @@ from cat_follow.config import Config
 from cat_follow.geometry import Box, iou
 from cat_follow.memory.pool import HINT
 from cat_follow.perception.decide import TargetDecider
-from cat_follow.perception.port import EMBED_LEN, KIND_CAT, KIND_DOG, RESULT, SIGNATURE_LEN
+from cat_follow.perception.port import EMBED_LEN, KIND_CAT, KIND_DOG, RESULT, SIGNATURE_LEN, strongest_cat
 from cat_follow.perception.target import DropReason, TargetState
 from cat_follow.perception.verifier import write_signature
 
@@ -34,13 +34,15 @@ class Feed:
     def result(self, dets: list[tuple[Box, float, int]], cat_prob: float | None = None, dog_prob: float = 0.0,
                signature: np.ndarray | None = None, frame: np.ndarray = FRAME, kcf_lost: bool = False,
                other: tuple[Box, float, float] | tuple[Box, float, float, np.ndarray] | None = None,
-               emb: np.ndarray | None = None) -> TargetState:
+               emb: np.ndarray | None = None, own: tuple[float, float] | None = None) -> TargetState:
         """One result; ``other`` = (box, P(cat), P(dog)[, embedding]): what the classifier says
-        when the job checks that box instead (another animal's); ``emb``: the check's embedding."""
+        when the job checks that box instead (another animal's); ``emb``: the check's embedding;
+        ``own`` = (P(cat), P(dog)) of the cat a job with no box to check chooses (as the worker)."""
         self.t += 100 * MS
         self.ticket += 1
         verify = self.asked = self.d.verify_box(self.box, self.t)
-        self.d.submitted(self.ticket, verify)
+        check = self.d.cat_check() if verify is None else None
+        self.d.submitted(self.ticket, verify, check is not None)
         if other is not None and verify is not None and iou(verify, other[0]) > 0.5:
             cat_prob, dog_prob = other[1], other[2]
             emb = other[3] if len(other) > 3 else emb  # type: ignore[misc]
@@ -48,6 +50,10 @@ class Feed:
         rec["ticket"], rec["seq"], rec["t_media_ns"], rec["n"] = self.ticket, self.ticket, self.t, len(dets)
         for i, (b, s, k) in enumerate(dets):
             rec["dets"][i] = (*b, s, k)
+        found = strongest_cat(rec["dets"][: len(dets)], *check) if check is not None and own is not None else None
+        if found is not None:
+            verify, (cat_prob, dog_prob) = found, own  # type: ignore[misc]
+            rec["verify_box"] = found
         if verify is not None and cat_prob is not None:
             rec["verified"], rec["cat_prob"], rec["dog_prob"] = 1, cat_prob, dog_prob
             rec["cls_other_prob"] = max(0.0, 1.0 - cat_prob - dog_prob)  # as the worker
@@ -604,3 +610,30 @@ def test_a_box_that_moved_away_and_back_before_its_check_asks_nothing() -> None:
     for _ in range(3):
         f.result(BOTH, cat_prob=0.9, emb=_look(1), other=(B_BOX, 0.9, 0.05, _look(2)))
         assert f.box == CAT_BOX and f.d.scene.followed == a_id
+
+
+def test_a_cat_the_job_found_and_checked_itself_is_confirmed_on_that_result() -> None:
+    """With no target, a job checks the strongest cat it finds: a cat verdict on that very box
+    confirms it on its first sighting (one detector run sooner); a dog verdict there confirms
+    nothing and hides it; without such a check, two results as before."""
+    f = Feed()
+    assert f.d.cat_check() == (0.4, 96.0)
+    assert f.result([(CAT_BOX, 0.8, KIND_CAT)], own=(0.95, 0.02)) is TargetState.TRACKING
+    assert f.d.cat_check() is None  # a target held: its checks are the decider's own
+    dog = Feed()
+    assert dog.result([(CAT_BOX, 0.8, KIND_CAT)], own=(0.02, 0.95)) is TargetState.ACQUIRING
+    assert dog.box is not None and not dog.d.shows(dog.box)
+    plain = Feed()
+    assert plain.result([(CAT_BOX, 0.8, KIND_CAT)]) is TargetState.ACQUIRING
+
+
+def test_a_check_of_another_cat_than_the_one_taken_confirms_nothing() -> None:
+    """The job checked the strongest cat, but the user's cat_location names the other one: the
+    verdict was not about the candidate, which waits for its own check."""
+    f = Feed()
+    rec = np.zeros(1, HINT)[0]
+    rec["id"], rec["x"], rec["half"] = 1, 500.0, 30.0
+    f.d.hint(rec, None, f.t)
+    near: Box = (450.0, 150.0, 110.0, 100.0)
+    assert f.result([(CAT_BOX, 0.9, KIND_CAT), (near, 0.6, KIND_CAT)], own=(0.95, 0.02)) is TargetState.ACQUIRING
+    assert f.box == near

@@ -85,6 +85,7 @@ def test_wait_gives_up_when_stopping(config: Config, detector: SsdDetector) -> N
 
 def test_a_job_survives_its_record_form() -> None:
     rec = np.zeros(1, dtype=JOB)[0]
-    for job in (DetectJob(None, 0.3), DetectJob((0, 80, 160, 240), 0.5, (1.5, 2.0, 30.0, 40.0), after_seq=7)):
+    for job in (DetectJob(None, 0.3), DetectJob((0, 80, 160, 240), 0.5, (1.5, 2.0, 30.0, 40.0), after_seq=7),
+                DetectJob(None, 0.25, check_cat=(0.4, 96.0))):
         job.to_record(rec, 9)
         assert DetectJob.from_record(rec) == job and int(rec["ticket"]) == 9

@@ -14,7 +14,7 @@ from cat_follow.config import Config
 from cat_follow.errors import ModelError
 from cat_follow.perception.manifest import load_manifest
 from cat_follow.perception.model import ModelFiles
-from cat_follow.perception.port import EMBED_LEN, SIGNATURE_LEN, DetectJob, new_result_buffer
+from cat_follow.perception.port import EMBED_LEN, KIND_CAT, SIGNATURE_LEN, DetectJob, detections, new_result_buffer
 from cat_follow.perception.verifier import CropVerifier, class_indices, similarity, square_crop
 from cat_follow.perception.worker import make_worker
 
@@ -104,3 +104,21 @@ def test_worker_fills_the_classifier_fields(models: ModelFiles, assets: Path) ->
     assert abs(r["cat_prob"] + r["dog_prob"] + r["cls_other_prob"] - 1.0) < 1e-5
     assert abs(float(np.linalg.norm(r["embedding"])) - 1.0) < 1e-4
     assert abs(float(r["signature"].sum()) - 1.0) < 1e-3
+
+
+def test_a_job_with_no_box_checks_the_strongest_cat_it_finds(models: ModelFiles, assets: Path) -> None:
+    """``check_cat``: the real detector finds the cat, the real classifier checks that very box
+    (the result says which); nothing is checked when no cat is big or strong enough, or none is found."""
+    worker = make_worker(Config(), models)
+    images = {n: cv2.imread(str(assets / "images" / n)) for n in ("cat.bmp", "dog_test_0.bmp")}
+    worker.prepare([(im.shape[1], im.shape[0]) for im in images.values()])
+    out = new_result_buffer()
+    worker.run(DetectJob(None, 0.25, check_cat=(0.4, 96.0)), images["cat.bmp"], out[0])
+    r = out[0]
+    cats = [d for d in detections(r) if d["kind"] == KIND_CAT and d["score"] >= 0.4]
+    assert cats and r["verified"] == 1 and r["cat_prob"] > 0.9
+    assert tuple(r["verify_box"]) == (cats[0]["x"], cats[0]["y"], cats[0]["w"], cats[0]["h"])
+    worker.run(DetectJob(None, 0.25, check_cat=(0.4, 10_000.0)), images["cat.bmp"], out[0])
+    assert out[0]["verified"] == 0  # too small for the classifier, by the job's bound
+    worker.run(DetectJob(None, 0.25, check_cat=(0.4, 96.0)), images["dog_test_0.bmp"], out[0])
+    assert out[0]["verified"] == 0 and not any(d["kind"] == KIND_CAT for d in detections(out[0]))
