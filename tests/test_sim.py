@@ -60,9 +60,23 @@ def test_moving_after_a_stop_fails_the_run() -> None:
     m.answered(4.5, "stop please", "ERR stop takes no arguments", 20, 2.01)  # refused: opens nothing
     m.motion_sent(25, 2.5)  # the run's end
     out = m.summary()
-    assert out["after_stop"] == {"drives": 3, "moved_m": 0.26}
+    assert out["after_stop"] == {"drives": 3, "moved_m": 0.26, "spin_down_m": 0.0}
     assert not out["success"] and any("after stop commands" in r for r in out["reasons"])
     assert any("refused" in r for r in out["reasons"])
+
+
+def test_a_stop_allows_the_spin_down_of_the_speed_the_car_had_and_no_more() -> None:
+    """Stopped at 0.5 m/s with a 0.2 s spin-down, the car may coast 0.1 m (+ the scenario's
+    0.02 m); 0.11 m passes, 0.13 m fails, and stopped while standing it may coast only 0.02 m."""
+    sc = scenario_from_dict({"name": "x", "duration_s": 5.0, "room": [4.0, 3.0], "cat": {"path": [[2.0, 1.0]]},
+                             "success": {"must_acquire": False}}, "t")
+    for speed, moved, ok in ((0.5, 0.11, True), (0.5, 0.13, False), (0.0, 0.03, False)):
+        m = Metrics(sc, 0.5, W, 0.095, spin_down_s=0.2)
+        m.answered(1.0, "stop", "OK", 10, 1.0, speed)
+        m.motion_sent(10, 1.0 + moved)
+        out = m.summary()
+        assert out["after_stop"]["spin_down_m"] == pytest.approx(speed * 0.2)
+        assert any("after stop commands" in r for r in out["reasons"]) is not ok
     quiet = Metrics(sc, 0.5, W, 0.095)
     quiet.stop_sent(5, 1.0)
     quiet.motion_sent(5, 1.015)  # the motors' spin-down only
@@ -229,7 +243,8 @@ def test_each_shipped_scenario_passes_in_lock_step(
         name: str, suite_run: tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]]) -> None:
     r = suite_run[1][name]
     assert r["success"] and r["collisions"] == 0 and r["decoy_fraction"] <= 0.02, r
-    assert r["after_stop"]["drives"] == 0 and r["after_stop"]["moved_m"] <= 0.02, r
+    stop = r["after_stop"]  # no drive after a stop; no travel beyond the spin-down of the speed it had
+    assert stop["drives"] == 0 and stop["moved_m"] <= stop["spin_down_m"] + 0.02, r
     if name.startswith("wall_"):  # sent toward a wall: it stops at least 15 cm short
         assert r["min_wall_clearance_m"] >= 0.15, r
 

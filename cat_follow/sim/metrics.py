@@ -2,7 +2,10 @@
 
 Collisions and ``min_wall_clearance_m`` use the PiCar-X's footprint (``sim/footprint.py``).
 ``after_stop``: non-zero drive calls the car received, and the distance it travelled, from each
-``stop`` command to the next motion command (or the end of the run), summed.
+``stop`` command to the next motion command (or the end of the run), summed; the run fails on
+any such drive, or on travel beyond the spin-down of the speed the car had at each stop
+(``spin_down_s`` x that speed: the motors' time constant plus one control period) by more than
+``max_moved_after_stop_m``.
 ``decoy_fraction``: share of the samples (of the run's time) in which the target box lies on a
 decoy: a decoy's projected box covers at least half of it and more of it than the cat's box
 does (a dog passing in front of the cat covers both alike and does not count).
@@ -67,29 +70,34 @@ class Metrics:
     wheelbase_m: float
     samples: list[Sample] = field(default_factory=list)
     answers: list[tuple[float, str, str]] = field(default_factory=list)
+    spin_down_s: float = 0.0  # a car stopped at v m/s still travels v x this (motor time constant + a tick)
     after_stop_drives: int = 0
     after_stop_m: float = 0.0
+    spin_down_m: float = 0.0  # what the stops' spin-downs allow, summed
     _stopped_at: tuple[int, float] | None = None  # the car's (moving drives, travelled m) at the open stop
 
     def add(self, s: Sample) -> None:
         self.samples.append(s)
 
-    def answered(self, t: float, text: str, answer: str, drives: int, travelled_m: float) -> None:
+    def answered(self, t: float, text: str, answer: str, drives: int, travelled_m: float,
+                 speed_mps: float = 0.0) -> None:
         """A scenario command and the robot's answer, with the car's counters (moving drives,
-        travelled m) at that moment: an obeyed stop opens an after-stop window, a motion command
-        closes it."""
+        travelled m) and true speed at that moment: an obeyed stop opens an after-stop window, a
+        motion command closes it."""
         self.answers.append((t, text, answer))
         if answer == "OK":
             verb = parse_command(text, ANY_ARENA).verb
             if verb == VERB_STOP:
-                self.stop_sent(drives, travelled_m)
+                self.stop_sent(drives, travelled_m, speed_mps)
             elif verb == VERB_LOCATION:
                 self.motion_sent(drives, travelled_m)
 
-    def stop_sent(self, drives: int, travelled_m: float) -> None:
-        """A ``stop`` was obeyed: count what the car does from here (its counters now)."""
+    def stop_sent(self, drives: int, travelled_m: float, speed_mps: float = 0.0) -> None:
+        """A ``stop`` was obeyed: count what the car does from here (its counters now), and allow
+        the spin-down of the speed it has."""
         if self._stopped_at is None:
             self._stopped_at = (drives, travelled_m)
+            self.spin_down_m += abs(speed_mps) * self.spin_down_s
 
     def motion_sent(self, drives: int, travelled_m: float) -> None:
         """A motion command (or the end of the run): close the open stop window, if any."""
@@ -167,7 +175,8 @@ class Metrics:
             "min_distance_m": None if math.isinf(run.min_dist) else round(run.min_dist, 3),
             "collisions": run.collisions,
             "min_wall_clearance_m": None if math.isinf(run.min_clearance) else round(run.min_clearance, 3),
-            "after_stop": {"drives": self.after_stop_drives, "moved_m": round(self.after_stop_m, 4)},
+            "after_stop": {"drives": self.after_stop_drives, "moved_m": round(self.after_stop_m, 4),
+                           "spin_down_m": round(self.spin_down_m, 4)},
             "lost_episodes": run.lost_episodes,
             "reacquire_s_max": round(max(reacquire), 2) if reacquire else None,
             "odometry_error_m": None if odo_err is None else round(odo_err, 3),
@@ -225,9 +234,10 @@ class Metrics:
             reasons.append(f"{run.collisions} collision(s) > {ok.max_collisions}")
         if run.min_clearance < ok.min_wall_clearance_m:
             reasons.append(f"came {run.min_clearance:.3f} m from a wall < {ok.min_wall_clearance_m:g} m")
-        if self.after_stop_m > ok.max_moved_after_stop_m or self.after_stop_drives:
+        if self.after_stop_m > self.spin_down_m + ok.max_moved_after_stop_m or self.after_stop_drives:
             reasons.append(f"after stop commands the car got {self.after_stop_drives} non-zero drive(s) and moved "
-                           f"{self.after_stop_m:.3f} m (at most 0 and {ok.max_moved_after_stop_m:g} m)")
+                           f"{self.after_stop_m:.3f} m (at most 0 and its spin-down {self.spin_down_m:.3f} m + "
+                           f"{ok.max_moved_after_stop_m:g} m)")
         if run.reacquire and max(run.reacquire) > ok.max_reacquire_s:
             reasons.append(f"reacquire took {max(run.reacquire):.1f} s > {ok.max_reacquire_s:g} s")
         if odo_err is not None and odo_err > ok.max_odometry_error_m:

@@ -107,7 +107,9 @@ class SuccessCriteria:
     max_reacquire_after_hide_s: float = _f(1e9, "Longest acceptable time from the cat's return (end of a hidden "
                                            "span it hid in while followed) to following it again (s).", lo=0.0)
     max_moved_after_stop_m: float = _f(0.02, "Distance the car may travel after stop commands, each counted "
-                                       "until the next motion command, summed (m): a stop stops.", lo=0.0)
+                                       "until the next motion command, summed, beyond the spin-down of the speed "
+                                       "it had at each stop (that speed x the motors' time constant plus one "
+                                       "control period) (m): a stop stops.", lo=0.0)
     min_wall_clearance_m: float = _f(0.0, "Closest the car's body may come to a wall (m); 0 = only no collision. "
                                      "A car sent toward a wall must stop short of it.", lo=0.0)
 

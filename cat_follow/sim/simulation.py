@@ -121,7 +121,8 @@ class Simulation:
         self.pipeline = Pipeline(config, self.source, models, fast=opts.fast)
         car = self.car
         self.robot = Robot(config, cal, self.pipeline, lambda: car, lockstep=opts.fast, clock=self.clock)
-        self.metrics = Metrics(sc, config.motion.follow_distance_m, config.camera.width, cal.wheelbase_m)
+        self.metrics = Metrics(sc, config.motion.follow_distance_m, config.camera.width, cal.wheelbase_m,
+                               spin_down_s=self.car.params.motor_tau_s + 1.0 / config.robot.control_hz)
         self.view = CameraView(opts.out_video, self.pipeline.pool.frame_annotate, sc.fps, opts.live_view) \
             if opts.out_video or opts.live_view else None
         self.pending = list(sc.commands)
@@ -174,7 +175,7 @@ class Simulation:
         while self.pending and self.pending[0].at <= t + 1e-9:
             c = self.pending.pop(0)
             self.metrics.answered(round(t, 3), c.text, self.robot.submit(c.text), self.car.moving_drives,
-                                  self.car.travelled_m)
+                                  self.car.travelled_m, self.car.v)
 
     def _odometry_in_world(self) -> tuple[float, float, float]:
         """The robot's odometry (which starts at 0, 0, 0) turned into the world's frame."""
