@@ -97,7 +97,8 @@ class DetectorConfig:
 @dataclass(frozen=True)
 class TargetConfig:
     confirm_hits: int = _f(2, "Detector hits needed before a target counts as confirmed (and, with the "
-                           "verifier on, a crop that verified as a cat).", lo=1, hi=100)
+                           "verifier on, a crop that verified as a cat); one hit is enough when the crop the "
+                           "classifier called a cat is that hit's own box on its own frame.", lo=1, hi=100)
     lost_after_s: float = _f(2.0, "A target with no detector hit for this long is dropped (timeout).",
                              lo=0.1, hi=600.0)
     max_misses: int = _f(12, "A target is dropped (timeout) after this many detector runs in a row without a "
