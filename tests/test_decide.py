@@ -637,3 +637,17 @@ def test_a_check_of_another_cat_than_the_one_taken_confirms_nothing() -> None:
     near: Box = (450.0, 150.0, 110.0, 100.0)
     assert f.result([(CAT_BOX, 0.9, KIND_CAT), (near, 0.6, KIND_CAT)], own=(0.95, 0.02)) is TargetState.ACQUIRING
     assert f.box == near
+
+
+def test_a_cat_box_beside_the_followed_animal_is_no_hit_while_its_track_is_on_another_box() -> None:
+    """The followed kitten, which the detector now calls a dog, beside a blanket it calls a cat
+    that overlaps the held box (IoU 0.22): the kitten's track was matched to the dog box, which
+    lies more on the held box, so the blanket is no hit and the held box stays on the kitten."""
+    f = Feed()
+    f.confirm()
+    held = f.box
+    kitten: Box = (104.0, 100.0, 120.0, 100.0)
+    blanket: Box = (20.0, 130.0, 150.0, 100.0)
+    assert held is not None and iou(blanket, held) > 0.2 and iou(kitten, held) > iou(blanket, held)
+    assert f.result([(kitten, 0.53, KIND_DOG), (blanket, 0.35, KIND_CAT)]) is TargetState.TRACKING
+    assert f.box == held and f.d.suspect  # no hit; the dog box on it asks for a check

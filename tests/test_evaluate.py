@@ -215,19 +215,17 @@ KNOWN_MISSES = {
     # classifier of issue 17: held by the goals test now.)
     ("two_cats_treadmill_home_gym.mp4", "instant", "on_decoy"),
     ("two_cats_treadmill_home_gym.mp4", "pi4", "on_decoy"),
-    # On the Pi's timing (README, "Dead reckoning while KCF has lost the cat"): the first result comes
-    # 2 frames late on the 35-frame carpet clip and each of the compilation's cuts is found again
-    # late (present 0.886, 0.897); the kitten under the pillow and blanket (kitten_playing present
-    # 0.836, on_cat 0.723).
-    ("cat_on_carpet.mp4", "pi4", "present"),
-    ("cats_compilation.mp4", "pi4", "present"),
-    ("kitten_playing_lowcam_bed.mp4", "pi4", "present"),
+    # frames 99-115: a Scottish-fold kitten held up to the camera, labelled `person` by the reference
+    # (checked by eye); followed since a cat is confirmed on the job that finds it (README, "Acquisition")
+    ("cats_compilation.mp4", "instant", "on_decoy"),
+    # On the Pi's timing: the kitten under the pillow and blanket (kitten_playing on_cat 0.763).
+    # (The carpet clip's, the compilation's and kitten_playing's present, and the two-cat video's,
+    # met the goal with the acquisition on the job that finds the cat: held by the goals test now.)
     ("kitten_playing_lowcam_bed.mp4", "pi4", "on_cat"),
     # The two-cat video in the Pi's timing since identity by appearance (README, "Identity by
     # appearance"): the robot keeps the tabby, which KCF loses in the dark corner at 62 s for 3 s,
-    # where it followed the calico before (on_cat 0.851 -> 0.782, present 0.935 -> 0.892; switches 4 -> 2).
+    # where it followed the calico before (on_cat 0.851 -> 0.782; 0.808 since session 14).
     ("two_cats_treadmill_home_gym.mp4", "pi4", "on_cat"),
-    ("two_cats_treadmill_home_gym.mp4", "pi4", "present"),
 }
 
 

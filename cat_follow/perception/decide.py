@@ -223,6 +223,7 @@ class TargetDecider(CropChecks):
             return Hit(back, self.score_threshold)
         dog_iou = self.vcfg.decoy_iou if self.by_crop else None  # the detector's word for this cat
         i = cat_on(dets, box, self.keep_threshold, OVERLAP_IOU, dog_iou) if box is not None else -1
+        i = -1 if i >= 0 and box is not None and self.scene.followed_elsewhere(box_of(dets[i]), box) else i
         if i < 0 and box is None and last is not None:
             # KCF lost it a moment ago: a cat where it was is the same cat. Without this the
             # colour signature alone chose, and a white blanket beside a white kitten won. A box

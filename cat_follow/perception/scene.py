@@ -256,6 +256,15 @@ class SceneTracks:
                 best, best_o = tr, o
         return best
 
+    def followed_elsewhere(self, det: Box, held: Box) -> bool:
+        """Was the followed track matched, on this result, to a detection other than ``det`` (not
+        one box with it) that lies more on ``held`` (KCF's box) than ``det`` does? Then ``det`` is
+        a neighbour, not the target (a blanket the detector calls a cat beside a kitten it calls a dog)."""
+        tr = self.get(self.followed)
+        if tr is None or not tr.seen or iou(tr.last_box, det) >= SAME_BOX_IOU:
+            return False
+        return iou(tr.last_box, held) > iou(det, held)
+
     def follow(self, box: Box | None, held: bool) -> None:
         """After a result: the target is the track on ``box`` (the decider's hit; None = no hit,
         the target keeps its track while that lives), none when no target is ``held``."""
