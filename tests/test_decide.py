@@ -12,7 +12,7 @@ from cat_follow.config import Config
 from cat_follow.geometry import Box, iou
 from cat_follow.memory.pool import HINT
 from cat_follow.perception.decide import TargetDecider
-from cat_follow.perception.port import EMBED_LEN, KIND_CAT, KIND_DOG, RESULT, SIGNATURE_LEN, strongest_cat
+from cat_follow.perception.port import EMBED_LEN, KIND_CAT, KIND_DOG, RESULT, SIGNATURE_LEN, strongest
 from cat_follow.perception.target import DropReason, TargetState
 from cat_follow.perception.verifier import write_signature
 
@@ -50,7 +50,7 @@ class Feed:
         rec["ticket"], rec["seq"], rec["t_media_ns"], rec["n"] = self.ticket, self.ticket, self.t, len(dets)
         for i, (b, s, k) in enumerate(dets):
             rec["dets"][i] = (*b, s, k)
-        found = strongest_cat(rec["dets"][: len(dets)], *check) if check is not None and own is not None else None
+        found = strongest(rec["dets"][: len(dets)], KIND_CAT, *check) if check is not None and own is not None else None
         if found is not None:
             verify, (cat_prob, dog_prob) = found, own  # type: ignore[misc]
             rec["verify_box"] = found

@@ -19,11 +19,11 @@ from cat_follow.perception.evidence import (
     CheckOdds,
     LocationHint,
     classify,
-    dog_to_probe,
     likeliest,
     moved,
 )
 from cat_follow.perception.gallery import Gallery
+from cat_follow.perception.port import KIND_DOG, strongest
 from cat_follow.perception.scene import SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
 
@@ -135,14 +135,16 @@ class CropChecks:
         return True
 
     def _next_probe(self, dets: np.ndarray, t_ns: int) -> None:
-        """After a result with no target held: the dog box to check with the next job, one the
-        classifier has not rejected within ``target.lost_after_s`` first (``_probe_verdict``)."""
+        """After a result with no target held: the dog box to check with the next job (the
+        detector calls some cats dogs: a Siamese on a lawn, kittens), one that overlaps none the
+        classifier rejected within ``target.lost_after_s`` first (``_probe_verdict``)."""
         self._probe = None
         if self.vcfg.probe_dogs and not self.lock.state.has_target:
             self._probe_rejects = [(b, t) for b, t in self._probe_rejects if t_ns - t <= self.lock.lost_after_ns]
             skip = [b for b, _ in self._probe_rejects]
-            self._probe = (dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px, skip)
-                           or dog_to_probe(dets, self.score_threshold, self.vcfg.min_box_px))
+            side = self.vcfg.min_box_px
+            self._probe = (strongest(dets, KIND_DOG, self.score_threshold, side, skip, OVERLAP_IOU)
+                           or strongest(dets, KIND_DOG, self.score_threshold, side))
 
     def _cat_crop(self, signature: np.ndarray, emb: np.ndarray) -> None:
         """A crop the classifier called a cat: its colours and embedding, taken into the cat's

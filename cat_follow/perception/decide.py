@@ -37,14 +37,13 @@ from cat_follow.perception.evidence import (
     CandidatePicker,
     CheckOdds,
     LocationHint,
-    box_of,
     cat_on,
     decoy_over,
     other_class_wins,
 )
 from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.look import CatLooks
-from cat_follow.perception.port import EMBED_LEN, SIGNATURE_LEN, detections
+from cat_follow.perception.port import EMBED_LEN, SIGNATURE_LEN, box_of, detections
 from cat_follow.perception.scene import SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
 

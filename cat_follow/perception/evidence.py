@@ -6,15 +6,14 @@ small colour-signature scratch the tracker owns for comparing candidates.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
 from cat_follow.config_verifier import VerifierConfig
 from cat_follow.geometry import Box, iou, reaches_column, size_step
 from cat_follow.perception.belief import CAT, DOG, OTHER
-from cat_follow.perception.port import KIND_CAT, KIND_DOG, SIGNATURE_LEN
+from cat_follow.perception.port import KIND_CAT, KIND_DOG, SIGNATURE_LEN, box_of
 from cat_follow.perception.scene import MATCH_IOU
 from cat_follow.perception.target import Verify
 from cat_follow.perception.verifier import similarity, write_signature
@@ -22,10 +21,6 @@ from cat_follow.perception.verifier import similarity, write_signature
 # A detection "on" a box: the tracks' match (ByteTrack's), one notion of "the same object" for the
 # tracks and the decider (it was a tuned 0.3; README, "The cat's look")
 OVERLAP_IOU = MATCH_IOU
-
-
-def box_of(det: Any) -> Box:
-    return (float(det["x"]), float(det["y"]), float(det["w"]), float(det["h"]))
 
 
 def likeliest(cat_prob: float, dog_prob: float, other_prob: float) -> int:
@@ -83,19 +78,6 @@ def cat_on(dets: np.ndarray, box: Box, min_score: float, min_iou: float,
                                                           and overlap >= dog_iou):
             best, best_s = i, s
     return best
-
-
-def dog_to_probe(dets: np.ndarray, min_score: float, min_side: float, skip: Sequence[Box] = ()) -> Box | None:
-    """The strongest dog detection of at least ``min_score`` whose longer side is at least
-    ``min_side`` (big enough for the classifier) and that overlaps no box in ``skip`` (ones the
-    classifier just called not cats): a box whose crop is worth asking the classifier about,
-    since the detector calls some cats dogs (a Siamese on a lawn, kittens); or None."""
-    for d in dets:  # rows are sorted by score
-        if int(d["kind"]) == KIND_DOG and float(d["score"]) >= min_score:
-            b = box_of(d)
-            if max(b[2], b[3]) >= min_side and all(iou(b, s) < OVERLAP_IOU for s in skip):
-                return b
-    return None
 
 
 def moved(box: Box, ref: Box, cfg: VerifierConfig) -> bool:

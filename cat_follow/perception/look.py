@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from cat_follow.geometry import Box, iou
-from cat_follow.perception.evidence import OVERLAP_IOU, box_of
-from cat_follow.perception.port import KIND_CAT, SIGNATURE_LEN
+from cat_follow.perception.evidence import OVERLAP_IOU
+from cat_follow.perception.port import KIND_CAT, SIGNATURE_LEN, box_of
 from cat_follow.perception.verifier import similarity, write_signature
 
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from cat_follow.geometry import Box
+from cat_follow.geometry import Box, iou
 from cat_follow.stats import LatencyRecorder
 
 Roi = tuple[int, int, int, int]  # x0, y0, x1, y1 in slot pixels
@@ -102,14 +102,23 @@ class DetectJob:
         return cls(roi, float(rec["min_score"]), verify, int(rec["after_seq"]), check_cat)
 
 
-def strongest_cat(dets: np.ndarray, min_score: float, min_side: float) -> Box | None:
-    """The box of the highest-scoring cat row of ``dets`` (sorted by score) with at least
-    ``min_score`` and a longer side of at least ``min_side``; None if there is none."""
+def box_of(det: Any) -> Box:
+    """A DETECTION row's box."""
+    return (float(det["x"]), float(det["y"]), float(det["w"]), float(det["h"]))
+
+
+def strongest(dets: np.ndarray, kind: int, min_score: float, min_side: float,
+              skip: Sequence[Box] = (), skip_iou: float = 1.0) -> Box | None:
+    """The box of the highest-scoring ``kind`` row of ``dets`` (sorted by score) with at least
+    ``min_score``, a longer side of at least ``min_side`` (big enough for the classifier) and an
+    IoU below ``skip_iou`` with every box in ``skip``; None if there is none. What a crop check
+    is asked about with no target: the cat a job found, a dog box that may be a cat."""
     for d in dets:
         if float(d["score"]) < min_score:
             return None
-        if int(d["kind"]) == KIND_CAT and max(float(d["w"]), float(d["h"])) >= min_side:
-            return (float(d["x"]), float(d["y"]), float(d["w"]), float(d["h"]))
+        b = box_of(d)
+        if int(d["kind"]) == kind and max(b[2], b[3]) >= min_side and all(iou(b, s) < skip_iou for s in skip):
+            return b
     return None
 
 

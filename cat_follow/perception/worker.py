@@ -20,7 +20,7 @@ from cat_follow.perception.backend import ObjectDetector
 from cat_follow.perception.classifier import head_path
 from cat_follow.perception.manifest import MANIFEST_DIR, Manifest, load_manifest, sha256_of, shipped_manifests
 from cat_follow.perception.model import ModelFiles
-from cat_follow.perception.port import DetectJob, DetectorWorker, strongest_cat
+from cat_follow.perception.port import KIND_CAT, DetectJob, DetectorWorker, strongest
 from cat_follow.perception.ssd import SsdDetector
 from cat_follow.perception.verifier import CropVerifier
 
@@ -47,7 +47,7 @@ class ModelWorker:
         out["verified"] = 0
         box = job.verify
         if box is None and job.check_cat is not None:
-            box = strongest_cat(out["dets"][: int(out["n"])], *job.check_cat)
+            box = strongest(out["dets"][: int(out["n"])], KIND_CAT, *job.check_cat)
         if box is not None and self.verifier is not None:
             v = self.verifier.verify(frame, box, out["signature"], out["embedding"])
             out["verified"], out["cat_prob"], out["dog_prob"], out["cls_other_prob"] = 1, v.cat, v.dog, v.other
