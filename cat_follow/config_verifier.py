@@ -63,9 +63,12 @@ class VerifierConfig:
                                  "is more like the gallery of an animal seen apart from the previous track than "
                                  "the previous track's by this much (cosine) is another cat, and the target goes "
                                  "back to the previous track's box (kept where it is if that track is not in "
-                                 "view). With clean galleries of 8 crops on the checked two-cat dev video the "
-                                 "followed cat's own gallery wins by at least 0.13 for 90% of its crops (README, "
-                                 "\"Identity by appearance\").", lo=0.0, hi=2.0)
+                                 "view). After a loss, for as long as the robot looks for the lost cat, a "
+                                 "candidate's crop this much more like the animals seen beside it than like the "
+                                 "cat is another cat: dropped, and not taken again meanwhile (README, \"Identity "
+                                 "after a loss\"). With clean galleries of 8 crops on the checked two-cat dev "
+                                 "video the followed cat's own gallery wins by at least 0.13 for 90% of its crops "
+                                 "(README, \"Identity by appearance\").", lo=0.0, hi=2.0)
     identity_s: float = _f(30.0, "For this long after the followed cat was last called a cat, prefer the candidate "
                            "whose colour signature is most like its, keep its look (same_cat), and let the look "
                            "stand in for a cat verdict. (A calico kitten the classifier calls a puppy went about "

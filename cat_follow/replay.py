@@ -49,7 +49,7 @@ def _row_json(row: Any) -> dict[str, Any]:
     """One log row. ``bbox`` is the confirmed target the car follows (source pixels);
     an unconfirmed candidate (state ``acquiring``: not yet verified) goes to ``candidate``
     instead. ``drop_reason`` says why the last target was dropped (``timeout``, ``decoy``,
-    ``unverified``) until a new one is confirmed; ``track`` is the followed track's id and
+    ``unverified``, ``other_cat``) until a new one is confirmed; ``track`` is the followed track's id and
     ``tracks`` every animal and person tracked (id, P(cat), P(dog), box in source pixels)."""
     valid = bool(row["valid"])
     state = TargetState(int(row["target_state"]))

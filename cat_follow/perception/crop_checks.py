@@ -23,6 +23,7 @@ from cat_follow.perception.evidence import (
     moved,
 )
 from cat_follow.perception.gallery import Gallery
+from cat_follow.perception.lost_cat import LostCat
 from cat_follow.perception.port import KIND_DOG, strongest
 from cat_follow.perception.scene import SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
@@ -70,6 +71,7 @@ class CropChecks:
     _hint: LocationHint
     _back: Box | None
     _who: tuple[float, float] | None
+    lost: LostCat
 
     def drop(self, reason: DropReason) -> None:
         raise NotImplementedError
@@ -132,6 +134,24 @@ class CropChecks:
             return False  # out of view, or not where the user now points
         self._back, self.gen = tr.last_box, self.gen + 1  # checks of the other cat no longer count
         self.recheck = self.unseen = self.suspect = False
+        return True
+
+    def _track_on(self, box: Box) -> int:
+        """Id of the track seen at ``box`` on the last result (0: none)."""
+        tr = self.scene.on(box)
+        return 0 if tr is None else tr.id
+
+    def _another_cat(self, emb: np.ndarray, box: Box, t_ns: int) -> bool:
+        """A check of a candidate, or of the box KCF jumped to after losing the target, while the
+        robot looks for the cat it lost: not like that cat's look, it is another cat, dropped
+        (``lost_cat.py``). The followed cat's own checks are the tracks' identity question; while a
+        ``cat_location`` or a click is pending, the user names the cat."""
+        if (self.lock.state == TargetState.TRACKING and not self.unseen) or self._hint.active:
+            return False  # the followed cat's check, or the user names the cat
+        if not self.lost.judge(self.cat_look, emb, self._track_on(box), t_ns):
+            return False
+        log.debug("another cat t=%.3f box=%s: not the lost one's look", t_ns / 1e9, [round(v) for v in box])
+        self.drop(DropReason.OTHER_CAT)
         return True
 
     def _next_probe(self, dets: np.ndarray, t_ns: int) -> None:
@@ -204,7 +224,9 @@ class CropChecks:
         held = self.lock.state.has_target
         odds = self._odds(rec, pending) if pending[3] or self.lock.state == TargetState.ACQUIRING else 1.0
         if pending[3]:
-            self._probe_verdict(rec, pending[2], raw, odds > 0 and not held, t_ns)
+            tid = self._track_on(pending[2])
+            other = not self._hint.active and self.lost.judge(self.cat_look, rec["embedding"], tid, t_ns)
+            self._probe_verdict(rec, pending[2], Verify.NOT_CAT if other else raw, odds > 0 and not held, t_ns)
             return
         self._checked_t_ns, self._checked_box = t_ns, pending[2]
         emb = rec["embedding"]
@@ -218,6 +240,8 @@ class CropChecks:
             log.debug("check t=%.3f box=%s cat=%.2f other=%.2f look=%.2f who=%s -> %s (%s)", t_ns / 1e9,
                       [round(v) for v in pending[2]], float(rec["cat_prob"]), float(rec["dog_prob"]), look,
                       who and [round(v, 2) for v in who], verdict.name, self.lock.state.name)
+        if self._another_cat(emb, pending[2], t_ns):
+            return  # not the cat the robot is looking for, by its look
         if (who is not None and who[1] > who[0] + self.vcfg.other_cat_margin
                 and self.lock.state == TargetState.TRACKING and self._back_to_followed(asked)):
             return  # another cat, by its look: back to the followed one

@@ -19,7 +19,9 @@ dog detections on it count as hits, never as decoys, and its periodic checks dec
 Identity (issue 17): where KCF lost the target, a box twice its size at the last place is another
 cat; when the followed box moves onto another track, the next job checks it, and a crop more like
 another animal's gallery than the previous track's (``verifier.other_cat_margin``) sends the
-target back to the previous track's box (README, "Identity by appearance").
+target back to the previous track's box (README, "Identity by appearance"). While the robot looks
+for a cat it lost, a cat whose check is more like an animal seen beside it is dropped and not
+taken again (``lost_cat.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from cat_follow.perception.evidence import (
 from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.hits import Hit, Hits
 from cat_follow.perception.look import CatLooks
+from cat_follow.perception.lost_cat import LostCat
 from cat_follow.perception.port import EMBED_LEN, SIGNATURE_LEN, box_of, detections
 from cat_follow.perception.scene import SceneTracks
 from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
@@ -88,6 +91,7 @@ class TargetDecider(CropChecks, Hits):
         b = config.behaviour  # the robot looks for a lost cat this long before it searches anew: so long the
         self.looks = CatLooks(round((b.detection_timeout_s + b.lost_search_s) * 1e9),  # other cat is not taken for it
                               self.vcfg.same_look)
+        self.lost = LostCat(self.looks.within_ns, self.vcfg.other_cat_margin)  # ...nor one like another
         self._was = 0  # the followed track before the box moved onto another one: whose is the next check?
         self._who: tuple[float, float] | None = None  # its answer: (like that track, like the most alike other)
         self._back: Box | None = None  # the answer was "another cat": the followed track's box on this result
@@ -107,6 +111,7 @@ class TargetDecider(CropChecks, Hits):
             self.drop(DropReason.NONE)
             self.looks.demote(t_ns)
             self.cat_look.clear()
+            self.lost.forget()
 
     def drop(self, reason: DropReason) -> None:
         self.lock.drop(reason)
@@ -164,6 +169,7 @@ class TargetDecider(CropChecks, Hits):
             self._forget()  # the lock dropped it itself (misses)
         if hit is not None and self.lock.state == TargetState.TRACKING and not self.unseen:
             self.looks.see(frame, dets, hit.box, self.score_threshold, t_ns)  # its look, and another cat's
+            self.lost.seen(t_ns)
         point = pending and self._hint.half == 0.0  # a click: it names the one detection under it
         if hit is not None and ((self.lock.state == TargetState.TRACKING and self.gen == gen)
                                 or (point and self.lock.state.has_target)):
@@ -182,6 +188,7 @@ class TargetDecider(CropChecks, Hits):
         once the cat followed before is forgotten (``identity_s`` after it was last called a cat)."""
         if t_ns - self.picker.t_ns > self.identity_ns:
             self.cat_look.clear()
+            self.lost.forget()
         if Gallery.usable(self._cand_emb):
             self.cat_look.add(self._cand_emb)
             self._cand_emb.fill(0.0)  # taken: a later confirmation without a new cat crop adds nothing
@@ -202,6 +209,8 @@ class TargetDecider(CropChecks, Hits):
                 self._who = self.scene.identify(rec["embedding"], self._was)
             self.scene.on_verdict(pending[2], float(rec["cat_prob"]), float(rec["dog_prob"]),
                                   float(rec["cls_other_prob"]), pending[4], rec["embedding"])
+            if pending[4] and self.scene.apart_from_followed(pending[4]):
+                self.lost.seen_other(rec["embedding"])  # another animal beside the cat: not it, later
         elif found is not None:
             self.scene.on_verdict(found, float(rec["cat_prob"]), float(rec["dog_prob"]),
                                   float(rec["cls_other_prob"]), 0, rec["embedding"])

@@ -20,6 +20,7 @@ from cat_follow.perception.evidence import (
     other_class_wins,
 )
 from cat_follow.perception.look import CatLooks
+from cat_follow.perception.lost_cat import LostCat
 from cat_follow.perception.port import box_of
 from cat_follow.perception.scene import SceneTracks
 from cat_follow.perception.target import TargetLock, TargetState
@@ -39,6 +40,7 @@ class Hits:
     lock: TargetLock
     picker: CandidatePicker
     looks: CatLooks
+    lost: LostCat
     scene: SceneTracks
     score_threshold: float
     keep_threshold: float
@@ -77,7 +79,7 @@ class Hits:
         if i < 0:
             skip = self._rejected if t_ns - self._rejected_t_ns <= self.lock.lost_after_ns else None
             i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns, skip,
-                                 unlike=lambda b: self.looks.is_other(frame, b, t_ns))
+                                 unlike=lambda b: self._unlike(frame, b, t_ns))
         if i < 0 and self._probed is not None and box is None and last is None:
             # the classifier called the probed dog box a cat on this result's frame: take the
             # detection there now (it moved), else the box it checked
@@ -95,6 +97,12 @@ class Hits:
             self.lock.verified = True  # too small to check: the detector decides, until the box grows
             self.recheck = True        # ...then its first check must not say not-cat
         return self._placed(Hit(det, score), box, last)
+
+    def _unlike(self, frame: np.ndarray, box: Box, t_ns: int) -> bool:
+        """Is the cat at ``box`` another cat than the one lost, by its track's crop checks (its
+        look) or by its colours?"""
+        tr = self.scene.on(box)
+        return (tr is not None and self.lost.is_other(tr.id, t_ns)) or self.looks.is_other(frame, box, t_ns)
 
     def _placed(self, hit: Hit, box: Box | None, last: Box | None) -> Hit:
         """Book a hit away from ``box`` (KCF's) or ``last`` (where KCF lost the target) as a new

@@ -256,6 +256,11 @@ class SceneTracks:
                 best, best_o = tr, o
         return best
 
+    def apart_from_followed(self, tid: int) -> bool:
+        """Was track ``tid`` seen apart from the followed track (another animal than it)?"""
+        tr = self.get(self.followed)
+        return tr is not None and tid in tr.apart
+
     def followed_elsewhere(self, det: Box, held: Box) -> bool:
         """Was the followed track matched, on this result, to a detection other than ``det`` (not
         one box with it) that lies more on ``held`` (KCF's box) than ``det`` does? Then ``det`` is

@@ -40,6 +40,7 @@ class DropReason(enum.IntEnum):
     TIMEOUT = 1
     DECOY = 2
     UNVERIFIED = 3
+    OTHER_CAT = 4  # another cat than the one lost a moment ago, by its look (lost_cat.py)
 
     @property
     def label(self) -> str | None:

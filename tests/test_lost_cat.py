@@ -1,0 +1,92 @@
+"""The followed cat's identity after a loss: a cat whose crop looks more like another animal seen
+beside the followed one than like the followed cat is not taken for it for as long as the robot
+looks for the lost cat (``lost_cat.py``). Constructed results with unit embeddings for looks
+(``_look``: two seeds are about orthogonal); the closed-loop scenarios with two cats are in
+``test_sim.py``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cat_follow.perception.gallery import Gallery
+from cat_follow.perception.lost_cat import LostCat
+from cat_follow.perception.port import KIND_CAT
+from cat_follow.perception.target import DropReason, TargetState
+from tests.test_decide import B_BOX, BOTH, CAT_BOX, MS, Feed, _look, _mix, _two_cats
+
+S = 1_000 * MS
+
+
+def _lost_beside(look_b: np.ndarray) -> Feed:
+    """Follow cat A (look 1) beside cat B (``look_b``, from the other-animal checks), then A
+    leaves the view: KCF fails and only B is detected. Returns the feed on that result."""
+    f = Feed()
+    _two_cats(f, _look(1), look_b)
+    f.result([(B_BOX, 0.7, KIND_CAT)], kcf_lost=True)
+    return f
+
+
+def test_after_a_loss_a_cat_that_looks_like_the_other_one_is_dropped_and_not_taken_again() -> None:
+    """A left the view; B, which the robot saw beside A, is taken where KCF failed (the detector's
+    only cat), but its check looks like B, not A: the target is dropped as another cat, and B is
+    not taken again while the robot looks for A. A, back, is taken and confirmed."""
+    f = _lost_beside(_look(2))
+    assert f.box == B_BOX and f.d.unseen  # taken, but not shown before its check
+    assert not f.result([(B_BOX, 0.7, KIND_CAT)], cat_prob=0.9, emb=_look(2)).has_target
+    assert f.d.drop_reason is DropReason.OTHER_CAT
+    for _ in range(10):
+        assert not f.result([(B_BOX, 0.7, KIND_CAT)], own=(0.9, 0.05)).has_target and f.box is None
+    f.result(BOTH, own=(0.9, 0.05))
+    assert f.box == CAT_BOX  # B is skipped, A taken
+    assert f.result(BOTH, cat_prob=0.9, emb=_look(1)) is TargetState.TRACKING and f.box == CAT_BOX
+
+
+def test_after_a_loss_the_cat_that_looks_like_the_lost_one_is_kept() -> None:
+    """The cat taken after the loss has A's look (a new pose, cosine ~0.8): it is the lost cat."""
+    f = _lost_beside(_look(2))
+    pose = _mix(_look(1), _look(3), 0.45)
+    assert f.result([(B_BOX, 0.7, KIND_CAT)], cat_prob=0.9, emb=pose) is TargetState.TRACKING
+    assert f.box == B_BOX and not f.d.unseen
+
+
+def test_with_no_other_animal_seen_any_cat_is_taken_after_a_loss() -> None:
+    """Followed alone, then lost: a cat unlike it is still taken (no other animal's look to say
+    whose it is; a cat in view is better than none)."""
+    f = Feed()
+    f.confirm(emb=_look(1))
+    for _ in range(5):
+        f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.9, emb=_look(1))
+    f.result([(B_BOX, 0.7, KIND_CAT)], kcf_lost=True)
+    assert f.result([(B_BOX, 0.7, KIND_CAT)], cat_prob=0.9, emb=_look(2)) is TargetState.TRACKING
+    assert f.box == B_BOX
+
+
+def test_after_the_search_the_other_cat_may_be_followed() -> None:
+    """The robot looks for the lost cat for behaviour.detection_timeout_s + lost_search_s (6 s);
+    after that, the cat it refused is a cat like any other."""
+    f = _lost_beside(_look(2))
+    f.result([(B_BOX, 0.7, KIND_CAT)], cat_prob=0.9, emb=_look(2))
+    assert f.d.drop_reason is DropReason.OTHER_CAT
+    window = f.d.lost.window_ns
+    while f.d.lost.looking(f.t + 100 * MS):
+        f.result([(B_BOX, 0.7, KIND_CAT)], own=(0.9, 0.05))
+        assert f.box is None
+    assert window == 6 * S
+    f.result([(B_BOX, 0.7, KIND_CAT)], own=(0.9, 0.05))
+    assert f.box == B_BOX and f.d.state is TargetState.TRACKING
+
+
+def test_lost_cat_judges_by_the_nearer_look_and_only_while_it_looks() -> None:
+    own, other = Gallery(), _look(2)
+    own.add(_look(1))
+    lost = LostCat(window_ns=6 * S, margin=0.1)
+    assert not lost.judge(own, other, 7, 0), "no other animal seen yet: nothing says whose it is"
+    lost.seen(0)
+    lost.seen_other(other)
+    assert lost.judge(own, _look(2), 7, S) and lost.is_other(7, S)
+    assert not lost.judge(own, _mix(_look(1), _look(2), 0.5), 8, S), "halfway: within the margin"
+    assert not lost.judge(own, _look(1), 7, S) and not lost.is_other(7, S), "a later crop like it clears it"
+    lost.judge(own, _look(2), 7, S)
+    assert not lost.is_other(7, 7 * S), "the search is over"
+    lost.forget()
+    assert not lost.judge(own, _look(2), 7, S)
