@@ -1,7 +1,8 @@
-"""The followed cat's identity after a loss: a cat whose crop looks more like another animal seen
-beside the followed one than like the followed cat is not taken for it for as long as the robot
-looks for the lost cat (``lost_cat.py``). Constructed results with unit embeddings for looks
-(``_look``: two seeds are about orthogonal); the closed-loop scenarios with two cats are in
+"""The followed cat's identity after a loss and while it is held: a cat whose crop looks more like
+another animal seen beside the followed one than like the followed cat is not taken for it for as
+long as the robot looks for the lost cat (``lost_cat.py``); while KCF holds the target, the picker
+takes no animal seen apart from it (``hits.py``). Constructed results with unit embeddings for
+looks (``_look``: two seeds are about orthogonal); the closed-loop scenarios with two cats are in
 ``test_sim.py``."""
 
 from __future__ import annotations
@@ -74,6 +75,18 @@ def test_after_the_search_the_other_cat_may_be_followed() -> None:
     assert window == 6 * S
     f.result([(B_BOX, 0.7, KIND_CAT)], own=(0.9, 0.05))
     assert f.box == B_BOX and f.d.state is TargetState.TRACKING
+
+
+def test_while_kcf_holds_the_target_no_cat_seen_apart_from_it_is_taken() -> None:
+    """KCF holds A's box but the detector misses A on this result and sees only B: before, the
+    picker took the strongest cat in view and the box jumped to B; now the held box stays (B was
+    seen apart from A: another animal. A cat on a new track, not seen beside the target, may still
+    be taken: the target itself, which the tracks failed to associate)."""
+    f = Feed()
+    _two_cats(f, _look(1), _look(2))
+    held = f.box
+    assert f.result([(B_BOX, 0.9, KIND_CAT)]) is TargetState.TRACKING
+    assert f.box == held == CAT_BOX
 
 
 def test_lost_cat_judges_by_the_nearer_look_and_only_while_it_looks() -> None:

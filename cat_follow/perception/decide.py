@@ -21,7 +21,8 @@ cat; when the followed box moves onto another track, the next job checks it, and
 another animal's gallery than the previous track's (``verifier.other_cat_margin``) sends the
 target back to the previous track's box (README, "Identity by appearance"). While the robot looks
 for a cat it lost, a cat whose check is more like an animal seen beside it is dropped and not
-taken again (``lost_cat.py``).
+taken again (``lost_cat.py``); while KCF holds a confirmed target, the picker takes no animal seen
+apart from it (``hits.py``).
 """
 
 from __future__ import annotations

@@ -78,8 +78,9 @@ class Hits:
             i = self._hint.nearest(dets, self.score_threshold)  # the one the user means
         if i < 0:
             skip = self._rejected if t_ns - self._rejected_t_ns <= self.lock.lost_after_ns else None
+            held = box is not None and self.lock.state == TargetState.TRACKING
             i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns, skip,
-                                 unlike=lambda b: self._unlike(frame, b, t_ns))
+                                 unlike=lambda b: self._unlike(frame, b, t_ns, held))
         if i < 0 and self._probed is not None and box is None and last is None:
             # the classifier called the probed dog box a cat on this result's frame: take the
             # detection there now (it moved), else the box it checked
@@ -98,10 +99,13 @@ class Hits:
             self.recheck = True        # ...then its first check must not say not-cat
         return self._placed(Hit(det, score), box, last)
 
-    def _unlike(self, frame: np.ndarray, box: Box, t_ns: int) -> bool:
-        """Is the cat at ``box`` another cat than the one lost, by its track's crop checks (its
-        look) or by its colours?"""
+    def _unlike(self, frame: np.ndarray, box: Box, t_ns: int, held: bool) -> bool:
+        """Is the cat at ``box`` not one to take: while KCF holds the confirmed target (``held``),
+        an animal seen apart from the followed one; after a loss, another cat than the lost one, by
+        its track's crop checks (its look) or by its colours?"""
         tr = self.scene.on(box)
+        if held:
+            return tr is not None and self.scene.apart_from_followed(tr.id)
         return (tr is not None and self.lost.is_other(tr.id, t_ns)) or self.looks.is_other(frame, box, t_ns)
 
     def _placed(self, hit: Hit, box: Box | None, last: Box | None) -> Hit:
