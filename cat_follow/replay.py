@@ -43,6 +43,7 @@ COLOR_TRACKER = (0, 220, 0)
 class ReplayOptions(RunOptions[Pipeline]):
     log_path: Path | None = None
     max_frames: int | None = None
+    skip_frames: int = 0  # a video file starts this many frames in (another phase: evaluate --phases)
 
 
 def _row_json(row: Any) -> dict[str, Any]:
@@ -121,11 +122,11 @@ class Replay:
     def __init__(self, video: str | Path, config: Config, models: ModelFiles, opts: ReplayOptions) -> None:
         self.recorded: Recording | None = None
         self.source: FrameSource
-        if is_recording(Path(video)):  # its complete segments in order, frames at their true times
+        if is_recording(Path(video)) and not opts.skip_frames:  # its complete segments in order, at their true times
             self.recorded = Recording(Path(video))
             self.source = RecordingSource(self.recorded)
         else:
-            self.source = open_source(video, config)
+            self.source = open_source(video, config, skip=opts.skip_frames)
         self.video, self.models, self.opts = video, models, opts
         self.agree = [0, 0]  # frames where replay and recording agree on the box; frames where either has one
         self.pipe = Pipeline(config, self.source, models, fast=opts.fast, max_frames=opts.max_frames)

@@ -253,3 +253,25 @@ def test_the_suite_meets_the_issue_9_goals(suite: dict[str, Any]) -> None:
 def test_the_known_misses_meet_the_goals_too(suite: dict[str, Any]) -> None:
     misses = [m for key, m in _goal_misses(suite).items() if key in KNOWN_MISSES]
     assert not misses, "\n".join(misses)
+
+
+@pytest.mark.slow
+def test_the_suite_over_phases_replays_each_video_begun_later(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    """``--phases 3``: the carpet clip replayed three times, begun 0, 1 and 2 frames in; each phase's
+    log is as long as what is left of the video, and the summary row lies within its phases."""
+    p = subprocess.run([sys.executable, "-m", "cat_follow", "evaluate", "--suite", "--only", "cat_on_carpet.mp4",
+                        "--timing", "instant", "--phases", "3", "--out", str(tmp_path)],
+                       capture_output=True, text=True, env=cli_env, timeout=300, check=False)
+    assert p.returncode == 0, p.stderr[-3000:]
+    result = json.loads((tmp_path / "evaluate.json").read_text())
+    frames = len(load_reference(default_labels_dir() / "cat_on_carpet.json").frames)
+    logs = tmp_path / "logs" / "instant"
+    assert [len(load_log(logs / name)) for name in ("cat_on_carpet.jsonl", "cat_on_carpet.p1.jsonl",
+                                                    "cat_on_carpet.p2.jsonl")] == [frames, frames - 1, frames - 2]
+    (row,) = result["phases"]
+    assert row["video"] == "cat_on_carpet.mp4" and row["phases"] == 3
+    assert row["on_cat_worst"] <= row["on_cat"] <= 1.0 and row["on_cat_worst"] <= result["videos"][0]["on_cat"]
+    assert "Over 3 phases" in (tmp_path / "evaluate.md").read_text()
+    bad = subprocess.run([sys.executable, "-m", "cat_follow", "replay", "--skip-frames", "-1"],
+                         capture_output=True, text=True, env=cli_env, timeout=60, check=False)
+    assert bad.returncode == 2 and "expected a whole number >= 0, got -1" in bad.stderr

@@ -122,3 +122,23 @@ def test_letterbox_round_trip() -> None:
         box = (sw * 0.25, sh * 0.3, sw * 0.2, sh * 0.4)
         dst = (box[0] * lb.scale + lb.pad_x, box[1] * lb.scale + lb.pad_y, box[2] * lb.scale, box[3] * lb.scale)
         assert iou(lb.to_src(dst), box) > 0.999
+
+
+def test_a_video_begun_k_frames_later_starts_at_the_files_frame_k(config: Config, kittens: Path,
+                                                                  tmp_path: Path) -> None:
+    """``replay --skip-frames K`` (``evaluate --phases``): frame 0 is the file's frame K, the
+    count is K fewer, and skipping more frames than there are, or in a folder, is an error."""
+    shared, writer, rid = _writer(config)
+    with VideoFileSource(kittens, skip=3) as src:
+        assert src.frame_count == 957 - 3
+        assert src.read(writer) is ReadStatus.FRAME
+    cap = cv2.VideoCapture(str(kittens))
+    frames = [cap.read()[1] for _ in range(4)]
+    fourth = frames[-1]
+    with shared.latest_frame(rid) as ref:
+        assert ref is not None and int(ref.meta["frame_index"]) == 0
+        assert np.array_equal(ref.pixels[60:420], fourth)
+    with pytest.raises(SourceError, match="cannot skip 5000 frames"), VideoFileSource(kittens, skip=5000):
+        pass
+    with pytest.raises(SourceError, match="video file only"):
+        open_source(tmp_path, config, skip=2)

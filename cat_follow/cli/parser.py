@@ -31,6 +31,17 @@ def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str
     return sp
 
 
+def _count(text: str) -> int:
+    """A whole number >= 0 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
 def _timing(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--timing", choices=["instant", "pi4"],
                     help="with --fast: 'instant' applies each detection to its own frame; 'pi4' delivers it as "
@@ -62,6 +73,9 @@ def _vision_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     r.add_argument("--out-video", type=Path, help="write the annotated video here (.mp4)")
     r.add_argument("--summary-json", type=Path, help="write the summary here")
     r.add_argument("--max-frames", type=int, help="stop after this many source frames")
+    r.add_argument("--skip-frames", type=_count, default=0, metavar="K",
+                   help="a video file starts K frames in, as if it began there (log frame 0 is its frame K): "
+                        "another phase of the detector's schedule against the video (evaluate --phases)")
     r.add_argument("--web", metavar="[HOST:]PORT", help="serve the live view (config [web])")
     d = _command(sub, "detect", cmd_detect, common=True, help="run the detector on images, one JSON line each")
     d.add_argument("images", type=Path, nargs="+")
@@ -133,6 +147,9 @@ def _evaluate_and_setup_commands(sub: argparse._SubParsersAction[argparse.Argume
     ev.add_argument("--videos", type=Path, help="video folder for --suite (default: the assets' video/)")
     ev.add_argument("--only", nargs="+", metavar="NAME", help="--suite on these video file names only")
     ev.add_argument("--jobs", type=int, default=2, help="replays at once (--suite)")
+    ev.add_argument("--phases", type=_count, default=1, metavar="N",
+                    help="--suite: also replay each video starting 1..N-1 frames in (replay --skip-frames) and "
+                         "report each figure's mean and min over the N phases of the detector's schedule")
     ev.add_argument("--timing", choices=["instant", "pi4"],
                     help="--suite: replay with this timing only (default: both, side by side; see [timing])")
     ev.add_argument("--out", type=Path, default=Path("evaluation"),

@@ -20,7 +20,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     cfg, web = options.web(args, options.config(args))
     opts = ReplayOptions(fast=args.fast, log_path=args.log, out_video=args.out_video,
                          summary_path=args.summary_json, progress=sys.stderr.isatty(),
-                         max_frames=args.max_frames)
+                         max_frames=args.max_frames, skip_frames=args.skip_frames)
     if web is not None:
         from cat_follow.web.attach import for_pipeline
 
@@ -108,7 +108,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         result = run_suite(SuiteOptions(out_dir=args.out, videos_dir=args.videos, labels_dir=labels, jobs=args.jobs,
                                         config_path=args.config, model_path=args.model,
                                         progress=sys.stderr.isatty(), only=tuple(args.only or ()),
-                                        timings=(args.timing,) if args.timing else TIMINGS))
+                                        timings=(args.timing,) if args.timing else TIMINGS,
+                                        phases=max(1, args.phases)))
         print(render_markdown(result))
         print(f"written: {args.out / 'evaluate.json'}, {args.out / 'evaluate.md'}", file=sys.stderr)
         return 0

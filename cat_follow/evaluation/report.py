@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cat_follow.evaluation.phases import phases_table
+
 FIGURES = ("present", "on_cat", "on_decoy", "false")
 
 
@@ -60,4 +62,4 @@ def render_markdown(result: dict[str, Any]) -> str:
                  "from one cat to the other while the first was still in view.\n\n" + ident)
     return (f"model: {result.get('model')}; {len({r['video'] for r in result['videos']})} videos replayed with "
             f"--fast in {result.get('wall_s')} s ({result.get('jobs')} at once); figures as "
-            f"{' / '.join(timings)} (--timing)\n\n" + timings_table(result) + note + ident)
+            f"{' / '.join(timings)} (--timing)\n\n" + timings_table(result) + note + ident + phases_table(result))

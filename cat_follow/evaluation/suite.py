@@ -5,7 +5,9 @@ Each video is replayed by a ``cat-follow replay --fast --timing T`` subprocess p
 detection to its own frame, ``pi4`` delivers it as late as on a Pi 4): separate processes use
 separate cores without sharing a GIL, and a crash in one replay is reported with its stderr
 instead of taking the suite down. ``jobs`` replays run at once, longest first. A video with
-labels checked by eye (``<labels>/checked/``) also gets identity figures. The suite owns
+labels checked by eye (``<labels>/checked/``) also gets identity figures. With ``phases`` > 1
+each replay is repeated begun 1..phases-1 frames later and each figure is also reported as its
+mean and worst over the phases (``phases.py``). The suite owns
 ``out_dir``: the logs and replay summaries (``logs/<timing>/``), ``evaluate.json`` (one row per
 video and timing) and ``evaluate.md`` (the timings side by side).
 """
@@ -23,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from cat_follow.config_timing import TIMINGS
-from cat_follow.evaluation.identity import load_checked, score_identity
+from cat_follow.evaluation.identity import Checked, load_checked, score_identity
+from cat_follow.evaluation.phases import log_name, shifted_checked, shifted_reference, summarise
 from cat_follow.evaluation.report import render_markdown
 from cat_follow.evaluation.scoring import (
     EvaluationError,
+    Reference,
     VideoScore,
     load_log,
     load_reference,
@@ -50,6 +54,7 @@ class SuiteOptions:
     progress: bool = False
     only: tuple[str, ...] = ()  # video file names; empty = all
     timings: tuple[str, ...] = TIMINGS  # each video is replayed in each of these
+    phases: int = 1  # ...and begun 0..phases-1 frames later (``phases.py``)
 
 
 def default_videos_dir() -> Path:
@@ -87,11 +92,13 @@ def score_log(log: Path, video: str, labels_dir: Path, mode: str | None = None) 
     return score_video(load_log(log), load_reference(ref), mode)
 
 
-def _replay(video: Path, logs: Path, opts: SuiteOptions, timing: str) -> dict[str, Any]:
-    """One ``replay --fast --timing`` subprocess; returns its summary. Owns ``logs/<stem>.*``."""
-    stem = video.stem
+def _replay(video: Path, logs: Path, opts: SuiteOptions, timing: str, phase: int = 0) -> dict[str, Any]:
+    """One ``replay --fast --timing [--skip-frames phase]`` subprocess; returns its summary. Owns
+    ``logs/<stem>.*`` (phase 0) or ``logs/<stem>.p<phase>.*``."""
+    stem = video.stem if phase == 0 else f"{video.stem}.p{phase}"
     cmd = [sys.executable, "-m", "cat_follow", "replay", str(video), "--fast", "--timing", timing,
-           "--log", str(logs / f"{stem}.jsonl"), "--summary-json", str(logs / f"{stem}.summary.json")]
+           "--log", str(logs / f"{stem}.jsonl"), "--summary-json", str(logs / f"{stem}.summary.json"),
+           "--skip-frames", str(phase)]
     if opts.config_path:
         cmd += ["--config", str(opts.config_path)]
     if opts.model_path:
@@ -103,6 +110,42 @@ def _replay(video: Path, logs: Path, opts: SuiteOptions, timing: str) -> dict[st
         raise EvaluationError(f"replay of {video.name} failed with status {p.returncode}:\n{tail}")
     summary: dict[str, Any] = json.loads((logs / f"{stem}.summary.json").read_text(encoding="utf-8"))
     return summary
+
+
+def _phase_figures(logs: Path, video: Path, k: int, ref: Reference, mode: str,
+                   checked: Checked | None) -> dict[str, Any]:
+    """Score phase ``k``'s log against the reference (and checked labels) shifted by ``k``."""
+    boxes = load_log(logs / log_name(video.stem, k))
+    row: dict[str, Any] = score_video(boxes, shifted_reference(ref, k), mode).as_dict()
+    if checked is not None:
+        row["identity"] = score_identity(boxes, shifted_checked(checked, k)).as_dict()
+    return row
+
+
+def _score(opts: SuiteOptions, videos: list[Path], refs: dict[str, Reference], checked: dict[str, Checked],
+           summaries: dict[tuple[str, str], dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each video's row per timing (phase 0's figures and its replay's summary) and, with phases,
+    each figure over the phases."""
+    table = load_video_table()
+    rows: list[dict[str, Any]] = []
+    phase_rows: list[dict[str, Any]] = []
+    for v in videos:
+        info = table[v.name]
+        for t in opts.timings:
+            boxes = load_log(opts.out_dir / "logs" / t / f"{v.stem}.jsonl")
+            score = score_video(boxes, refs[v.name], info.score_as)
+            s = summaries[t, v.name]
+            row = {**score.as_dict(), "timing": t, "set": info.set, "what": info.what,
+                   "replay_fps": s.get("fps"), "detector_ms_p50": s.get("detector_ms_p50"),
+                   "mean_frames_late": (s.get("timing") or {}).get("mean_frames_late")}
+            if v.name in checked:
+                row["identity"] = score_identity(boxes, checked[v.name]).as_dict()
+            rows.append(row)
+            if opts.phases > 1:
+                phase_rows.append({"video": v.name, "timing": t, **summarise(
+                    [row] + [_phase_figures(opts.out_dir / "logs" / t, v, k, refs[v.name], info.score_as,
+                                            checked.get(v.name)) for k in range(1, opts.phases)])})
+    return rows, phase_rows
 
 
 def run_suite(opts: SuiteOptions) -> dict[str, Any]:
@@ -131,37 +174,30 @@ def run_suite(opts: SuiteOptions) -> dict[str, Any]:
     for timing in opts.timings:
         (opts.out_dir / "logs" / timing).mkdir(parents=True, exist_ok=True)
     # longest first: the pool ends together
-    order = sorted(((t, v) for t in opts.timings for v in videos), key=lambda tv: -len(refs[tv[1].name].frames))
+    order = sorted(((t, v, k) for t in opts.timings for v in videos for k in range(max(1, opts.phases))),
+                   key=lambda tvk: (-len(refs[tvk[1].name].frames), tvk[2]))
     summaries: dict[tuple[str, str], dict[str, Any]] = {}
     t0 = time.monotonic()
-    with tqdm(total=len(opts.timings) * sum(len(r.frames) for r in refs.values()), unit="frame",
+    with tqdm(total=sum(len(refs[v.name].frames) for _, v, _ in order), unit="frame",
               disable=not opts.progress, file=sys.stderr, desc="evaluate") as bar, \
             ThreadPoolExecutor(max(1, opts.jobs)) as pool:
-        futures = {pool.submit(_replay, v, opts.out_dir / "logs" / t, opts, t): (t, v) for t, v in order}
+        futures = {pool.submit(_replay, v, opts.out_dir / "logs" / t, opts, t, k): (t, v, k) for t, v, k in order}
         try:
             for fut in as_completed(futures):
-                t, v = futures[fut]
-                summaries[t, v.name] = fut.result()
+                t, v, k = futures[fut]
+                summary = fut.result()
+                if k == 0:
+                    summaries[t, v.name] = summary
                 bar.update(len(refs[v.name].frames))
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)  # a failed replay: start no more
             raise
     wall = time.monotonic() - t0
-    rows = []
-    for v in videos:
-        info = table[v.name]
-        for t in opts.timings:
-            boxes = load_log(opts.out_dir / "logs" / t / f"{v.stem}.jsonl")
-            score = score_video(boxes, refs[v.name], info.score_as)
-            s = summaries[t, v.name]
-            row = {**score.as_dict(), "timing": t, "set": info.set, "what": info.what,
-                   "replay_fps": s.get("fps"), "detector_ms_p50": s.get("detector_ms_p50"),
-                   "mean_frames_late": (s.get("timing") or {}).get("mean_frames_late")}
-            if v.name in checked:
-                row["identity"] = score_identity(boxes, checked[v.name]).as_dict()
-            rows.append(row)
+    rows, phase_rows = _score(opts, videos, refs, checked, summaries)
     result = {"timings": list(opts.timings), "videos": rows, "wall_s": round(wall, 1), "jobs": opts.jobs,
               "model": next(iter(summaries.values()), {}).get("model")}
+    if phase_rows:
+        result["phases"] = phase_rows
     write_outputs(opts.out_dir, result)
     return result
 

@@ -27,10 +27,14 @@ def default_video() -> Path:
                       "pass a video, or run ./setup.sh --dev --assets DIR")
 
 
-def open_source(spec: str | Path, config: Config, *, image_fps: float = 10.0, loop: bool = False) -> FrameSource:
+def open_source(spec: str | Path, config: Config, *, image_fps: float = 10.0, loop: bool = False,
+                skip: int = 0) -> FrameSource:
     """Make the source named by ``spec``: ``picamera``, a ``record`` folder, a directory of images,
-    or a video file. The source is not opened yet (use it as a context manager)."""
+    or a video file (``skip``: its first frames, as if it began later; video files only). The
+    source is not opened yet (use it as a context manager)."""
     text = str(spec)
+    if skip and (text == "picamera" or Path(text).is_dir()):
+        raise SourceError(f"{text}: skipping frames works on a video file only")
     if text == "picamera":
         from cat_follow.sources.picamera import PiCameraSource  # lazy: Pi only
 
@@ -45,4 +49,4 @@ def open_source(spec: str | Path, config: Config, *, image_fps: float = 10.0, lo
         return ImageDirSource(path, fps=image_fps, loop=loop)
     if not path.exists():
         raise SourceError(f"{path}: no such file or directory")
-    return VideoFileSource(path, loop=loop)
+    return VideoFileSource(path, loop=loop, skip=skip)

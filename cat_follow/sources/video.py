@@ -20,9 +20,10 @@ MAX_CONSECUTIVE_FAILURES = 5
 class VideoFileSource(FrameSource):
     """A video file. Owns the VideoCapture and a decode buffer the size of the video."""
 
-    def __init__(self, path: str | Path, loop: bool = False) -> None:
+    def __init__(self, path: str | Path, loop: bool = False, skip: int = 0) -> None:
         self.path = Path(path)
         self.loop = loop  # start again at the end (a stand-in camera); frame indices keep counting
+        self.skip = skip  # the video starts this many frames later (index 0 is file frame ``skip``)
         self.name = self.path.name
         self._cap: cv2.VideoCapture | None = None
         self._buf: np.ndarray | None = None
@@ -41,10 +42,15 @@ class VideoFileSource(FrameSource):
         if not ok or first is None:
             cap.release()
             raise SourceError(f"video {self.path}: not a video or has no decodable frame")
+        for _ in range(self.skip):  # decoded into the same buffer and dropped: as if the file began later
+            ok, first = cap.read(first)
+            if not ok or first is None:
+                cap.release()
+                raise SourceError(f"video {self.path}: cannot skip {self.skip} frames, it has fewer")
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and math.isfinite(fps) and fps > 0 else 30.0
         count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
-        self._file_frames = int(count) if count and count > 0 else None
+        self._file_frames = int(count) - self.skip if count and count > 0 else None
         self.frame_count = None if self.loop else self._file_frames
         self._cap = cap
         self._buf = first  # decode buffer from here on: cap.read(self._buf) reuses it
