@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cat_follow.memory.pool import HINT
 from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.lost_cat import LostCat
 from cat_follow.perception.port import KIND_CAT
@@ -94,12 +95,27 @@ def test_lost_cat_judges_by_the_nearer_look_and_only_while_it_looks() -> None:
     own.add(_look(1))
     lost = LostCat(window_ns=6 * S, margin=0.1)
     assert not lost.judge(own, other, 7, 0), "no other animal seen yet: nothing says whose it is"
-    lost.seen(0)
+    lost.seen(0, 0)
     lost.seen_other(other)
     assert lost.judge(own, _look(2), 7, S) and lost.is_other(7, S)
     assert not lost.judge(own, _mix(_look(1), _look(2), 0.5), 8, S), "halfway: within the margin"
     assert not lost.judge(own, _look(1), 7, S) and not lost.is_other(7, S), "a later crop like it clears it"
     lost.judge(own, _look(2), 7, S)
-    assert not lost.is_other(7, 7 * S), "the search is over"
+    lost.seen(S, 7)
+    assert not lost.is_other(7, S), "the track followed now is no other cat"
+    lost.judge(own, _look(2), 7, S)
+    assert not lost.is_other(7, 8 * S), "the search is over"
     lost.forget()
     assert not lost.judge(own, _look(2), 7, S)
+
+
+def test_a_cat_the_user_names_is_no_longer_the_other_one() -> None:
+    """B was dropped as the other cat during the search for A; a new cat_location (the user names a
+    cat) ends that search: nothing is "the other one" any more, so B can be taken and kept."""
+    f = _lost_beside(_look(2))
+    f.result([(B_BOX, 0.7, KIND_CAT)], cat_prob=0.9, emb=_look(2))
+    assert f.d.drop_reason is DropReason.OTHER_CAT and f.d.lost.others
+    rec = np.zeros(1, HINT)[0]
+    rec["id"], rec["x"], rec["half"] = 1, B_BOX[0] + B_BOX[2] / 2, 80.0
+    f.d.hint(rec, f.box, f.t)
+    assert not f.d.lost.others and not f.d.lost.other_look.n

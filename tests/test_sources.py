@@ -142,3 +142,5 @@ def test_a_video_begun_k_frames_later_starts_at_the_files_frame_k(config: Config
         pass
     with pytest.raises(SourceError, match="video file only"):
         open_source(tmp_path, config, skip=2)
+    with pytest.raises(SourceError, match="cannot also skip"):
+        VideoFileSource(kittens, loop=True, skip=2)

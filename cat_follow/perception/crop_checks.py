@@ -152,6 +152,7 @@ class CropChecks:
             return False
         log.debug("another cat t=%.3f box=%s: not the lost one's look", t_ns / 1e9, [round(v) for v in box])
         self.drop(DropReason.OTHER_CAT)
+        self._rejected, self._rejected_t_ns = box, t_ns  # not re-picked at once, even if off every track
         return True
 
     def _next_probe(self, dets: np.ndarray, t_ns: int) -> None:

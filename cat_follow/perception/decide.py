@@ -105,14 +105,16 @@ class TargetDecider(CropChecks, Hits):
     def hint(self, rec: np.void, box: Box | None, t_ns: int) -> None:
         """The main loop's HINT record, read by the tracker each frame (``box`` = KCF's). A new
         cat_location away from the held target drops it now (the car must not turn to it), and
-        its colours are remembered as another cat's, and its look is forgotten."""
+        its colours are remembered as another cat's, and its look is forgotten. Any new one ends
+        the search for a lost cat: the user names the cat now, none is "the other one"."""
         new = int(rec["id"]) != self._hint.id
         self._hint.post(int(rec["id"]), float(rec["x"]), float(rec["half"]))
+        if new and self._hint.active:
+            self.lost.forget()
         if new and self._hint.active and box is not None and not self._hint.covers(box):
             self.drop(DropReason.NONE)
             self.looks.demote(t_ns)
             self.cat_look.clear()
-            self.lost.forget()
 
     def drop(self, reason: DropReason) -> None:
         self.lock.drop(reason)
@@ -170,7 +172,7 @@ class TargetDecider(CropChecks, Hits):
             self._forget()  # the lock dropped it itself (misses)
         if hit is not None and self.lock.state == TargetState.TRACKING and not self.unseen:
             self.looks.see(frame, dets, hit.box, self.score_threshold, t_ns)  # its look, and another cat's
-            self.lost.seen(t_ns)
+            self.lost.seen(t_ns, self._track_on(hit.box))
         point = pending and self._hint.half == 0.0  # a click: it names the one detection under it
         if hit is not None and ((self.lock.state == TargetState.TRACKING and self.gen == gen)
                                 or (point and self.lock.state.has_target)):
@@ -210,8 +212,9 @@ class TargetDecider(CropChecks, Hits):
                 self._who = self.scene.identify(rec["embedding"], self._was)
             self.scene.on_verdict(pending[2], float(rec["cat_prob"]), float(rec["dog_prob"]),
                                   float(rec["cls_other_prob"]), pending[4], rec["embedding"])
-            if pending[4] and self.scene.apart_from_followed(pending[4]):
-                self.lost.seen_other(rec["embedding"])  # another animal beside the cat: not it, later
+            if (pending[4] and self.scene.apart_from_followed(pending[4]) and pending[1] == self.gen
+                    and self.lock.state == TargetState.TRACKING and not (self.unseen or self._was)):
+                self.lost.seen_other(rec["embedding"])  # beside the cat surely followed: not it, later
         elif found is not None:
             self.scene.on_verdict(found, float(rec["cat_prob"]), float(rec["dog_prob"]),
                                   float(rec["cls_other_prob"]), 0, rec["embedding"])

@@ -100,13 +100,13 @@ class Hits:
         return self._placed(Hit(det, score), box, last)
 
     def _unlike(self, frame: np.ndarray, box: Box, t_ns: int, held: bool) -> bool:
-        """Is the cat at ``box`` not one to take: while KCF holds the confirmed target (``held``),
-        an animal seen apart from the followed one; after a loss, another cat than the lost one, by
-        its track's crop checks (its look) or by its colours?"""
+        """Is the cat at ``box`` not one to take: another cat than the lost one by its track's crop
+        checks (its look, ``lost_cat.py``) or by its colours (``look.py``), or, while KCF holds the
+        confirmed target (``held``), an animal seen apart from the followed one?"""
         tr = self.scene.on(box)
-        if held:
-            return tr is not None and self.scene.apart_from_followed(tr.id)
-        return (tr is not None and self.lost.is_other(tr.id, t_ns)) or self.looks.is_other(frame, box, t_ns)
+        if tr is not None and (self.lost.is_other(tr.id, t_ns) or (held and self.scene.apart_from_followed(tr.id))):
+            return True
+        return self.looks.is_other(frame, box, t_ns)
 
     def _placed(self, hit: Hit, box: Box | None, last: Box | None) -> Hit:
         """Book a hit away from ``box`` (KCF's) or ``last`` (where KCF lost the target) as a new

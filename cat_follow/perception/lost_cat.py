@@ -8,8 +8,9 @@ robot searches where the cat was last seen (``behaviour.detection_timeout_s +
 behaviour.lost_search_s`` after it was last followed), a crop check of another box, whether a new
 candidate or the box KCF jumped to after losing the cat, is compared with both: more like an
 animal seen beside the cat than like the cat, by ``verifier.other_cat_margin``, it is another cat.
-The decider drops it, and its track is not picked again while the search lasts, unless a later
-check of that track is no longer so (one pose may read unlike). The same question the decider
+The decider drops it, and its track is not picked again while the search lasts (a probe of its
+dog box that reads otherwise clears it; a track the user then names and the robot follows is
+cleared too). The same question the decider
 asks when the held box moves onto another track (README, "Identity by appearance"), asked after a
 loss. With no other animal seen, after the search, or with no look yet, any cat may be taken: the
 robot follows a cat rather than none, and one cat alone is always taken back.
@@ -45,9 +46,11 @@ class LostCat:
         self.other_look.clear()
         self.others.clear()
 
-    def seen(self, t_ns: int) -> None:
-        """The followed cat was seen at ``t_ns`` (the decider's hit on it while followed)."""
+    def seen(self, t_ns: int, tid: int) -> None:
+        """The followed cat was seen at ``t_ns`` on track ``tid`` (the decider's hit on it while
+        followed; 0: on no track): the followed one is no other cat, whatever was judged before."""
         self.seen_ns = t_ns
+        self.others.discard(tid)
 
     def looking(self, t_ns: int) -> bool:
         """Is the robot still looking for the cat it followed last?"""

@@ -24,6 +24,8 @@ class VideoFileSource(FrameSource):
         self.path = Path(path)
         self.loop = loop  # start again at the end (a stand-in camera); frame indices keep counting
         self.skip = skip  # the video starts this many frames later (index 0 is file frame ``skip``)
+        if loop and skip:
+            raise SourceError(f"video {self.path}: a looping video cannot also skip frames")
         self.name = self.path.name
         self._cap: cv2.VideoCapture | None = None
         self._buf: np.ndarray | None = None
