@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from cat_follow.evaluation.identity import Checked, CheckedFrame
-from cat_follow.evaluation.phases import log_name, phases_table, shifted_checked, shifted_reference, summarise
+from cat_follow.evaluation.phases import phase_stem, phases_table, shifted_checked, shifted_reference, summarise
 from cat_follow.evaluation.scoring import Reference
 
 
@@ -19,7 +19,7 @@ def test_the_reference_and_the_checked_frames_move_with_the_video() -> None:
     frame = CheckedFrame(True, 0, [("cat:A", (0.0, 0.0, 10.0, 10.0))])
     checked = Checked("v.mp4", {"A": "tabby"}, {2: frame, 52: frame})
     assert set(shifted_checked(checked, 3).frames) == {49}  # frame 2 is before the start
-    assert log_name("v", 0) == "v.jsonl" and log_name("v", 2) == "v.p2.jsonl"
+    assert phase_stem("v", 0) == "v" and phase_stem("v", 2) == "v.p2"
 
 
 def test_each_figure_is_summed_up_by_its_mean_and_its_worst_phase() -> None:

@@ -109,7 +109,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                         config_path=args.config, model_path=args.model,
                                         progress=sys.stderr.isatty(), only=tuple(args.only or ()),
                                         timings=(args.timing,) if args.timing else TIMINGS,
-                                        phases=max(1, args.phases)))
+                                        phases=args.phases))
         print(render_markdown(result))
         print(f"written: {args.out / 'evaluate.json'}, {args.out / 'evaluate.md'}", file=sys.stderr)
         return 0

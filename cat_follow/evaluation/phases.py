@@ -19,9 +19,10 @@ FIGURES = ("present", "on_cat", "on_decoy", "false")
 WORST = {"present": min, "on_cat": min, "on_decoy": max, "false": max}  # the worst phase of each figure
 
 
-def log_name(stem: str, phase: int) -> str:
-    """A phase's replay log in ``logs/<timing>/``: phase 0 keeps the plain name."""
-    return f"{stem}.jsonl" if phase == 0 else f"{stem}.p{phase}.jsonl"
+def phase_stem(stem: str, phase: int) -> str:
+    """A phase's replay files in ``logs/<timing>/`` (``.jsonl``, ``.summary.json``, ``.stderr``):
+    phase 0 keeps the video's plain stem."""
+    return stem if phase == 0 else f"{stem}.p{phase}"
 
 
 def shifted_reference(ref: Reference, k: int) -> Reference:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cat_follow.evaluation.phases import phases_table
-
-FIGURES = ("present", "on_cat", "on_decoy", "false")
+from cat_follow.evaluation.phases import FIGURES, phases_table
 
 
 def _cell(value: Any) -> str:

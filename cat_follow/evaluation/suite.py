@@ -26,7 +26,7 @@ from typing import Any
 
 from cat_follow.config_timing import TIMINGS
 from cat_follow.evaluation.identity import Checked, load_checked, score_identity
-from cat_follow.evaluation.phases import log_name, shifted_checked, shifted_reference, summarise
+from cat_follow.evaluation.phases import phase_stem, shifted_checked, shifted_reference, summarise
 from cat_follow.evaluation.report import render_markdown
 from cat_follow.evaluation.scoring import (
     EvaluationError,
@@ -95,7 +95,7 @@ def score_log(log: Path, video: str, labels_dir: Path, mode: str | None = None) 
 def _replay(video: Path, logs: Path, opts: SuiteOptions, timing: str, phase: int = 0) -> dict[str, Any]:
     """One ``replay --fast --timing [--skip-frames phase]`` subprocess; returns its summary. Owns
     ``logs/<stem>.*`` (phase 0) or ``logs/<stem>.p<phase>.*``."""
-    stem = video.stem if phase == 0 else f"{video.stem}.p{phase}"
+    stem = phase_stem(video.stem, phase)
     cmd = [sys.executable, "-m", "cat_follow", "replay", str(video), "--fast", "--timing", timing,
            "--log", str(logs / f"{stem}.jsonl"), "--summary-json", str(logs / f"{stem}.summary.json"),
            "--skip-frames", str(phase)]
@@ -115,7 +115,7 @@ def _replay(video: Path, logs: Path, opts: SuiteOptions, timing: str, phase: int
 def _phase_figures(logs: Path, video: Path, k: int, ref: Reference, mode: str,
                    checked: Checked | None) -> dict[str, Any]:
     """Score phase ``k``'s log against the reference (and checked labels) shifted by ``k``."""
-    boxes = load_log(logs / log_name(video.stem, k))
+    boxes = load_log(logs / f"{phase_stem(video.stem, k)}.jsonl")
     row: dict[str, Any] = score_video(boxes, shifted_reference(ref, k), mode).as_dict()
     if checked is not None:
         row["identity"] = score_identity(boxes, shifted_checked(checked, k)).as_dict()
@@ -132,19 +132,14 @@ def _score(opts: SuiteOptions, videos: list[Path], refs: dict[str, Reference], c
     for v in videos:
         info = table[v.name]
         for t in opts.timings:
-            boxes = load_log(opts.out_dir / "logs" / t / f"{v.stem}.jsonl")
-            score = score_video(boxes, refs[v.name], info.score_as)
+            phases = [_phase_figures(opts.out_dir / "logs" / t, v, k, refs[v.name], info.score_as, checked.get(v.name))
+                      for k in range(max(1, opts.phases))]
             s = summaries[t, v.name]
-            row = {**score.as_dict(), "timing": t, "set": info.set, "what": info.what,
-                   "replay_fps": s.get("fps"), "detector_ms_p50": s.get("detector_ms_p50"),
-                   "mean_frames_late": (s.get("timing") or {}).get("mean_frames_late")}
-            if v.name in checked:
-                row["identity"] = score_identity(boxes, checked[v.name]).as_dict()
-            rows.append(row)
-            if opts.phases > 1:
-                phase_rows.append({"video": v.name, "timing": t, **summarise(
-                    [row] + [_phase_figures(opts.out_dir / "logs" / t, v, k, refs[v.name], info.score_as,
-                                            checked.get(v.name)) for k in range(1, opts.phases)])})
+            rows.append({**phases[0], "timing": t, "set": info.set, "what": info.what,
+                         "replay_fps": s.get("fps"), "detector_ms_p50": s.get("detector_ms_p50"),
+                         "mean_frames_late": (s.get("timing") or {}).get("mean_frames_late")})
+            if len(phases) > 1:
+                phase_rows.append({"video": v.name, "timing": t, **summarise(phases)})
     return rows, phase_rows
 
 

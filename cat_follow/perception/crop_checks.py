@@ -141,15 +141,18 @@ class CropChecks:
         tr = self.scene.on(box)
         return 0 if tr is None else tr.id
 
+    def _judged_other(self, emb: np.ndarray, box: Box, t_ns: int) -> bool:
+        """Is the crop (embedding ``emb``) at ``box`` another cat than the one the robot looks for
+        (``LostCat.judge``)? Never while a ``cat_location`` or a click is pending: the user names the cat."""
+        return not self._hint.active and self.lost.judge(self.cat_look, emb, self._track_on(box), t_ns)
+
     def _another_cat(self, emb: np.ndarray, box: Box, t_ns: int) -> bool:
         """A check of a candidate, or of the box KCF jumped to after losing the target, while the
         robot looks for the cat it lost: not like that cat's look, it is another cat, dropped
         (``lost_cat.py``). The followed cat's own checks are the tracks' identity question; while a
         ``cat_location`` or a click is pending, the user names the cat."""
-        if (self.lock.state == TargetState.TRACKING and not self.unseen) or self._hint.active:
-            return False  # the followed cat's check, or the user names the cat
-        if not self.lost.judge(self.cat_look, emb, self._track_on(box), t_ns):
-            return False
+        if (self.lock.state == TargetState.TRACKING and not self.unseen) or not self._judged_other(emb, box, t_ns):
+            return False  # the followed cat's own check, or not another cat
         log.debug("another cat t=%.3f box=%s: not the lost one's look", t_ns / 1e9, [round(v) for v in box])
         self.drop(DropReason.OTHER_CAT)
         self._rejected, self._rejected_t_ns = box, t_ns  # not re-picked at once, even if off every track
@@ -225,8 +228,7 @@ class CropChecks:
         held = self.lock.state.has_target
         odds = self._odds(rec, pending) if pending[3] or self.lock.state == TargetState.ACQUIRING else 1.0
         if pending[3]:
-            tid = self._track_on(pending[2])
-            other = not self._hint.active and self.lost.judge(self.cat_look, rec["embedding"], tid, t_ns)
+            other = self._judged_other(rec["embedding"], pending[2], t_ns)
             self._probe_verdict(rec, pending[2], Verify.NOT_CAT if other else raw, odds > 0 and not held, t_ns)
             return
         self._checked_t_ns, self._checked_box = t_ns, pending[2]
