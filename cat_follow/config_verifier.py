@@ -57,6 +57,8 @@ class VerifierConfig:
                           "detector.score_threshold, longer side >= min_box_px) with each detector job: a cat verdict "
                           "makes it a cat candidate, followed by the classifier's checks (NanoDet calls a Siamese "
                           "on a lawn a dog; the classifier called 0 of 261 dog boxes on the dog-only videos cats). "
+                          "Also while KCF has lost the confirmed cat: a cat verdict with the cat's look "
+                          "(same_cat) is the lost cat, back under a dog label (kittens often are). "
                           "Costs one classifier run per job while a dog is in view and nothing is followed.")
     other_cat_margin: float = _f(0.1, "When the followed box moves onto another track (the tracker or the detector "
                                  "took another animal), its next crop check asks whose it is: a crop whose embedding "

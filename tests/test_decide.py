@@ -29,6 +29,7 @@ class Feed:
         self.t = 0
         self.ticket = 0
         self.box: Box | None = None  # what KCF would hold
+        self.kcf_ok = True  # False after a result with KCF failed and no hit: the next job has no box
         self.asked: Box | None = None  # the box the last job checked
 
     def result(self, dets: list[tuple[Box, float, int]], cat_prob: float | None = None, dog_prob: float = 0.0,
@@ -40,7 +41,7 @@ class Feed:
         ``own`` = (P(cat), P(dog)) of the cat a job with no box to check chooses (as the worker)."""
         self.t += 100 * MS
         self.ticket += 1
-        verify = self.asked = self.d.verify_box(self.box, self.t)
+        verify = self.asked = self.d.verify_box(self.box if self.kcf_ok else None, self.t)
         check = self.d.cat_check() if verify is None else None
         self.d.submitted(self.ticket, verify, check is not None)
         if other is not None and verify is not None and iou(verify, other[0]) > 0.5:
@@ -65,6 +66,7 @@ class Feed:
         hit = self.d.on_result(rec, frame, None if kcf_lost else self.box, self.box if kcf_lost else None)
         if hit is not None:
             self.box = hit.box
+        self.kcf_ok = hit is not None or not kcf_lost
         if not self.d.state.has_target:
             self.box = None
         return self.d.state

@@ -1,7 +1,8 @@
 """The followed cat's identity after a loss and while it is held: a cat whose crop looks more like
 another animal seen beside the followed one than like the followed cat is not taken for it for as
 long as the robot looks for the lost cat (``lost_cat.py``); while KCF holds the target, the picker
-takes no animal seen apart from it (``hits.py``). Constructed results with unit embeddings for
+takes no animal seen apart from it (``hits.py``); a lost cat the detector now calls a dog is taken
+back by its look (``crop_checks.py``). Constructed results with unit embeddings for
 looks (``_look``: two seeds are about orthogonal); the closed-loop scenarios with two cats are in
 ``test_sim.py``."""
 
@@ -12,7 +13,7 @@ import numpy as np
 from cat_follow.memory.pool import HINT
 from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.lost_cat import LostCat
-from cat_follow.perception.port import KIND_CAT
+from cat_follow.perception.port import KIND_CAT, KIND_DOG
 from cat_follow.perception.target import DropReason, TargetState
 from tests.test_decide import B_BOX, BOTH, CAT_BOX, MS, Feed, _look, _mix, _two_cats
 
@@ -119,3 +120,39 @@ def test_a_cat_the_user_names_is_no_longer_the_other_one() -> None:
     rec["id"], rec["x"], rec["half"] = 1, B_BOX[0] + B_BOX[2] / 2, 80.0
     f.d.hint(rec, f.box, f.t)
     assert not f.d.lost.others and not f.d.lost.other_look.n
+
+
+def _lost_as_dog() -> tuple[Feed, tuple[tuple[float, float, float, float], float, int]]:
+    """Follow a cat alone (look 1), then KCF loses it and the detector sees only a "dog" elsewhere
+    (kittens and a Siamese are often called dogs). Returns the feed and that detection."""
+    f = Feed()
+    f.confirm(emb=_look(1))
+    for _ in range(3):
+        f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.9, emb=_look(1))
+    kitten = ((260.0, 150.0, 140.0, 120.0), 0.5, KIND_DOG)
+    assert f.result([kitten], kcf_lost=True) is TargetState.TRACKING and f.box == CAT_BOX
+    assert f.d.verify_box(None, f.t + 1) == kitten[0], "the dog box is checked with the next job"
+    return f, kitten
+
+
+def test_a_lost_cat_the_detector_now_calls_a_dog_is_taken_back_by_its_look() -> None:
+    """The check of the dog box says cat, with the lost cat's look (a new pose): the target is back
+    on it at once, shown, a cat by the classifier's word (dog detections on it are hits)."""
+    f, kitten = _lost_as_dog()
+    pose = _mix(_look(1), _look(3), 0.45)
+    assert f.result([kitten], cat_prob=0.8, dog_prob=0.1, emb=pose, kcf_lost=True) is TargetState.TRACKING
+    assert f.box == kitten[0] and f.d.shows(kitten[0]) and f.d.by_crop
+    assert f.result([kitten]) is TargetState.TRACKING and f.d.lock.misses == 0
+
+
+def test_a_dog_box_with_another_look_or_a_dog_verdict_is_not_the_lost_cat() -> None:
+    """A cat verdict with another look (another cat), or a dog verdict: the target stays where it
+    was lost, and is dropped on time as before."""
+    for cat_prob, dog_prob, emb in ((0.8, 0.1, _look(2)), (0.05, 0.9, _look(1))):
+        f, kitten = _lost_as_dog()
+        assert f.result([kitten], cat_prob=cat_prob, dog_prob=dog_prob, emb=emb, kcf_lost=True) is TargetState.TRACKING
+        assert f.box == CAT_BOX and not f.d.by_crop
+        while f.d.state is TargetState.TRACKING:
+            f.result([kitten], cat_prob=cat_prob, dog_prob=dog_prob, emb=emb, kcf_lost=True)
+            assert f.box in (CAT_BOX, None)
+        assert f.d.drop_reason is DropReason.TIMEOUT

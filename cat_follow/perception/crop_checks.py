@@ -82,10 +82,8 @@ class CropChecks:
         self._other = None
         if not self.verifying:
             return None
-        if not self.lock.state.has_target:
-            return self._probe
-        if box is None:
-            return None
+        if not self.lock.state.has_target or box is None:
+            return self._probe  # no target, or KCF lost it: a dog box that may be a cat (``_next_probe``)
         if max(box[2], box[3]) < self.vcfg.min_box_px:
             return None  # too small for the classifier to judge
         if self.lock.state == TargetState.ACQUIRING:
@@ -123,7 +121,7 @@ class CropChecks:
         self._found = ticket if cat_check and verify is None else 0
         if verify is not None:
             other = self._other[0] if self._other is not None and verify is self._other[1] else 0
-            self._pending = (ticket, self.gen, verify, not self.lock.state.has_target, other)
+            self._pending = (ticket, self.gen, verify, verify is self._probe, other)
 
     def _back_to_followed(self, tid: int) -> bool:
         """The checked ``box`` is another cat than the followed one: back to the followed one's
@@ -158,17 +156,22 @@ class CropChecks:
         self._rejected, self._rejected_t_ns = box, t_ns  # not re-picked at once, even if off every track
         return True
 
-    def _next_probe(self, dets: np.ndarray, t_ns: int) -> None:
-        """After a result with no target held: the dog box to check with the next job (the
-        detector calls some cats dogs: a Siamese on a lawn, kittens), one that overlaps none the
-        classifier rejected within ``target.lost_after_s`` first (``_probe_verdict``)."""
+    def _next_probe(self, dets: np.ndarray, t_ns: int, lost: bool) -> None:
+        """After a result with no target held, or with the confirmed one lost by KCF (``lost``):
+        the dog box to check with the next job (the detector calls some cats dogs: a Siamese on a
+        lawn, kittens, and a lost cat may come back as one), one that overlaps none the classifier
+        rejected within ``target.lost_after_s`` first (``_probe_verdict``)."""
         self._probe = None
-        if self.vcfg.probe_dogs and not self.lock.state.has_target:
+        if self.vcfg.probe_dogs and (lost or not self.lock.state.has_target):
             self._probe_rejects = [(b, t) for b, t in self._probe_rejects if t_ns - t <= self.lock.lost_after_ns]
             skip = [b for b, _ in self._probe_rejects]
             side = self.vcfg.min_box_px
             self._probe = (strongest(dets, KIND_DOG, self.score_threshold, side, skip, OVERLAP_IOU)
                            or strongest(dets, KIND_DOG, self.score_threshold, side))
+
+    def _like_lost(self, emb: np.ndarray) -> bool:
+        """Has the crop (embedding ``emb``) the look of the confirmed cat (``verifier.same_cat``)?"""
+        return bool(self.cat_look.n) and Gallery.usable(emb) and self.cat_look.likeness(emb) >= self.vcfg.same_cat
 
     def _cat_crop(self, signature: np.ndarray, emb: np.ndarray) -> None:
         """A crop the classifier called a cat: its colours and embedding, taken into the cat's
@@ -201,8 +204,9 @@ class CropChecks:
         return odds if life is None else life
 
     def _probe_verdict(self, rec: np.void, box: Box, raw: Verify, takes: bool, t_ns: int) -> None:
-        """A dog box probed with no target held: a cat verdict makes it a candidate (``takes``:
-        the candidate's odds say cat and still no target), another verdict sends the next probes elsewhere."""
+        """A dog box probed: a cat verdict makes it a candidate with no target held (``takes``: the
+        candidate's odds say cat), or the lost target again when its crop has the cat's look
+        (``takes``); another verdict sends the next probes elsewhere."""
         if log.isEnabledFor(logging.DEBUG):
             log.debug("probe t=%.3f box=%s cat=%.2f dog=%.2f -> %s", t_ns / 1e9, [round(v) for v in box],
                       float(rec["cat_prob"]), float(rec["dog_prob"]), raw.name)
@@ -229,7 +233,8 @@ class CropChecks:
         odds = self._odds(rec, pending) if pending[3] or self.lock.state == TargetState.ACQUIRING else 1.0
         if pending[3]:
             other = self._judged_other(rec["embedding"], pending[2], t_ns)
-            self._probe_verdict(rec, pending[2], Verify.NOT_CAT if other else raw, odds > 0 and not held, t_ns)
+            takes = self._like_lost(rec["embedding"]) if held else odds > 0
+            self._probe_verdict(rec, pending[2], Verify.NOT_CAT if other else raw, takes, t_ns)
             return
         self._checked_t_ns, self._checked_box = t_ns, pending[2]
         emb = rec["embedding"]

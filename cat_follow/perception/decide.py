@@ -14,7 +14,9 @@ The detector's cat-or-dog label is the weaker opinion (NanoDet calls a Siamese o
 some kittens dogs; the classifier tells them apart): with no target held, the strongest dog
 detection's crop is checked (``probe_dogs``), and a cat verdict makes that box a cat
 candidate, KCF starting on it only then. Such a target (``by_crop``) stays the classifier's:
-dog detections on it count as hits, never as decoys, and its periodic checks decide.
+dog detections on it count as hits, never as decoys, and its periodic checks decide. While KCF
+has lost the confirmed cat, dog boxes are probed too: a cat verdict with the lost cat's look
+(``verifier.same_cat``) takes it back at once (a kitten the detector now calls a dog).
 
 Identity (issue 17): where KCF lost the target, a box twice its size at the last place is another
 cat; when the followed box moves onto another track, the next job checks it, and a crop more like
@@ -155,11 +157,8 @@ class TargetDecider(CropChecks, Hits):
         self.lock.on_detection(hit is not None, t_ns)
         if hit is not None and found is not None:
             self._found_verdict(rec, found, hit.box, t_ns)  # this very result checked the cat it found
-        if hit is not None and self._probed is not None and self.lock.state == TargetState.ACQUIRING:
-            self.by_crop, self._cat_ns = True, t_ns
-            self.lock.on_verdict(Verify.CAT)  # the probe's check was of this very box
-        self._probed = None
-        self._next_probe(dets, t_ns)
+        self._took_probe(hit, t_ns)
+        self._next_probe(dets, t_ns, box is None and hit is None and self.lock.state == TargetState.TRACKING)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("result t=%.3f kcf=%s last=%s dets=%s hit=%s -> %s", t_ns / 1e9,
                       box and [round(v) for v in box], last and [round(v) for v in last],
@@ -185,6 +184,20 @@ class TargetDecider(CropChecks, Hits):
               and self.scene.can_identify(was) and not back):
             self._was = was  # onto another animal's track: whose crop is it? (checked with the next job)
         return hit if self.lock.state.has_target else None
+
+    def _took_probe(self, hit: Hit | None, t_ns: int) -> None:
+        """The hit is the probed dog box the classifier called a cat (``_probed``): from now on a
+        cat by the classifier's word (``by_crop``). A candidate is verified by that check; the
+        confirmed cat KCF had lost is back by its look, and the probe was its check."""
+        probed, self._probed = self._probed, None
+        if hit is None or probed is None:
+            return
+        self.by_crop, self._cat_ns = True, t_ns
+        if self.lock.state == TargetState.ACQUIRING:
+            self.lock.on_verdict(Verify.CAT)  # the probe's check was of this very box
+        elif self.lock.state == TargetState.TRACKING:
+            self.recheck = self.unseen = False
+            self._checked_t_ns, self._checked_box = t_ns, hit.box
 
     def _confirmed_look(self, t_ns: int) -> None:
         """A target was just confirmed: its last cat crop joins the cat's look, which starts anew

@@ -81,12 +81,12 @@ class Hits:
             held = box is not None and self.lock.state == TargetState.TRACKING
             i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns, skip,
                                  unlike=lambda b: self._unlike(frame, b, t_ns, held))
-        if i < 0 and self._probed is not None and box is None and last is None:
-            # the classifier called the probed dog box a cat on this result's frame: take the
-            # detection there now (it moved), else the box it checked
+        if i < 0 and self._probed is not None and box is None:
+            # the classifier called the probed dog box a cat (with no target, or the lost cat's
+            # look) on this result's frame: take the detection there now (it moved), else the box it checked
             i = cat_on(dets, self._probed, self.keep_threshold, OVERLAP_IOU, OVERLAP_IOU)
             hit = Hit(box_of(dets[i]), float(dets[i]["score"])) if i >= 0 else Hit(self._probed, self.score_threshold)
-            return self._placed(hit, None, None)
+            return self._placed(hit, None, last)
         if i < 0:
             return None
         self._probed = None  # a cat detection won: a probe's verdict was not about it
