@@ -218,7 +218,8 @@ KNOWN_MISSES = {
     # frames 99-115: a Scottish-fold kitten held up to the camera, labelled `person` by the reference
     # (checked by eye); followed since a cat is confirmed on the job that finds it (README, "Acquisition")
     ("cats_compilation.mp4", "instant", "on_decoy"),
-    # On the Pi's timing: the kitten under the pillow and blanket (kitten_playing on_cat 0.763).
+    # On the Pi's timing: the kitten under the pillow and blanket, and a box over the pillows and the
+    # kitten together (kitten_playing on_cat 0.822 since session 16; 0.738 before).
     # (The carpet clip's, the compilation's and kitten_playing's present, and the two-cat video's,
     # met the goal with the acquisition on the job that finds the cat: held by the goals test now.)
     ("kitten_playing_lowcam_bed.mp4", "pi4", "on_cat"),
@@ -235,6 +236,8 @@ KNOWN_MISSES = {
     # Frames 1103-1154 at this phase: after a timeout the box went to a detection over a stuffed toy
     # and the kitten together, which the classifier called a cat; the box stayed on the toy (labelled
     # `person`), checked by eye. 0.045 here; mean over four phases 0.016 (0.011 before session 15).
+    # Since session 16 (a lost kitten the detector calls a dog is found again by its look) that timeout
+    # no longer happens: 0.009, worst of four phases 0.009, within a frame of the bound, so still listed.
     ("kitten_playing_lowcam_bed.mp4", "pi4", "on_decoy"),
 }
 
