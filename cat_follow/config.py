@@ -59,7 +59,9 @@ class DetectorConfig:
     score_threshold: float = _f(0.4, "Minimum detector score to acquire a cat (confirming it takes a cat crop too).",
                                 lo=0.0, hi=1.0)
     keep_threshold: float = _f(0.25, "Lower score that still counts as a hit where the tracker has the cat "
-                               "(IoU >= 0.2); safe only because the crop is verified (see [verifier]).",
+                               "(IoU >= 0.2); safe only because the crop is verified (see [verifier]). With "
+                               "no target, a job checks the strongest cat down to it, and a cat verdict makes "
+                               "a weak one a candidate (a dark Siamese on a lawn scored 0.26-0.34 for 3 s).",
                                lo=0.0, hi=1.0)
     roi_scale: float = _f(2.5, "While tracking, detect in a square this many box sizes wide around the box "
                           "(a distant cat fills more of the model's input); 0 = whole frame.", lo=0.0, hi=10.0)

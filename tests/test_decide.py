@@ -619,7 +619,7 @@ def test_a_cat_the_job_found_and_checked_itself_is_confirmed_on_that_result() ->
     confirms it on its first sighting (one detector run sooner); a dog verdict there confirms
     nothing and hides it; without such a check, two results as before."""
     f = Feed()
-    assert f.d.cat_check() == (0.4, 96.0)
+    assert f.d.cat_check() == (0.25, 96.0)  # detector.keep_threshold: weak cats too (next test)
     assert f.result([(CAT_BOX, 0.8, KIND_CAT)], own=(0.95, 0.02)) is TargetState.TRACKING
     assert f.d.cat_check() is None  # a target held: its checks are the decider's own
     dog = Feed()
@@ -627,6 +627,24 @@ def test_a_cat_the_job_found_and_checked_itself_is_confirmed_on_that_result() ->
     assert dog.box is not None and not dog.d.shows(dog.box)
     plain = Feed()
     assert plain.result([(CAT_BOX, 0.8, KIND_CAT)]) is TargetState.ACQUIRING
+
+
+def test_a_weak_cat_the_job_found_and_checked_itself_is_a_candidate_its_next_hit_confirms() -> None:
+    """A cat under detector.score_threshold (a dark cat, a kitten on grass: the lawn's Siamese
+    scored 0.26-0.34 for its first 3 s) is no one's pick, but the job checks it: a cat verdict
+    makes it a candidate, shown, the classifier's (dog boxes on it count as hits, as on a probed
+    one), and its next hit confirms it. A dog verdict, or no check: nothing."""
+    weak = (CAT_BOX, 0.3, KIND_CAT)
+    f = Feed()
+    assert f.result([weak], own=(0.9, 0.05)) is TargetState.ACQUIRING
+    assert f.box == CAT_BOX and f.d.shows(CAT_BOX) and f.d.by_crop
+    assert f.result([weak]) is TargetState.TRACKING
+    dog = Feed()
+    for _ in range(3):
+        assert dog.result([weak], own=(0.05, 0.9)) is TargetState.NONE and dog.box is None
+    plain = Feed()
+    for _ in range(3):
+        assert plain.result([weak]) is TargetState.NONE
 
 
 def test_a_check_of_another_cat_than_the_one_taken_confirms_nothing() -> None:

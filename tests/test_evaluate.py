@@ -230,15 +230,13 @@ KNOWN_MISSES = {
     # Session 15: while the robot looks for the tabby it lost, it no longer follows the calico it saw
     # beside it (README, "Identity after a loss"): switches over four phases 24 / 16 -> 12 / 10, and
     # present 0.971 / 0.925 -> 0.897 / 0.867 (the frames where only the calico is in view, or the
-    # tabby is there but the detector calls it a dog, now have no box).
+    # tabby is there but the detector calls it a dog, now have no box). `instant` 0.907 since session
+    # 16, within a few frames of the bound: still listed.
     ("two_cats_treadmill_home_gym.mp4", "instant", "present"),
     ("two_cats_treadmill_home_gym.mp4", "pi4", "present"),
-    # Frames 1103-1154 at this phase: after a timeout the box went to a detection over a stuffed toy
-    # and the kitten together, which the classifier called a cat; the box stayed on the toy (labelled
-    # `person`), checked by eye. 0.045 here; mean over four phases 0.016 (0.011 before session 15).
-    # Since session 16 (a lost kitten the detector calls a dog is found again by its look) that timeout
-    # no longer happens: 0.009, worst of four phases 0.009, within a frame of the bound, so still listed.
-    ("kitten_playing_lowcam_bed.mp4", "pi4", "on_decoy"),
+    # (kitten_playing's `pi4` on_decoy, 0.045 in session 15 from a box left on a stuffed toy after a
+    # timeout, is 0.009 since session 16: the lost kitten, called a dog, is found again by its look.
+    # Held by the goals test now; at one phase of four the toy episode still gives 0.047.)
 }
 
 

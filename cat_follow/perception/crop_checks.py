@@ -58,6 +58,7 @@ class CropChecks:
     _pending: tuple[int, int, Box, bool, int] | None
     _found: int
     score_threshold: float
+    keep_threshold: float
     _other: tuple[int, Box] | None
     _other_t_ns: int
     _checked_t_ns: int
@@ -97,10 +98,11 @@ class CropChecks:
         """With no target held, a job that carries no other check checks the strongest cat it
         finds itself, (score, longer side) at least these: a candidate's first sighting then
         brings its own verdict, and a cat is confirmed one detector run sooner (about 155 ms on
-        a Pi 4; README, "Acquisition")."""
+        a Pi 4; README, "Acquisition"). Down to ``detector.keep_threshold``: a weak cat (a dark
+        one, a kitten on grass) may become a candidate by that verdict (``_weak_cat``)."""
         if not self.verifying or self.lock.state.has_target:
             return None
-        return self.score_threshold, float(self.vcfg.min_box_px)
+        return self.keep_threshold, float(self.vcfg.min_box_px)
 
     def _other_check(self, t_ns: int) -> Box | None:
         """A job the followed cat does not need: the crop of the animal in view whose class belief

@@ -16,7 +16,9 @@ detection's crop is checked (``probe_dogs``), and a cat verdict makes that box a
 candidate, KCF starting on it only then. Such a target (``by_crop``) stays the classifier's:
 dog detections on it count as hits, never as decoys, and its periodic checks decide. While KCF
 has lost the confirmed cat, dog boxes are probed too: a cat verdict with the lost cat's look
-(``verifier.same_cat``) takes it back at once (a kitten the detector now calls a dog).
+(``verifier.same_cat``) takes it back at once (a kitten the detector now calls a dog). With no
+target, a cat under ``detector.score_threshold`` that the job checked itself (``cat_check``) is
+a candidate on a cat verdict, as a probed dog box is (a dark cat, a kitten on grass).
 
 Identity (issue 17): where KCF lost the target, a box twice its size at the last place is another
 cat; when the followed box moves onto another track, the next job checks it, and a crop more like
@@ -40,6 +42,7 @@ from cat_follow.perception.evidence import (
     CandidatePicker,
     CheckOdds,
     LocationHint,
+    classify,
     decoy_over,
 )
 from cat_follow.perception.gallery import Gallery
@@ -140,6 +143,7 @@ class TargetDecider(CropChecks, Hits):
         self._verdict(rec, t_ns)
         back = self._back is not None  # the target goes back to the track it was on
         dets = detections(rec)
+        weak = found is not None and not self.lock.state.has_target and self._weak_cat(rec, dets, found, t_ns)
         if pending:  # a cat_location is pending: only what is there counts
             if box is not None and self.lock.state.has_target and not self._hint.covers(box):
                 self.drop(DropReason.NONE)  # following another cat than the one the user means
@@ -155,7 +159,7 @@ class TargetDecider(CropChecks, Hits):
             held = self.lock.state.has_target
             hit = self._hit(dets, frame, box if held else None, last if held else None, t_ns)
         self.lock.on_detection(hit is not None, t_ns)
-        if hit is not None and found is not None:
+        if hit is not None and found is not None and not weak:
             self._found_verdict(rec, found, hit.box, t_ns)  # this very result checked the cat it found
         self._took_probe(hit, t_ns)
         self._next_probe(dets, t_ns, box is None and hit is None and self.lock.state == TargetState.TRACKING)
@@ -185,10 +189,26 @@ class TargetDecider(CropChecks, Hits):
             self._was = was  # onto another animal's track: whose crop is it? (checked with the next job)
         return hit if self.lock.state.has_target else None
 
+    def _weak_cat(self, rec: np.void, dets: np.ndarray, found: Box, t_ns: int) -> bool:
+        """The job checked the strongest cat it found, under ``detector.score_threshold`` (no
+        picker takes it): a cat verdict, by its track's checks summed too, and not another cat's
+        look, makes it a candidate as a probed dog box is (``_probed``: its second hit confirms it)."""
+        score = max((float(d["score"]) for d in dets if box_of(d) == found), default=1.0)
+        cat, dog, other = float(rec["cat_prob"]), float(rec["dog_prob"]), float(rec["cls_other_prob"])
+        if (score >= self.score_threshold or classify(cat, dog, other, self.vcfg) is not Verify.CAT
+                or self._judged_other(rec["embedding"], found, t_ns)
+                or self._odds(rec, (0, self.gen, found, True, 0)) <= 0):
+            return False
+        log.debug("weak cat t=%.3f box=%s score=%.2f cat=%.2f", t_ns / 1e9, [round(v) for v in found], score, cat)
+        self._probed = found
+        self._cat_crop(rec["signature"], rec["embedding"])
+        return True
+
     def _took_probe(self, hit: Hit | None, t_ns: int) -> None:
-        """The hit is the probed dog box the classifier called a cat (``_probed``): from now on a
-        cat by the classifier's word (``by_crop``). A candidate is verified by that check; the
-        confirmed cat KCF had lost is back by its look, and the probe was its check."""
+        """The hit is the probed dog box, or the weak cat, the classifier called a cat (``_probed``):
+        from now on a cat by the classifier's word (``by_crop``: dog boxes on it are hits). A
+        candidate is verified by that check; the confirmed cat KCF had lost is back by its look,
+        and the probe was its check."""
         probed, self._probed = self._probed, None
         if hit is None or probed is None:
             return
