@@ -647,6 +647,28 @@ def test_a_weak_cat_the_job_found_and_checked_itself_is_a_candidate_its_next_hit
         assert plain.result([weak]) is TargetState.NONE
 
 
+def test_a_weak_cat_is_taken_only_on_its_own_box_by_its_checks_summed_and_where_the_user_points() -> None:
+    """The candidate is the checked weak cat itself, not a stronger dog box overlapping it; a track
+    whose checks summed say dog is no candidate on one cat verdict; and while a click or a
+    cat_location is pending elsewhere, a weak cat is not taken."""
+    weak = (CAT_BOX, 0.3, KIND_CAT)
+    beside: Box = (140.0, 110.0, 120.0, 100.0)  # IoU ~0.4 with CAT_BOX
+    f = Feed()
+    assert f.result([weak, (beside, 0.38, KIND_DOG)], own=(0.9, 0.05)) is TargetState.ACQUIRING
+    assert f.box == CAT_BOX
+    dog = Feed()
+    for _ in range(2):
+        dog.result([weak], own=(0.05, 0.9))
+    assert dog.result([weak], own=(0.6, 0.3)) is TargetState.NONE and dog.box is None
+    for half in (0.0, 30.0):  # a click, a cat_location
+        f = Feed()
+        rec = np.zeros(1, HINT)[0]
+        rec["id"], rec["x"], rec["half"] = 1, 500.0, half
+        f.d.hint(rec, None, f.t)
+        for _ in range(3):
+            assert f.result([weak], own=(0.9, 0.05)) is TargetState.NONE and f.box is None
+
+
 def test_a_check_of_another_cat_than_the_one_taken_confirms_nothing() -> None:
     """The job checked the strongest cat, but the user's cat_location names the other one: the
     verdict was not about the candidate, which waits for its own check."""

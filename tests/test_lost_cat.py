@@ -156,3 +156,19 @@ def test_a_dog_box_with_another_look_or_a_dog_verdict_is_not_the_lost_cat() -> N
             f.result([kitten], cat_prob=cat_prob, dog_prob=dog_prob, emb=emb, kcf_lost=True)
             assert f.box in (CAT_BOX, None)
         assert f.d.drop_reason is DropReason.TIMEOUT
+
+
+def test_during_the_search_a_cat_too_small_to_check_is_not_taken_once_another_cat_was_seen() -> None:
+    """Cat A lost beside cat B: a cat box too small for the classifier (a dumbbell stack the
+    detector called a cat, on the two-cat video) could be either, and is not taken while the
+    robot looks for A. Followed alone, the same box is taken (no other cat to mistake it for)."""
+    small: tuple[float, float, float, float] = (300.0, 300.0, 80.0, 70.0)
+    f = _lost_beside(_look(2))
+    f.result([(B_BOX, 0.7, KIND_CAT)], cat_prob=0.9, emb=_look(2))
+    assert f.d.drop_reason is DropReason.OTHER_CAT
+    for _ in range(5):
+        assert not f.result([(small, 0.5, KIND_CAT)]).has_target and f.box is None
+    alone = Feed()
+    alone.confirm(emb=_look(1))
+    alone.result([(small, 0.5, KIND_CAT)], kcf_lost=True)
+    assert alone.box == small

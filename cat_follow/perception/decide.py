@@ -194,10 +194,12 @@ class TargetDecider(CropChecks, Hits):
         picker takes it): a cat verdict, by its track's checks summed too, and not another cat's
         look, makes it a candidate as a probed dog box is (``_probed``: its second hit confirms it)."""
         score = max((float(d["score"]) for d in dets if box_of(d) == found), default=1.0)
+        if score >= self.score_threshold or (self._hint.active and not self._hint.covers(found)):
+            return False  # the picker's to take, or not where the user points
+        odds = self._odds(rec, (0, self.gen, found, True, 0))  # every check of it counts, dog ones too
         cat, dog, other = float(rec["cat_prob"]), float(rec["dog_prob"]), float(rec["cls_other_prob"])
-        if (score >= self.score_threshold or classify(cat, dog, other, self.vcfg) is not Verify.CAT
-                or self._judged_other(rec["embedding"], found, t_ns)
-                or self._odds(rec, (0, self.gen, found, True, 0)) <= 0):
+        if (classify(cat, dog, other, self.vcfg) is not Verify.CAT or odds <= 0
+                or self._judged_other(rec["embedding"], found, t_ns)):
             return False
         log.debug("weak cat t=%.3f box=%s score=%.2f cat=%.2f", t_ns / 1e9, [round(v) for v in found], score, cat)
         self._probed = found

@@ -19,6 +19,7 @@ from cat_follow.perception.evidence import (
     cat_on,
     other_class_wins,
 )
+from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.look import CatLooks
 from cat_follow.perception.lost_cat import LostCat
 from cat_follow.perception.port import box_of
@@ -51,6 +52,8 @@ class Hits:
     by_crop: bool
     _back: Box | None
     _probed: Box | None
+    _cand_emb: np.ndarray
+    cat_look: Gallery
     _hint: LocationHint
     _rejected: Box | None
     _rejected_t_ns: int
@@ -58,7 +61,7 @@ class Hits:
     def _hit(self, dets: np.ndarray, frame: np.ndarray, box: Box | None, last: Box | None,
              t_ns: int) -> Hit | None:
         if self._back is not None:  # the check said the box is on another cat: back to the followed one
-            back, self._back = self._back, None
+            back, self._back, self._probed = self._back, None, None
             return Hit(back, self.score_threshold)
         dog_iou = self.vcfg.decoy_iou if self.by_crop else None  # the detector's word for this cat
         i = cat_on(dets, box, self.keep_threshold, OVERLAP_IOU, dog_iou) if box is not None else -1
@@ -81,15 +84,21 @@ class Hits:
             held = box is not None and self.lock.state == TargetState.TRACKING
             i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns, skip,
                                  unlike=lambda b: self._unlike(frame, b, t_ns, held))
+        if self._probed is not None and self._hint.active and not self._hint.covers(self._probed):
+            self._probed = None  # not where the user points
         if i < 0 and self._probed is not None and box is None:
-            # the classifier called the probed dog box a cat (with no target, or the lost cat's
-            # look) on this result's frame: take the detection there now (it moved), else the box it checked
-            i = cat_on(dets, self._probed, self.keep_threshold, OVERLAP_IOU, OVERLAP_IOU)
+            # the classifier called the probed box a cat (with no target, or the lost cat's look)
+            # on this result's frame: the detection it checked (a weak cat), else the one there
+            # now (a dog box of the last result: it moved), else the box it checked
+            i = next((j for j, d in enumerate(dets) if box_of(d) == self._probed), -1)
+            i = cat_on(dets, self._probed, self.keep_threshold, OVERLAP_IOU, OVERLAP_IOU) if i < 0 else i
             hit = Hit(box_of(dets[i]), float(dets[i]["score"])) if i >= 0 else Hit(self._probed, self.score_threshold)
             return self._placed(hit, None, last)
         if i < 0:
             return None
-        self._probed = None  # a cat detection won: a probe's verdict was not about it
+        if self._probed is not None:  # a cat detection won: a probe's verdict was not about it,
+            self._probed = None        # nor is its crop this cat's look
+            self._cand_emb.fill(0.0)
         det, score = box_of(dets[i]), float(dets[i]["score"])
         if other_class_wins(dets, det, score, self.vcfg.decoy_iou, dogs=not self.by_crop):
             return None  # more dog (or person) than cat there: never initialise on it
@@ -101,11 +110,14 @@ class Hits:
 
     def _unlike(self, frame: np.ndarray, box: Box, t_ns: int, held: bool) -> bool:
         """Is the cat at ``box`` not one to take: another cat than the lost one by its track's crop
-        checks (its look, ``lost_cat.py``) or by its colours (``look.py``), or, while KCF holds the
-        confirmed target (``held``), an animal seen apart from the followed one?"""
+        checks (its look, ``lost_cat.py``) or by its colours (``look.py``), too small to check while
+        that question is open (``LostCat.undecidable``), or, while KCF holds the confirmed target
+        (``held``), an animal seen apart from the followed one?"""
         tr = self.scene.on(box)
         if tr is not None and (self.lost.is_other(tr.id, t_ns) or (held and self.scene.apart_from_followed(tr.id))):
             return True
+        if max(box[2], box[3]) < self.vcfg.min_box_px and self.lost.undecidable(self.cat_look, t_ns):
+            return True  # too small to check while the lost cat and another are both known: a guess
         return self.looks.is_other(frame, box, t_ns)
 
     def _placed(self, hit: Hit, box: Box | None, last: Box | None) -> Hit:

@@ -13,7 +13,8 @@ dog box that reads otherwise clears it; a track the user then names and the robo
 cleared too). The same question the decider
 asks when the held box moves onto another track (README, "Identity by appearance"), asked after a
 loss. With no other animal seen, after the search, or with no look yet, any cat may be taken: the
-robot follows a cat rather than none, and one cat alone is always taken back.
+robot follows a cat rather than none, and one cat alone is always taken back. A cat too small to
+check is not taken during a search with both looks: it could be either (``undecidable``).
 
 Owns the set of track ids judged so, the other animals' gallery and when the followed cat was
 last seen; the gallery is one fixed buffer (``Gallery``), nothing is allocated per result.
@@ -68,6 +69,11 @@ class LostCat:
         elif not other:
             self.others.discard(tid)
         return other
+
+    def undecidable(self, look: Gallery, t_ns: int) -> bool:
+        """Would a cat whose crop cannot be checked (too small for the classifier) be a guess
+        between the lost cat and another one? While the search is under way with both looks."""
+        return self.looking(t_ns) and bool(look.n) and bool(self.other_look.n)
 
     def is_other(self, tid: int, t_ns: int) -> bool:
         """Was track ``tid`` judged another cat during the search under way?"""
