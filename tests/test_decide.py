@@ -669,6 +669,18 @@ def test_a_weak_cat_is_taken_only_on_its_own_box_by_its_checks_summed_and_where_
             assert f.result([weak], own=(0.9, 0.05)) is TargetState.NONE and f.box is None
 
 
+def test_a_probed_dog_box_is_not_taken_once_the_user_points_elsewhere() -> None:
+    """The dog box was chosen for a probe before a click elsewhere arrived: its cat verdict, on
+    the next result, does not make it a candidate (the user means another cat)."""
+    siamese = ((200.0, 150.0, 160.0, 120.0), 0.5, KIND_DOG)
+    f = Feed()
+    assert f.result([siamese]) is TargetState.NONE
+    rec = np.zeros(1, HINT)[0]
+    rec["id"], rec["x"], rec["half"] = 1, 550.0, 0.0
+    f.d.hint(rec, None, f.t)
+    assert f.result([siamese], cat_prob=0.8, dog_prob=0.1) is TargetState.NONE and f.box is None
+
+
 def test_a_check_of_another_cat_than_the_one_taken_confirms_nothing() -> None:
     """The job checked the strongest cat, but the user's cat_location names the other one: the
     verdict was not about the candidate, which waits for its own check."""

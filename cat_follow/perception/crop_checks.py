@@ -130,7 +130,7 @@ class CropChecks:
         track where it is seen on this result (``_back``, taken by ``_hit``). Out of view, the
         target stays where it is (a cat in view is better than none)."""
         tr = self.scene.get(tid)
-        if tr is None or not tr.seen or (self._hint.active and not self._hint.covers(tr.last_box)):
+        if tr is None or not tr.seen or self._hint.elsewhere(tr.last_box):
             return False  # out of view, or not where the user now points
         self._back, self.gen = tr.last_box, self.gen + 1  # checks of the other cat no longer count
         self.recheck = self.unseen = self.suspect = False
@@ -171,9 +171,10 @@ class CropChecks:
             self._probe = (strongest(dets, KIND_DOG, self.score_threshold, side, skip, OVERLAP_IOU)
                            or strongest(dets, KIND_DOG, self.score_threshold, side))
 
-    def _like_lost(self, emb: np.ndarray) -> bool:
-        """Has the crop (embedding ``emb``) the look of the confirmed cat (``verifier.same_cat``)?"""
-        return bool(self.cat_look.n) and Gallery.usable(emb) and self.cat_look.likeness(emb) >= self.vcfg.same_cat
+    def _look(self, emb: np.ndarray) -> float:
+        """How much a crop (embedding ``emb``) looks like the confirmed cat (0 without a look to
+        compare; ``verifier.same_cat`` and above: the same cat)."""
+        return self.cat_look.likeness(emb) if self.cat_look.n and Gallery.usable(emb) else 0.0
 
     def _cat_crop(self, signature: np.ndarray, emb: np.ndarray) -> None:
         """A crop the classifier called a cat: its colours and embedding, taken into the cat's
@@ -205,10 +206,13 @@ class CropChecks:
         life = self.scene.cat_odds(pending[2])
         return odds if life is None else life
 
-    def _probe_verdict(self, rec: np.void, box: Box, raw: Verify, takes: bool, t_ns: int) -> None:
-        """A dog box probed: a cat verdict makes it a candidate with no target held (``takes``: the
-        candidate's odds say cat), or the lost target again when its crop has the cat's look
-        (``takes``); another verdict sends the next probes elsewhere."""
+    def _probe_verdict(self, rec: np.void, box: Box, raw: Verify, odds: float | None, t_ns: int) -> None:
+        """A dog box probed: a cat verdict makes it a candidate with no target held (``odds``, the
+        candidate's, say cat), or the lost target again (``odds`` None: a target is held) when its
+        crop has the cat's look; not where a pending hint points elsewhere. Another verdict sends
+        the next probes elsewhere."""
+        takes = (odds > 0 if odds is not None else self._look(rec["embedding"]) >= self.vcfg.same_cat
+                 ) and not self._hint.elsewhere(box)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("probe t=%.3f box=%s cat=%.2f dog=%.2f -> %s", t_ns / 1e9, [round(v) for v in box],
                       float(rec["cat_prob"]), float(rec["dog_prob"]), raw.name)
@@ -235,12 +239,11 @@ class CropChecks:
         odds = self._odds(rec, pending) if pending[3] or self.lock.state == TargetState.ACQUIRING else 1.0
         if pending[3]:
             other = self._judged_other(rec["embedding"], pending[2], t_ns)
-            takes = self._like_lost(rec["embedding"]) if held else odds > 0
-            self._probe_verdict(rec, pending[2], Verify.NOT_CAT if other else raw, takes, t_ns)
+            self._probe_verdict(rec, pending[2], Verify.NOT_CAT if other else raw, odds if not held else None, t_ns)
             return
         self._checked_t_ns, self._checked_box = t_ns, pending[2]
         emb = rec["embedding"]
-        look = self.cat_look.likeness(emb) if self.cat_look.n and Gallery.usable(emb) else 0.0
+        look = self._look(emb)
         # The cat's look stands in for a cat verdict only for a while after the classifier's last
         # one, and never for a new place (a jump): a box that jumped is judged by its own check.
         same = (look >= self.vcfg.same_cat and t_ns - self._cat_ns <= self.identity_ns

@@ -116,7 +116,7 @@ class TargetDecider(CropChecks, Hits):
         self._hint.post(int(rec["id"]), float(rec["x"]), float(rec["half"]))
         if new and self._hint.active:
             self.lost.forget()
-        if new and self._hint.active and box is not None and not self._hint.covers(box):
+        if new and box is not None and self._hint.elsewhere(box):
             self.drop(DropReason.NONE)
             self.looks.demote(t_ns)
             self.cat_look.clear()
@@ -194,7 +194,7 @@ class TargetDecider(CropChecks, Hits):
         picker takes it): a cat verdict, by its track's checks summed too, and not another cat's
         look, makes it a candidate as a probed dog box is (``_probed``: its second hit confirms it)."""
         score = max((float(d["score"]) for d in dets if box_of(d) == found), default=1.0)
-        if score >= self.score_threshold or (self._hint.active and not self._hint.covers(found)):
+        if score >= self.score_threshold or self._hint.elsewhere(found):
             return False  # the picker's to take, or not where the user points
         odds = self._odds(rec, (0, self.gen, found, True, 0))  # every check of it counts, dog ones too
         cat, dog, other = float(rec["cat_prob"]), float(rec["dog_prob"]), float(rec["cls_other_prob"])

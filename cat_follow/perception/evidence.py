@@ -176,6 +176,10 @@ class LocationHint:
         """Does ``box`` reach into the window (its span meets column x +- half)?"""
         return reaches_column(box[0], box[2], self.x, self.half)
 
+    def elsewhere(self, box: Box) -> bool:
+        """Is a hint pending that ``box`` does not reach (the user means another cat)?"""
+        return self.active and not self.covers(box)
+
     def within(self, dets: np.ndarray) -> np.ndarray:
         """The detections that reach into the window (a small new array; the rows stay sorted)."""
         keep = (dets["x"] <= self.x + self.half) & (dets["x"] + dets["w"] >= self.x - self.half)

@@ -84,8 +84,6 @@ class Hits:
             held = box is not None and self.lock.state == TargetState.TRACKING
             i = self.picker.pick(frame, dets, self.score_threshold, t_ns, self.identity_ns, skip,
                                  unlike=lambda b: self._unlike(frame, b, t_ns, held))
-        if self._probed is not None and self._hint.active and not self._hint.covers(self._probed):
-            self._probed = None  # not where the user points
         if i < 0 and self._probed is not None and box is None:
             # the classifier called the probed box a cat (with no target, or the lost cat's look)
             # on this result's frame: the detection it checked (a weak cat), else the one there
