@@ -3,6 +3,7 @@ decoys drawn and occluding where geometry puts them, and ``decoy_fraction`` on a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from cat_follow.errors import ConfigError
 from cat_follow.robot.state_machine import RobotState
-from cat_follow.sim.metrics import Metrics, Sample, covered
+from cat_follow.sim.metrics import Metrics, Sample, covered, on_decoy
 from cat_follow.sim.render import Billboard, Renderer, camera_pose
 from cat_follow.sim.scenario import load_scenario, scenario_from_dict, shipped_scenarios
 from cat_follow.sim.simulation import cat_sprite
@@ -132,6 +133,18 @@ def test_decoy_fraction_is_the_share_of_time_the_target_lies_on_a_decoy() -> Non
         "max_decoy_fraction": 0.3, "min_centered_fraction": 0.0}})
     relaxed.samples = m.samples
     assert relaxed.summary()["reasons"] == []
+
+
+def test_a_box_held_on_the_cats_place_while_a_dog_passes_in_front_is_not_on_the_dog() -> None:
+    # dog_crosses_between, pi4, t=3.33 s: the held box lies wholly in the nearer dog's box and,
+    # but for a pixel at its edge, in the hidden cat's
+    held = Sample(3.3, RobotState.TRACK, (1.0, 2.0, 0.0), (1.0, 2.0, 0.0), (1.0, 2.0), (3.0, 2.0), 320.0,
+                  target=(314.5, 201.2, 26.9, 73.2), cat_box=(299.6, 197.2, 40.9, 76.4),
+                  decoys=[(2.0, 2.0, 0.15)], decoy_boxes=[(95.6, 67.0, 256.7, 252.3)])
+    assert covered(held.target, held.cat_box) < covered(held.target, held.decoy_boxes[0]) == pytest.approx(1.0)
+    assert not on_decoy(held)
+    slid = dataclasses.replace(held, target=(334.0, 201.2, 26.9, 73.2))  # two-thirds of it off the cat
+    assert on_decoy(slid)
 
 
 def test_with_no_cat_success_means_never_tracking() -> None:

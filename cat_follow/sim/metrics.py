@@ -8,7 +8,8 @@ any such drive, or on travel beyond the spin-down of the speed the car had at ea
 ``max_moved_after_stop_m``.
 ``decoy_fraction``: share of the samples (of the run's time) in which the target box lies on a
 decoy: a decoy's projected box covers at least half of it and more of it than the cat's box
-does (a dog passing in front of the cat covers both alike and does not count).
+does (a dog passing in front of the cat covers both alike and does not count; "alike" is within
+``ALIKE`` of the box, so a box held on the hidden cat's place is not on the dog by a pixel).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from cat_follow.sim.switches import MAIN_CAT, back_after_hiding, followed_share,
 CENTRED_SHARE = 0.10   # "centred": within +-10% of the image width from the centre
 SETTLE_S = 3.0         # distance error counts once tracking has lasted this long
 ON_SHARE = 0.5         # a box lies on what covers at least this share of it
+ALIKE = 0.05           # two coverings of one box within this share of it are alike (a pixel's rounding)
 
 
 @dataclass
@@ -55,11 +57,12 @@ def covered(box: Box, by: Box | None) -> float:
 
 
 def on_decoy(s: Sample) -> bool:
-    """The target box lies on a decoy: one covers at least half of it, and more than the cat's box."""
+    """The target box lies on a decoy: one covers at least half of it, and more than the cat's box
+    does by more than ``ALIKE``."""
     if s.target is None or not s.decoy_boxes:
         return False
     best = max(covered(s.target, d) for d in s.decoy_boxes)
-    return best >= ON_SHARE and best > covered(s.target, s.cat_box)
+    return best >= ON_SHARE and best > covered(s.target, s.cat_box) + ALIKE
 
 
 @dataclass
