@@ -144,16 +144,21 @@ def _evaluate_and_setup_commands(sub: argparse._SubParsersAction[argparse.Argume
     ev.add_argument("--labels", type=Path,
                     help="reference boxes folder (default: $CAT_FOLLOW_LABELS, ../shared/labels)")
     ev.add_argument("--suite", action="store_true", help="replay every video in the assets' video/ and video/dev/")
+    ev.add_argument("--pets", action="store_true",
+                    help="replay the pets photos' held-out split as videos (cats, dogs, other), each photo held 1 s, "
+                         "and count the photos that get a followed box")
+    ev.add_argument("--data", type=Path, help="--pets: the pets photo set (default: ../shared/datasets/pets)")
+    ev.add_argument("--limit", type=_count, default=0, metavar="N", help="--pets: the first N photos of each class")
     ev.add_argument("--videos", type=Path, help="video folder for --suite (default: the assets' video/)")
     ev.add_argument("--only", nargs="+", metavar="NAME", help="--suite on these video file names only")
-    ev.add_argument("--jobs", type=int, default=2, help="replays at once (--suite)")
+    ev.add_argument("--jobs", type=int, default=2, help="replays at once (--suite, --pets)")
     ev.add_argument("--phases", type=_count, default=1, metavar="N",
                     help="--suite: also replay each video starting 1..N-1 frames in (replay --skip-frames) and "
                          "report each figure's mean and worst phase over the N phases of the detector's schedule")
     ev.add_argument("--timing", choices=["instant", "pi4"],
-                    help="--suite: replay with this timing only (default: both, side by side; see [timing])")
+                    help="--suite, --pets: replay with this timing only (default: both, side by side; see [timing])")
     ev.add_argument("--out", type=Path, default=Path("evaluation"),
-                    help="--suite writes evaluate.json, evaluate.md and logs/ here")
+                    help="--suite writes evaluate.json, evaluate.md and logs/ here (--pets: pets.json, videos/, logs/)")
     cb = _command(sub, "calibrate", cmd_calibrate, help="calibration procedures (on the car), and a check")
     cb.add_argument("what", choices=["steering", "camera-servos", "speed", "camera", "check", "chessboard"])
     cb.add_argument("--config", type=Path)

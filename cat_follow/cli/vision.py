@@ -103,6 +103,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from cat_follow.evaluation.suite import SuiteOptions, default_labels_dir, run_suite, score_log
 
     options.setup_logging(load_config(args.config).logging.level if not args.verbose else "DEBUG")
+    if args.pets:
+        return _pets(args, TIMINGS)
     labels = args.labels or default_labels_dir()
     if args.suite:
         result = run_suite(SuiteOptions(out_dir=args.out, videos_dir=args.videos, labels_dir=labels, jobs=args.jobs,
@@ -124,4 +126,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         out["identity"] = score_identity(load_log(args.log), load_checked(checked)).as_dict()
     print(json.dumps(out, indent=2))
+    return 0
+
+
+def _pets(args: argparse.Namespace, timings: tuple[str, ...]) -> int:
+    from cat_follow.evaluation.pets_photos import PetsOptions, render_pets, run_pets
+    from cat_follow.training.data import DEFAULT_DATA
+
+    result = run_pets(PetsOptions(data=args.data or DEFAULT_DATA, out_dir=args.out, jobs=args.jobs,
+                                  timings=(args.timing,) if args.timing else timings, limit=args.limit,
+                                  config_path=args.config, model_path=args.model))
+    print(render_pets(result))
+    print(f"written: {args.out / 'pets.json'}", file=sys.stderr)
     return 0

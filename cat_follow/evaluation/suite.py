@@ -92,7 +92,7 @@ def score_log(log: Path, video: str, labels_dir: Path, mode: str | None = None) 
     return score_video(load_log(log), load_reference(ref), mode)
 
 
-def _replay(video: Path, logs: Path, opts: SuiteOptions, timing: str, phase: int = 0) -> dict[str, Any]:
+def replay_once(video: Path, logs: Path, opts: SuiteOptions, timing: str, phase: int = 0) -> dict[str, Any]:
     """One ``replay --fast --timing [--skip-frames phase]`` subprocess; returns its summary. Owns
     ``logs/<stem>.*`` (phase 0) or ``logs/<stem>.p<phase>.*``."""
     stem = phase_stem(video.stem, phase)
@@ -176,7 +176,7 @@ def run_suite(opts: SuiteOptions) -> dict[str, Any]:
     with tqdm(total=sum(len(refs[v.name].frames) for _, v, _ in order), unit="frame",
               disable=not opts.progress, file=sys.stderr, desc="evaluate") as bar, \
             ThreadPoolExecutor(max(1, opts.jobs)) as pool:
-        futures = {pool.submit(_replay, v, opts.out_dir / "logs" / t, opts, t, k): (t, v, k) for t, v, k in order}
+        futures = {pool.submit(replay_once, v, opts.out_dir / "logs" / t, opts, t, k): (t, v, k) for t, v, k in order}
         try:
             for fut in as_completed(futures):
                 t, v, k = futures[fut]

@@ -1,0 +1,139 @@
+"""``cat-follow evaluate --pets``: the held-out pets photos replayed as videos, a proxy for cats
+and dogs the project has never seen.
+
+The pets set's ``test`` split (``training/data.py``: never trained on, never used to calibrate)
+is read in place. Each class (cat, dog, other) becomes one video in ``out_dir/videos``: every
+photo letterboxed into a ``FRAME`` frame and held ``HOLD_S`` at ``FPS``, in file-name order.
+Each video is replayed like a dev video (``suite.replay_once``: ``replay --fast`` per timing, in
+its own process) and scored per photo from the log: a cat photo is *found* when some frame of it
+has a followed box; a dog or other photo is *followed* when any has. The share of frames with a
+box is given too. Close-ups at eye level, not a floor robot's view: a proxy, not a goal. The
+videos are written here and never committed (the photos stay in ``../shared``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from cat_follow.evaluation.scoring import EvaluationError, load_log
+from cat_follow.geometry import Box
+from cat_follow.perception.classifier import CLASSES
+from cat_follow.training.data import Photo, read_image, read_photos
+
+FRAME = (640, 480)  # width, height: the pool's frame
+FPS = 15.0          # the Pi camera's rate in the service
+HOLD_S = 1.0        # each photo's time on screen
+
+
+@dataclass(frozen=True)
+class PetsOptions:
+    data: Path
+    out_dir: Path
+    timings: tuple[str, ...]
+    jobs: int = 2
+    limit: int = 0  # photos per class (0 = all): for a quick look and the tests
+    config_path: Path | None = None
+    model_path: Path | None = None
+
+
+def held_out(data: Path, limit: int = 0) -> dict[str, list[Photo]]:
+    """The ``test`` split's photos per class name, in file-name order (the first ``limit`` each)."""
+    by_class: dict[str, list[Photo]] = {c: [] for c in CLASSES}
+    for p in read_photos(data):
+        if p.split == "test" and (not limit or len(by_class[CLASSES[p.label]]) < limit):
+            by_class[CLASSES[p.label]].append(p)
+    return by_class
+
+
+def letterboxed(image: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``image`` scaled to fit ``out`` (aspect kept), centred on black; ``out`` is overwritten."""
+    h, w = out.shape[:2]
+    s = min(w / image.shape[1], h / image.shape[0])
+    nw, nh = max(1, round(image.shape[1] * s)), max(1, round(image.shape[0] * s))
+    out[:] = 0
+    x, y = (w - nw) // 2, (h - nh) // 2
+    out[y:y + nh, x:x + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    return out
+
+
+def write_video(photos: list[Photo], path: Path) -> int:
+    """Writes the photos, each held ``HOLD_S``, as an MJPG video; returns frames per photo."""
+    per = max(1, round(HOLD_S * FPS))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, FRAME)
+    if not writer.isOpened():
+        raise EvaluationError(f"cannot write {path} (OpenCV's MJPG writer)")
+    frame = np.zeros((FRAME[1], FRAME[0], 3), np.uint8)
+    try:
+        for p in photos:
+            letterboxed(read_image(p.path), frame)
+            for _ in range(per):
+                writer.write(frame)
+    finally:
+        writer.release()
+    return per
+
+
+def score_photos(boxes: list[Box | None], photos: list[Photo], per: int) -> dict[str, Any]:
+    """Per photo, whether any of its ``per`` frames has a box; the share of frames with one; the
+    photos with a box counted by breed (or category)."""
+    if len(boxes) != per * len(photos):
+        raise EvaluationError(f"log has {len(boxes)} frames, expected {per} x {len(photos)} photos")
+    hit = [sum(b is not None for b in boxes[i * per:(i + 1) * per]) for i in range(len(photos))]
+    boxed = [p for p, n in zip(photos, hit, strict=True) if n]
+    missed = [p for p, n in zip(photos, hit, strict=True) if not n]
+    return {"photos": len(photos), "with_box": len(boxed),
+            "frame_share": round(sum(hit) / len(boxes), 4) if boxes else 0.0,
+            "by_subclass": dict(sorted(Counter(p.subclass for p in boxed).items())),
+            "without_box_by_subclass": dict(sorted(Counter(p.subclass for p in missed).items())),
+            "files_with_box": [p.path.name for p in boxed]}
+
+
+def run_pets(opts: PetsOptions) -> dict[str, Any]:
+    """Writes the videos, replays each in each timing, scores them; writes ``pets.json`` in
+    ``out_dir`` and returns what it holds."""
+    from cat_follow.evaluation.suite import SuiteOptions, replay_once
+
+    sets = {c: ps for c, ps in held_out(opts.data, opts.limit).items() if ps}
+    if not sets:
+        raise EvaluationError(f"no held-out photos in {opts.data}")
+    videos = {c: opts.out_dir / "videos" / f"pets_{c}.avi" for c in sets}
+    per = {c: write_video(sets[c], videos[c]) for c in sets}
+    suite = SuiteOptions(out_dir=opts.out_dir, jobs=opts.jobs, config_path=opts.config_path,
+                         model_path=opts.model_path)
+    for t in opts.timings:
+        (opts.out_dir / "logs" / t).mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    runs = [(c, t) for t in opts.timings for c in sorted(sets, key=lambda c: -len(sets[c]))]
+    with ThreadPoolExecutor(max(1, opts.jobs)) as pool:
+        list(pool.map(lambda ct: replay_once(videos[ct[0]], opts.out_dir / "logs" / ct[1], suite, ct[1]), runs))
+    rows = [{"class": c, "timing": t,
+             **score_photos(load_log(opts.out_dir / "logs" / t / f"{videos[c].stem}.jsonl"), sets[c], per[c])}
+            for c, t in sorted(runs)]
+    result = {"data": str(opts.data), "split": "test", "hold_s": HOLD_S, "fps": FPS,
+              "wall_s": round(time.monotonic() - t0, 1), "rows": rows}
+    (opts.out_dir / "pets.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def render_pets(result: dict[str, Any]) -> str:
+    """A markdown table: per class and timing, photos with a box and the share of frames."""
+    lines = ["| photos | timing | with a box | frames with a box | breeds with a box |", "|---|---|---|---|---|"]
+    for r in result["rows"]:
+        breeds = ", ".join(f"{k} {v}" for k, v in r["by_subclass"].items()) if r["class"] != "cat" else "-"
+        lines.append(f"| {r['class']} | {r['timing']} | {r['with_box']} / {r['photos']} | "
+                     f"{r['frame_share']:.3f} | {breeds or '-'} |")
+    missed = [f"{r['timing']}: " + ", ".join(f"{k} {v}" for k, v in r["without_box_by_subclass"].items())
+              for r in result["rows"] if r["class"] == "cat" and r["without_box_by_subclass"]]
+    if missed:
+        lines.append("\nCats never boxed, by breed: " + "; ".join(missed))
+    return "\n".join(lines)

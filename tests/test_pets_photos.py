@@ -1,0 +1,63 @@
+"""`evaluate --pets`: the held-out pets photos as videos, replayed by the real pipeline and scored
+per photo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cat_follow.evaluation.pets_photos import FPS, HOLD_S, PetsOptions, held_out, letterboxed, run_pets, score_photos
+from cat_follow.evaluation.scoring import EvaluationError
+from cat_follow.training.data import DEFAULT_DATA, Photo, split_of
+
+
+def _photo(name: str, breed: str) -> Photo:
+    return Photo(Path(name), 0, "0" * 64, breed)
+
+
+def test_a_photo_counts_when_any_of_its_frames_has_a_box() -> None:
+    photos = [_photo("a.jpg", "Bombay"), _photo("b.jpg", "Bombay"), _photo("c.jpg", "Sphynx")]
+    box = (1.0, 2.0, 30.0, 40.0)
+    s = score_photos([None, None, None, box, box, box], photos, 2)
+    assert (s["with_box"], s["photos"], s["frame_share"]) == (2, 3, 0.5)
+    assert s["by_subclass"] == {"Bombay": 1, "Sphynx": 1} and s["without_box_by_subclass"] == {"Bombay": 1}
+    assert s["files_with_box"] == ["b.jpg", "c.jpg"]
+    with pytest.raises(EvaluationError, match="expected 2 x 3"):
+        score_photos([None] * 5, photos, 2)
+
+
+def test_a_photo_is_letterboxed_whole_and_centred() -> None:
+    wide = np.full((50, 100, 3), 200, np.uint8)
+    out = letterboxed(wide, np.full((480, 640, 3), 7, np.uint8))
+    rows = np.flatnonzero(out[:, 320, 0] == 200)
+    assert (rows.min(), rows.max()) == (80, 399)        # 640 x 320, centred
+    assert out[0, 0, 0] == 0 and out[479, 639, 0] == 0  # the old content is gone
+
+
+def _data() -> Path:
+    if not (DEFAULT_DATA / "MANIFEST.tsv").is_file():
+        pytest.fail(f"no pets data at {DEFAULT_DATA} (../shared/datasets/pets)")
+    return DEFAULT_DATA
+
+
+def test_only_the_test_split_is_used() -> None:
+    sets = held_out(_data())
+    assert all(split_of(p.sha256) == "test" for ps in sets.values() for p in ps)
+    assert 150 < len(sets["cat"]) < 180 and 240 < len(sets["dog"]) < 280  # 20% of 828 and 1,271
+
+
+def test_the_photos_are_replayed_by_the_pipeline_and_scored(tmp_path: Path) -> None:
+    result = run_pets(PetsOptions(data=_data(), out_dir=tmp_path, timings=("instant",), limit=3))
+    per = round(HOLD_S * FPS)
+    rows = {r["class"]: r for r in result["rows"]}
+    assert set(rows) == {"cat", "dog", "other"} and all(r["photos"] == 3 for r in rows.values())
+    for c in rows:
+        cap = cv2.VideoCapture(str(tmp_path / "videos" / f"pets_{c}.avi"))
+        assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3 * per
+        cap.release()
+    assert rows["cat"]["with_box"] >= 2    # cats in close-up are found
+    assert rows["dog"]["with_box"] == 0 and rows["other"]["with_box"] == 0
+    assert (tmp_path / "pets.json").is_file()
