@@ -76,6 +76,15 @@ def overlap_of_smaller(a: Box, b: Box) -> float:
     return iw * ih / small if small > 0 else 0.0
 
 
+def share_inside(box: Box, by: Box) -> float:
+    """The share of ``box``'s area that lies inside ``by`` (0 for an empty ``box``)."""
+    if box[2] <= 0 or box[3] <= 0:
+        return 0.0
+    ix = max(0.0, min(box[0] + box[2], by[0] + by[2]) - max(box[0], by[0]))
+    iy = max(0.0, min(box[1] + box[3], by[1] + by[3]) - max(box[1], by[1]))
+    return ix * iy / (box[2] * box[3])
+
+
 def size_step(a: Box, b: Box) -> float:
     """How far apart two boxes' sizes are: the larger |log| ratio of their widths or heights
     (0 = same size, log 2 = one side doubled); inf when either box is empty."""

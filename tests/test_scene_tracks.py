@@ -131,6 +131,30 @@ def test_a_weak_detection_continues_a_track_but_does_not_start_one() -> None:
     assert len(sc.tracks) == 1 and sc.tracks[0].seen and sc.tracks[0].hits == 2
 
 
+def test_a_weak_box_on_part_of_an_animal_has_that_animals_checks() -> None:
+    """A Great Pyrenees puppy of the held-out pets photos: a weak cat box (0.34) on its rear
+    starts no track and overlaps its box too little to be seen on it; it is part of it, so a
+    candidate there is judged by the puppy's checks, not by its own one."""
+    sc = _scene()
+    puppy, rear, apart = (156.0, 40.0, 305.0, 314.0), (384.0, 211.0, 108.0, 133.0), (10.0, 380.0, 80.0, 60.0)
+    sc.update(_dets((puppy, 0.64, KIND_DOG), (rear, 0.34, KIND_CAT), (apart, 0.34, KIND_CAT)), 0)
+    assert len(sc.tracks) == 1 and sc.on(rear) is None and iou(puppy, rear) < 0.2
+    assert sc.cat_odds(rear) == sc.cat_odds(puppy) == 0.0  # no check yet
+    for _ in range(2):
+        sc.on_verdict(puppy, 0.01, 0.99, 0.0)
+    odds = sc.cat_odds(rear)
+    assert odds is not None and odds < -4.0 and odds == sc.cat_odds(puppy)
+    assert sc.cat_odds(apart) is None  # beside it: no animal's checks
+    sc.update(_dets((rear, 0.34, KIND_CAT)), STEP)  # the puppy missed on one result: still there
+    assert not sc.tracks[0].seen and sc.cat_odds(rear) == odds
+    round_it = (100.0, 0.0, 480.0, 460.0)  # a box round the rear's box is no part of it, nor of the puppy
+    assert iou(round_it, puppy) < 0.5 and sc.cat_odds(round_it) is None
+    sc.update(_dets((rear, 0.6, KIND_CAT)), 2 * STEP)  # the rear, strong: a track of its own
+    assert sc.on(rear) is not None and sc.on(rear) is not sc.tracks[0]
+    wide = (300.0, 150.0, 340.0, 330.0)  # round the rear, IoU < 0.2 with each, half of it in neither
+    assert max(iou(wide, rear), iou(wide, puppy)) < 0.2 and sc.cat_odds(wide) is None
+
+
 def test_one_box_called_cat_and_dog_is_one_track_and_the_crop_check_decides_its_class() -> None:
     """The detector calls a kitten a dog more than a cat: its belief leans dog until crop checks
     of that box say cat; a person beside it is a track of its own that stays 'other'."""

@@ -21,9 +21,10 @@ Per detector RESULT (``update``), on the frame time of that result:
    track's last observed box (OC-SORT: after an occlusion the velocity has run away); a pair
    whose box side changed by more than ``tracks.size_step`` is no match;
 4. a matched track folds in the box and the detector's class scores; the crop check's verdict
-   goes to the track on the box it checked; strong detections left over start tracks, unless
-   ``tracks.part_of`` inside a matched one of the same leading class (a part or a second box of it); a track unseen for
-   ``target.lost_after_s`` (as long as a target is kept without a hit) ends.
+   goes to the track on the box it checked (or the one that box is part of); strong detections
+   left over start tracks, unless ``tracks.part_of`` inside a matched one of the same leading
+   class (a part or a second box of it); a track unseen for ``target.lost_after_s`` (as long as
+   a target is kept without a hit) ends.
 
 Greedy matching (highest IoU first) instead of the Hungarian algorithm: with at most 16
 detections and a handful of tracks the two disagree only when one box overlaps two tracks
@@ -38,11 +39,11 @@ import math
 import numpy as np
 
 from cat_follow.config_tracks import TracksConfig
-from cat_follow.geometry import Box, iou, overlap_of_smaller, size_step
-from cat_follow.perception.belief import CAT, DOG, Belief, detection_probs
-from cat_follow.perception.box_filter import BoxFilter
+from cat_follow.geometry import Box, iou, overlap_of_smaller, share_inside, size_step
+from cat_follow.perception.belief import CAT, DOG
 from cat_follow.perception.gallery import Gallery
 from cat_follow.perception.port import KIND_CAT, KIND_DOG, KIND_PERSON
+from cat_follow.perception.track import Track
 
 MAX_TRACKS = 32
 SAME_BOX_IOU = 0.6  # the detectors' own NMS IoU (manifests' nms_iou): one object, another class
@@ -53,32 +54,6 @@ def _affinity(track_box: Box, det: Box, max_step: float) -> float:
     """IoU of a track's box and a detection, 0 when a side changed by more than ``max_step``
     (``geometry.size_step``: the log of the side ratio)."""
     return iou(track_box, det) if size_step(track_box, det) <= max_step else 0.0
-
-
-class Track:
-    """One animal or person: its motion, its class belief, when it was last seen."""
-
-    __slots__ = ("apart", "belief", "hits", "id", "kf", "last_box", "last_seen_ns", "look", "seen")
-
-    def __init__(self, tid: int, box: Box, t_ns: int, p_min: float) -> None:
-        self.id = tid
-        self.kf = BoxFilter(box, t_ns)
-        self.belief = Belief(p_min)
-        self.last_box = box       # the last detection matched to it
-        self.last_seen_ns = t_ns
-        self.hits = 0
-        self.seen = False         # matched on the latest result
-        self.look: Gallery | None = None  # its crop checks' embeddings, from its first check
-        self.apart: set[int] = set()  # tracks seen on one result with it, not overlapping: other animals
-
-    def box_at(self, t_ns: int) -> Box:
-        return self.kf.box_at(t_ns)
-
-    def observe(self, box: Box, t_ns: int, cls: list[float]) -> None:
-        self.kf.update(box, t_ns)
-        self.last_box, self.last_seen_ns, self.seen = box, t_ns, True
-        self.hits += 1
-        self.belief.add_detection(detection_probs(cls[0], cls[1], cls[2]))
 
 
 class SceneTracks:
@@ -198,9 +173,10 @@ class SceneTracks:
     def on_verdict(self, box: Box, cat: float, dog: float, other: float, tid: int = 0,
                    emb: np.ndarray | None = None) -> Track | None:
         """A crop check of ``box`` (at the last result's frame): to track ``tid`` when the check was
-        asked for that track (gone: to none), else to the track seen there; its embedding ``emb``
-        into that track's gallery. Returns the track that took it."""
-        tr = self.get(tid) if tid else self.on(box)
+        asked for that track (gone: to none), else to the track seen there, else to the one ``box``
+        is part of (``cat_odds`` reads the same one); its embedding ``emb`` into that track's
+        gallery. Returns the track that took it."""
+        tr = self.get(tid) if tid else self.on(box) or self._holder(box)
         if tr is not None:
             tr.belief.add_verdict((cat, dog, other))
             if emb is not None and Gallery.usable(emb):
@@ -232,10 +208,23 @@ class SceneTracks:
         return own.likeness(emb), max(g.likeness(emb) for g in others)
 
     def cat_odds(self, box: Box) -> float | None:
-        """Log-odds of cat over dog by every crop check of the track seen at ``box`` (None: no
-        track there): a candidate's checks over the animal's life, not over one candidacy."""
-        tr = self.on(box)
+        """Log-odds of cat over dog by every crop check of the track seen at ``box``, else of the
+        one ``box`` is part of (``tracks.part_of`` inside it: a weak box on a part of an animal
+        starts no track); None: no track there. A candidate's checks over the animal's life, not
+        over one candidacy."""
+        tr = self.on(box) or self._holder(box)
         return None if tr is None else tr.belief.ver[CAT] - tr.belief.ver[DOG]
+
+    def _holder(self, box: Box) -> Track | None:
+        """The live track that ``box`` is part of: at least ``part_of`` of ``box`` inside its box as
+        predicted on the last result (the most; the detector may miss an animal on one result and
+        see only a part of it). A box round a smaller animal is no part of it."""
+        best, best_o = None, self.part_of
+        for tr in self.tracks:
+            o = share_inside(box, tr.box_at(self.t_ns))
+            if o > best_o or (o == best_o and best is None):
+                best, best_o = tr, o
+        return best
 
     def least_sure(self, t_ns: int, min_side: float) -> tuple[int, Box] | None:
         """(id, box at ``t_ns``) of the animal seen on the last result, not the followed one, at

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from cat_follow.geometry import Box
+from cat_follow.geometry import Box, share_inside
 from cat_follow.robot.commands import VERB_LOCATION, VERB_STOP, parse_command
 from cat_follow.robot.state_machine import RobotState
 from cat_follow.sim.footprint import body_clearance, room_clearance, wall_clearance
@@ -49,11 +49,7 @@ class Sample:
 
 def covered(box: Box, by: Box | None) -> float:
     """Share of ``box``'s area inside ``by`` (0 when either is missing or empty)."""
-    if by is None or box[2] <= 0 or box[3] <= 0:
-        return 0.0
-    ix = max(0.0, min(box[0] + box[2], by[0] + by[2]) - max(box[0], by[0]))
-    iy = max(0.0, min(box[1] + box[3], by[1] + by[3]) - max(box[1], by[1]))
-    return ix * iy / (box[2] * box[3])
+    return 0.0 if by is None else share_inside(box, by)
 
 
 def on_decoy(s: Sample) -> bool:
