@@ -61,3 +61,18 @@ def test_the_photos_are_replayed_by_the_pipeline_and_scored(tmp_path: Path) -> N
     assert rows["cat"]["with_box"] >= 2    # cats in close-up are found
     assert rows["dog"]["with_box"] == 0 and rows["other"]["with_box"] == 0
     assert (tmp_path / "pets.json").is_file()
+
+
+def test_the_held_out_dogs_once_followed_get_no_box_and_the_black_cats_are_found(tmp_path: Path) -> None:
+    """Held-out photos the robot once followed (Great Pyrenees under a weak cat box on part of the
+    puppy, session 17; chihuahuas, session 14) get no box in either timing; every held-out black
+    Bombay is found."""
+    breeds = ("great_pyrenees", "chihuahua", "Bombay")
+    result = run_pets(PetsOptions(data=_data(), out_dir=tmp_path, timings=("instant", "pi4"), breeds=breeds))
+    rows = {(r["class"], r["timing"]): r for r in result["rows"]}
+    assert set(rows) == {(c, t) for c in ("cat", "dog") for t in ("instant", "pi4")}
+    for t in ("instant", "pi4"):
+        assert rows["dog", t]["photos"] >= 15 and rows["dog", t]["with_box"] == 0, rows["dog", t]["files_with_box"]
+        assert rows["cat", t]["photos"] >= 8 and rows["cat", t]["with_box"] == rows["cat", t]["photos"]
+    with pytest.raises(EvaluationError, match="no breed or category Siamese_dog"):
+        held_out(_data(), breeds=("Siamese_dog",))

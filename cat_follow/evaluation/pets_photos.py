@@ -41,15 +41,23 @@ class PetsOptions:
     timings: tuple[str, ...]
     jobs: int = 2
     limit: int = 0  # photos per class (0 = all): for a quick look and the tests
+    breeds: tuple[str, ...] = ()  # only these breeds or Caltech categories (empty = all)
     config_path: Path | None = None
     model_path: Path | None = None
 
 
-def held_out(data: Path, limit: int = 0) -> dict[str, list[Photo]]:
-    """The ``test`` split's photos per class name, in file-name order (the first ``limit`` each)."""
+def held_out(data: Path, limit: int = 0, breeds: tuple[str, ...] = ()) -> dict[str, list[Photo]]:
+    """The ``test`` split's photos per class name, in file-name order (the first ``limit`` each;
+    only ``breeds`` when given). EvaluationError for a breed the set does not have."""
+    photos = read_photos(data)
+    unknown = set(breeds) - {p.subclass for p in photos}
+    if unknown:
+        raise EvaluationError(f"pets data {data}: no breed or category {', '.join(sorted(unknown))}")
     by_class: dict[str, list[Photo]] = {c: [] for c in CLASSES}
-    for p in read_photos(data):
-        if p.split == "test" and (not limit or len(by_class[CLASSES[p.label]]) < limit):
+    for p in photos:
+        if p.split != "test" or (breeds and p.subclass not in breeds):
+            continue
+        if not limit or len(by_class[CLASSES[p.label]]) < limit:
             by_class[CLASSES[p.label]].append(p)
     return by_class
 
@@ -103,7 +111,7 @@ def run_pets(opts: PetsOptions) -> dict[str, Any]:
     ``out_dir`` and returns what it holds."""
     from cat_follow.evaluation.suite import SuiteOptions, replay_once
 
-    sets = {c: ps for c, ps in held_out(opts.data, opts.limit).items() if ps}
+    sets = {c: ps for c, ps in held_out(opts.data, opts.limit, opts.breeds).items() if ps}
     if not sets:
         raise EvaluationError(f"no held-out photos in {opts.data}")
     videos = {c: opts.out_dir / "videos" / f"pets_{c}.avi" for c in sets}
