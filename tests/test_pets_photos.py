@@ -9,7 +9,16 @@ import cv2
 import numpy as np
 import pytest
 
-from cat_follow.evaluation.pets_photos import FPS, HOLD_S, PetsOptions, held_out, letterboxed, run_pets, score_photos
+from cat_follow.evaluation.pets_photos import (
+    FPS,
+    GAP_S,
+    HOLD_S,
+    PetsOptions,
+    held_out,
+    letterboxed,
+    run_pets,
+    score_photos,
+)
 from cat_follow.evaluation.scoring import EvaluationError
 from cat_follow.training.data import DEFAULT_DATA, Photo, split_of
 
@@ -18,15 +27,20 @@ def _photo(name: str, breed: str) -> Photo:
     return Photo(Path(name), 0, "0" * 64, breed)
 
 
-def test_a_photo_counts_when_any_of_its_frames_has_a_box() -> None:
+def test_a_photo_counts_when_any_of_its_frames_has_a_box_and_a_gap_ending_boxed_is_counted() -> None:
     photos = [_photo("a.jpg", "Bombay"), _photo("b.jpg", "Bombay"), _photo("c.jpg", "Sphynx")]
     box = (1.0, 2.0, 30.0, 40.0)
     s = score_photos([None, None, None, box, box, box], photos, 2)
-    assert (s["with_box"], s["photos"], s["frame_share"]) == (2, 3, 0.5)
+    assert (s["with_box"], s["photos"], s["frame_share"], s["carried"]) == (2, 3, 0.5, None)
     assert s["by_subclass"] == {"Bombay": 1, "Sphynx": 1} and s["without_box_by_subclass"] == {"Bombay": 1}
     assert s["files_with_box"] == ["b.jpg", "c.jpg"]
-    with pytest.raises(EvaluationError, match="expected 2 x 3"):
+    with pytest.raises(EvaluationError, match="expected 2 \\+ 0 x 3"):
         score_photos([None] * 5, photos, 2)
+    # each photo 2 frames then a gap of 2: a box in a gap is no photo's; one at a gap's end is carried
+    gapped = [None, None, box, box, box, None, None, box, None, None, None, None]
+    g = score_photos(gapped, photos, 2, 2)
+    assert g["files_with_box"] == ["b.jpg"] and g["frame_share"] == pytest.approx(1 / 6, abs=1e-4)
+    assert g["carried"] == 1
 
 
 def test_a_photo_is_letterboxed_whole_and_centred() -> None:
@@ -51,7 +65,7 @@ def test_only_the_test_split_is_used() -> None:
 
 def test_the_photos_are_replayed_by_the_pipeline_and_scored(tmp_path: Path) -> None:
     result = run_pets(PetsOptions(data=_data(), out_dir=tmp_path, timings=("instant",), limit=3))
-    per = round(HOLD_S * FPS)
+    per = round(HOLD_S * FPS) + round(GAP_S * FPS)
     rows = {r["class"]: r for r in result["rows"]}
     assert set(rows) == {"cat", "dog", "other"} and all(r["photos"] == 3 for r in rows.values())
     for c in rows:
@@ -61,6 +75,7 @@ def test_the_photos_are_replayed_by_the_pipeline_and_scored(tmp_path: Path) -> N
     assert rows["cat"]["with_box"] >= 2    # cats in close-up are found
     assert rows["dog"]["with_box"] == 0 and rows["other"]["with_box"] == 0
     assert (tmp_path / "pets.json").is_file()
+    assert all(r["carried"] == 0 for r in rows.values())  # the gaps let every target go
 
 
 def test_the_held_out_dogs_once_followed_get_no_box_and_the_black_cats_are_found(tmp_path: Path) -> None:

@@ -149,6 +149,8 @@ def _evaluate_and_setup_commands(sub: argparse._SubParsersAction[argparse.Argume
                          "and count the photos that get a followed box")
     ev.add_argument("--data", type=Path, help="--pets: the pets photo set (default: ../shared/datasets/pets)")
     ev.add_argument("--limit", type=_count, default=0, metavar="N", help="--pets: the first N photos of each class")
+    ev.add_argument("--gap", type=float, default=None, metavar="S",
+                    help="--pets: seconds of black after each photo, so no target carries over (default 2.5)")
     ev.add_argument("--breeds", nargs="+", metavar="NAME",
                     help="--pets: only these breeds or categories (as in MANIFEST.tsv: Bombay, chihuahua, ...)")
     ev.add_argument("--videos", type=Path, help="video folder for --suite (default: the assets' video/)")

@@ -136,6 +136,7 @@ def _pets(args: argparse.Namespace, timings: tuple[str, ...]) -> int:
     result = run_pets(PetsOptions(data=args.data or DEFAULT_DATA, out_dir=args.out, jobs=args.jobs,
                                   timings=(args.timing,) if args.timing else timings, limit=args.limit,
                                   breeds=tuple(args.breeds or ()),
+                                  **({"gap_s": args.gap} if args.gap is not None else {}),
                                   config_path=args.config, model_path=args.model))
     print(render_pets(result))
     print(f"written: {args.out / 'pets.json'}", file=sys.stderr)

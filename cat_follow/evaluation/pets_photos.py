@@ -3,12 +3,16 @@ and dogs the project has never seen.
 
 The pets set's ``test`` split (``training/data.py``: never trained on, never used to calibrate)
 is read in place. Each class (cat, dog, other) becomes one video in ``out_dir/videos``: every
-photo letterboxed into a ``FRAME`` frame and held ``HOLD_S`` at ``FPS``, in file-name order.
+photo letterboxed into a ``FRAME`` frame and held ``HOLD_S`` at ``FPS``, in file-name order,
+each followed by ``gap_s`` of black frames, long enough for a target to be let go
+(``target.lost_after_s`` without a hit), so no box is carried from one photo into the next.
 Each video is replayed like a dev video (``suite.replay_once``: ``replay --fast`` per timing, in
 its own process) and scored per photo from the log: a cat photo is *found* when some frame of it
-has a followed box; a dog or other photo is *followed* when any has. The share of frames with a
-box is given too. Close-ups at eye level, not a floor robot's view: a proxy, not a goal. The
-videos are written here and never committed (the photos stay in ``../shared``).
+has a followed box; a dog or other photo is *followed* when any has. The share of the photos'
+frames with a box is given too, and how many gaps still ended with a box (``carried``: then
+the next photo's figure may be the last one's target). Close-ups at eye level, not a floor
+robot's view: a proxy, not a goal. The videos are written here and never committed (the photos
+stay in ``../shared``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from cat_follow.training.data import Photo, read_image, read_photos
 FRAME = (640, 480)  # width, height: the pool's frame
 FPS = 15.0          # the Pi camera's rate in the service
 HOLD_S = 1.0        # each photo's time on screen
+GAP_S = 2.5         # black after each photo: over target.lost_after_s (2 s) and a detector period
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class PetsOptions:
     jobs: int = 2
     limit: int = 0  # photos per class (0 = all): for a quick look and the tests
     breeds: tuple[str, ...] = ()  # only these breeds or Caltech categories (empty = all)
+    gap_s: float = GAP_S  # black frames after each photo (0: cut straight to the next one)
     config_path: Path | None = None
     model_path: Path | None = None
 
@@ -73,34 +79,40 @@ def letterboxed(image: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def write_video(photos: list[Photo], path: Path) -> int:
-    """Writes the photos, each held ``HOLD_S``, as an MJPG video; returns frames per photo."""
-    per = max(1, round(HOLD_S * FPS))
+def write_video(photos: list[Photo], path: Path, gap_s: float = GAP_S) -> tuple[int, int]:
+    """Writes the photos, each held ``HOLD_S`` and followed by ``gap_s`` of black, as an MJPG
+    video; returns (frames per photo, frames per gap)."""
+    per, gap = max(1, round(HOLD_S * FPS)), max(0, round(gap_s * FPS))
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, FRAME)
     if not writer.isOpened():
         raise EvaluationError(f"cannot write {path} (OpenCV's MJPG writer)")
     frame = np.zeros((FRAME[1], FRAME[0], 3), np.uint8)
+    black = np.zeros_like(frame)
     try:
         for p in photos:
             letterboxed(read_image(p.path), frame)
             for _ in range(per):
                 writer.write(frame)
+            for _ in range(gap):
+                writer.write(black)
     finally:
         writer.release()
-    return per
+    return per, gap
 
 
-def score_photos(boxes: list[Box | None], photos: list[Photo], per: int) -> dict[str, Any]:
-    """Per photo, whether any of its ``per`` frames has a box; the share of frames with one; the
-    photos with a box counted by breed (or category)."""
-    if len(boxes) != per * len(photos):
-        raise EvaluationError(f"log has {len(boxes)} frames, expected {per} x {len(photos)} photos")
-    hit = [sum(b is not None for b in boxes[i * per:(i + 1) * per]) for i in range(len(photos))]
+def score_photos(boxes: list[Box | None], photos: list[Photo], per: int, gap: int = 0) -> dict[str, Any]:
+    """Per photo, whether any of its ``per`` frames has a box; the share of those frames with one;
+    the photos with a box counted by breed (or category); the gaps that ended with a box."""
+    if len(boxes) != (per + gap) * len(photos):
+        raise EvaluationError(f"log has {len(boxes)} frames, expected {per} + {gap} x {len(photos)} photos")
+    start = [i * (per + gap) for i in range(len(photos))]
+    hit = [sum(b is not None for b in boxes[s:s + per]) for s in start]
     boxed = [p for p, n in zip(photos, hit, strict=True) if n]
     missed = [p for p, n in zip(photos, hit, strict=True) if not n]
     return {"photos": len(photos), "with_box": len(boxed),
-            "frame_share": round(sum(hit) / len(boxes), 4) if boxes else 0.0,
+            "frame_share": round(sum(hit) / (per * len(photos)), 4) if photos else 0.0,
+            "carried": sum(boxes[s + per + gap - 1] is not None for s in start[:-1]) if gap else None,
             "by_subclass": dict(sorted(Counter(p.subclass for p in boxed).items())),
             "without_box_by_subclass": dict(sorted(Counter(p.subclass for p in missed).items())),
             "files_with_box": [p.path.name for p in boxed]}
@@ -115,7 +127,7 @@ def run_pets(opts: PetsOptions) -> dict[str, Any]:
     if not sets:
         raise EvaluationError(f"no held-out photos in {opts.data}")
     videos = {c: opts.out_dir / "videos" / f"pets_{c}.avi" for c in sets}
-    per = {c: write_video(sets[c], videos[c]) for c in sets}
+    frames = {c: write_video(sets[c], videos[c], opts.gap_s) for c in sets}
     suite = SuiteOptions(out_dir=opts.out_dir, jobs=opts.jobs, config_path=opts.config_path,
                          model_path=opts.model_path)
     for t in opts.timings:
@@ -125,9 +137,9 @@ def run_pets(opts: PetsOptions) -> dict[str, Any]:
     with ThreadPoolExecutor(max(1, opts.jobs)) as pool:
         list(pool.map(lambda ct: replay_once(videos[ct[0]], opts.out_dir / "logs" / ct[1], suite, ct[1]), runs))
     rows = [{"class": c, "timing": t,
-             **score_photos(load_log(opts.out_dir / "logs" / t / f"{videos[c].stem}.jsonl"), sets[c], per[c])}
+             **score_photos(load_log(opts.out_dir / "logs" / t / f"{videos[c].stem}.jsonl"), sets[c], *frames[c])}
             for c, t in sorted(runs)]
-    result = {"data": str(opts.data), "split": "test", "hold_s": HOLD_S, "fps": FPS,
+    result = {"data": str(opts.data), "split": "test", "hold_s": HOLD_S, "gap_s": opts.gap_s, "fps": FPS,
               "wall_s": round(time.monotonic() - t0, 1), "rows": rows}
     (opts.out_dir / "pets.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
@@ -135,11 +147,13 @@ def run_pets(opts: PetsOptions) -> dict[str, Any]:
 
 def render_pets(result: dict[str, Any]) -> str:
     """A markdown table: per class and timing, photos with a box and the share of frames."""
-    lines = ["| photos | timing | with a box | frames with a box | breeds with a box |", "|---|---|---|---|---|"]
+    lines = ["| photos | timing | with a box | frames with a box | gaps ending with a box | breeds with a box |",
+             "|---|---|---|---|---|---|"]
     for r in result["rows"]:
         breeds = ", ".join(f"{k} {v}" for k, v in r["by_subclass"].items()) if r["class"] != "cat" else "-"
+        carried = "-" if r["carried"] is None else str(r["carried"])
         lines.append(f"| {r['class']} | {r['timing']} | {r['with_box']} / {r['photos']} | "
-                     f"{r['frame_share']:.3f} | {breeds or '-'} |")
+                     f"{r['frame_share']:.3f} | {carried} | {breeds or '-'} |")
     missed = [f"{r['timing']}: " + ", ".join(f"{k} {v}" for k, v in r["without_box_by_subclass"].items())
               for r in result["rows"] if r["class"] == "cat" and r["without_box_by_subclass"]]
     if missed:
