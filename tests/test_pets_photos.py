@@ -37,7 +37,7 @@ def test_a_photo_counts_when_any_of_its_frames_has_a_box_and_a_gap_ending_boxed_
     with pytest.raises(EvaluationError, match="expected 2 \\+ 0 x 3"):
         score_photos([None] * 5, photos, 2)
     # each photo 2 frames then a gap of 2: a box in a gap is no photo's; one at a gap's end is carried
-    gapped = [None, None, box, box, box, None, None, box, None, None, None, None]
+    gapped = [None, None, box, box, box, None, None, None, None, None, None, None]
     g = score_photos(gapped, photos, 2, 2)
     assert g["files_with_box"] == ["b.jpg"] and g["frame_share"] == pytest.approx(1 / 6, abs=1e-4)
     assert g["carried"] == 1
