@@ -146,13 +146,17 @@ def test_a_weak_box_on_part_of_an_animal_has_that_animals_checks() -> None:
     assert odds is not None and odds < -4.0 and odds == sc.cat_odds(puppy)
     assert sc.cat_odds(apart) is None  # beside it: no animal's checks
     sc.update(_dets((rear, 0.34, KIND_CAT)), STEP)  # the puppy missed on one result: still there
-    assert not sc.tracks[0].seen and sc.cat_odds(rear) == odds
-    round_it = (100.0, 0.0, 480.0, 460.0)  # a box round the rear's box is no part of it, nor of the puppy
-    assert iou(round_it, puppy) < 0.5 and sc.cat_odds(round_it) is None
+    dog = sc.tracks[0]
+    assert not dog.seen and sc.cat_odds(rear) == odds and sc.at(puppy) is dog
+    assert sc.on_verdict(puppy, 0.01, 0.99, 0.0) is dog  # a check of its box, missed: still its own
     sc.update(_dets((rear, 0.6, KIND_CAT)), 2 * STEP)  # the rear, strong: a track of its own
-    assert sc.on(rear) is not None and sc.on(rear) is not sc.tracks[0]
+    own = sc.on(rear)
+    assert own is not None and own is not dog
     wide = (300.0, 150.0, 340.0, 330.0)  # round the rear, IoU < 0.2 with each, half of it in neither
     assert max(iou(wide, rear), iou(wide, puppy)) < 0.2 and sc.cat_odds(wide) is None
+    inner = (400.0, 220.0, 50.0, 50.0)  # inside both: the one seen on this result holds it
+    assert sc.at(inner) is None and sc.cat_odds(inner) == 0.0 != sc.cat_odds(puppy)
+    assert sc.on_verdict(inner, 0.9, 0.05, 0.05) is None  # a part's check is no animal's look
 
 
 def test_one_box_called_cat_and_dog_is_one_track_and_the_crop_check_decides_its_class() -> None:

@@ -143,7 +143,7 @@ def test_a_box_held_on_the_cats_place_while_a_dog_passes_in_front_is_not_on_the_
                   decoys=[(2.0, 2.0, 0.15)], decoy_boxes=[(95.6, 67.0, 256.7, 252.3)])
     assert covered(held.target, held.cat_box) < covered(held.target, held.decoy_boxes[0]) == pytest.approx(1.0)
     assert not on_decoy(held)
-    slid = dataclasses.replace(held, target=(334.0, 201.2, 26.9, 73.2))  # two-thirds of it off the cat
+    slid = dataclasses.replace(held, target=(334.0, 201.2, 26.9, 73.2))  # three-quarters of it off the cat
     assert on_decoy(slid)
 
 

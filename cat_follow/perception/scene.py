@@ -21,7 +21,7 @@ Per detector RESULT (``update``), on the frame time of that result:
    track's last observed box (OC-SORT: after an occlusion the velocity has run away); a pair
    whose box side changed by more than ``tracks.size_step`` is no match;
 4. a matched track folds in the box and the detector's class scores; the crop check's verdict
-   goes to the track on the box it checked (or the one that box is part of); strong detections
+   goes to the track on the box it checked (seen there, or missed on that result); strong detections
    left over start tracks, unless ``tracks.part_of`` inside a matched one of the same leading
    class (a part or a second box of it); a track unseen for ``target.lost_after_s`` (as long as
    a target is kept without a hit) ends.
@@ -173,10 +173,10 @@ class SceneTracks:
     def on_verdict(self, box: Box, cat: float, dog: float, other: float, tid: int = 0,
                    emb: np.ndarray | None = None) -> Track | None:
         """A crop check of ``box`` (at the last result's frame): to track ``tid`` when the check was
-        asked for that track (gone: to none), else to the track seen there, else to the one ``box``
-        is part of (``cat_odds`` reads the same one); its embedding ``emb`` into that track's
-        gallery. Returns the track that took it."""
-        tr = self.get(tid) if tid else self.on(box) or self._holder(box)
+        asked for that track (gone: to none), else to the track at ``box`` (``at``: seen there, or
+        missed on this result); never to an animal ``box`` is only part of, whose look it is not;
+        its embedding ``emb`` into that track's gallery. Returns the track that took it."""
+        tr = self.get(tid) if tid else self.at(box)
         if tr is not None:
             tr.belief.add_verdict((cat, dog, other))
             if emb is not None and Gallery.usable(emb):
@@ -208,22 +208,33 @@ class SceneTracks:
         return own.likeness(emb), max(g.likeness(emb) for g in others)
 
     def cat_odds(self, box: Box) -> float | None:
-        """Log-odds of cat over dog by every crop check of the track seen at ``box``, else of the
-        one ``box`` is part of (``tracks.part_of`` inside it: a weak box on a part of an animal
-        starts no track); None: no track there. A candidate's checks over the animal's life, not
-        over one candidacy."""
-        tr = self.on(box) or self._holder(box)
+        """Log-odds of cat over dog by every crop check of the track at ``box`` (``at``), else of the
+        one ``box`` is part of (``_holder``: a weak box on a part of an animal starts no track);
+        None: no track there. A candidate's checks over the animal's life, not over one candidacy."""
+        tr = self.at(box) or self._holder(box)
         return None if tr is None else tr.belief.ver[CAT] - tr.belief.ver[DOG]
 
-    def _holder(self, box: Box) -> Track | None:
-        """The live track that ``box`` is part of: at least ``part_of`` of ``box`` inside its box as
-        predicted on the last result (the most; the detector may miss an animal on one result and
-        see only a part of it). A box round a smaller animal is no part of it."""
-        best, best_o = None, self.part_of
-        for tr in self.tracks:
-            o = share_inside(box, tr.box_at(self.t_ns))
-            if o > best_o or (o == best_o and best is None):
+    def at(self, box: Box) -> Track | None:
+        """The track seen on the last result at ``box`` (``on``), else the live one the detector
+        missed on it whose last box overlaps ``box`` most (IoU >= MATCH_IOU): the animal's own track."""
+        best, best_o = self.on(box), MATCH_IOU
+        for tr in self.tracks if best is None else ():  # seen there first
+            o = 0.0 if tr.seen else iou(tr.last_box, box)
+            if o >= best_o:
                 best, best_o = tr, o
+        return best
+
+    def _holder(self, box: Box) -> Track | None:
+        """The live track ``box`` is part of: at least ``part_of`` of ``box`` inside its last box (not
+        its prediction, which drifts while the detector misses it); one seen on the last result
+        first, then the most inside, then the smallest. Whatever its class: a weak box inside an
+        animal or person judged a dog is no cat candidate on its own check (a box round a smaller
+        animal is no part of it)."""
+        best, best_key = None, (False, self.part_of, -float("inf"))
+        for tr in self.tracks:
+            key = (tr.seen, share_inside(box, tr.last_box), -tr.last_box[2] * tr.last_box[3])
+            if key[1] >= self.part_of and key > best_key:
+                best, best_key = tr, key
         return best
 
     def least_sure(self, t_ns: int, min_side: float) -> tuple[int, Box] | None:
