@@ -91,3 +91,11 @@ def test_the_held_out_dogs_once_followed_get_no_box_and_the_black_cats_are_found
         assert rows["cat", t]["photos"] >= 8 and rows["cat", t]["with_box"] == rows["cat", t]["photos"]
     with pytest.raises(EvaluationError, match="no breed or category Siamese_dog"):
         held_out(_data(), breeds=("Siamese_dog",))
+
+
+def test_pets_with_suite_or_a_log_is_refused_with_a_word(capsys: pytest.CaptureFixture[str]) -> None:
+    from cat_follow.__main__ import main
+
+    for argv in (["evaluate", "--pets", "--suite"], ["evaluate", "--pets", "some.jsonl"]):
+        assert main(argv) != 0
+        assert "--pets replays the held-out photos" in capsys.readouterr().err

@@ -104,6 +104,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     options.setup_logging(load_config(args.config).logging.level if not args.verbose else "DEBUG")
     if args.pets:
+        if args.suite or args.log is not None:
+            raise CatFollowError("evaluate: --pets replays the held-out photos; pass it without --suite or a log")
         return _pets(args, TIMINGS)
     labels = args.labels or default_labels_dir()
     if args.suite:
@@ -130,13 +132,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _pets(args: argparse.Namespace, timings: tuple[str, ...]) -> int:
-    from cat_follow.evaluation.pets_photos import PetsOptions, render_pets, run_pets
+    from cat_follow.evaluation.pets_photos import GAP_S, PetsOptions, render_pets, run_pets
     from cat_follow.training.data import DEFAULT_DATA
 
     result = run_pets(PetsOptions(data=args.data or DEFAULT_DATA, out_dir=args.out, jobs=args.jobs,
                                   timings=(args.timing,) if args.timing else timings, limit=args.limit,
-                                  breeds=tuple(args.breeds or ()),
-                                  **({"gap_s": args.gap} if args.gap is not None else {}),
+                                  breeds=tuple(args.breeds or ()), gap_s=GAP_S if args.gap is None else args.gap,
                                   config_path=args.config, model_path=args.model))
     print(render_pets(result))
     print(f"written: {args.out / 'pets.json'}", file=sys.stderr)

@@ -217,8 +217,11 @@ class SceneTracks:
     def at(self, box: Box) -> Track | None:
         """The track seen on the last result at ``box`` (``on``), else the live one the detector
         missed on it whose last box overlaps ``box`` most (IoU >= MATCH_IOU): the animal's own track."""
-        best, best_o = self.on(box), MATCH_IOU
-        for tr in self.tracks if best is None else ():  # seen there first
+        seen = self.on(box)
+        if seen is not None:
+            return seen
+        best, best_o = None, MATCH_IOU
+        for tr in self.tracks:
             o = 0.0 if tr.seen else iou(tr.last_box, box)
             if o >= best_o:
                 best, best_o = tr, o
