@@ -98,9 +98,14 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class TargetConfig:
-    confirm_hits: int = _f(2, "Detector hits needed before a target counts as confirmed (and, with the "
-                           "verifier on, a crop that verified as a cat); one hit is enough when the crop the "
-                           "classifier called a cat is that hit's own box on its own frame.", lo=1, hi=100)
+    decide_after: int = _f(2, "Observations that decide, either way: this many detector hits confirm a candidate "
+                           "(with a crop that verified as a cat, when the verifier is on; one hit is enough when "
+                           "the crop the classifier called a cat is that hit's own box on its own frame), and "
+                           "this many not-cat crop checks in a row drop a candidate or a target (a candidate's "
+                           "first one already blocks its confirmation). One observation may be noise; two that "
+                           "agree decide. It merges target.confirm_hits and verifier.drop_after, both 2 (README, "
+                           "\"Tuned constants\"): 3 not-cat checks cost cats_compilation's on_cat in pi4 "
+                           ".890 -> .853.", lo=1, hi=100)
     lost_after_s: float = _f(2.0, "A target with no detector hit for this long is dropped (timeout).",
                              lo=0.1, hi=600.0)
     max_misses: int = _f(12, "A target is dropped (timeout) after this many detector runs in a row without a "
@@ -215,6 +220,8 @@ RETIRED = {
                            "(the detectors' NMS IoU, 0.6, the value it had)",
     "verifier.cat_threshold": "a crop verifies as a cat when cat is the classifier's likeliest class",
     "verifier.same_look_s": "the look vouches for the cat for verifier.identity_s",
+    "target.confirm_hits": "target.decide_after: the hits that confirm a candidate",
+    "verifier.drop_after": "target.decide_after: the not-cat checks in a row that drop a candidate or a target",
 }
 
 

@@ -26,10 +26,6 @@ class VerifierConfig:
     not_cat_below: float = _f(0.1, "A crop whose cat probability is below this counts as not a cat: it vetoes "
                               "a candidate and counts toward dropping a target. (A crop verifies as a cat when cat "
                               "is the classifier's likeliest class; anything between is unsure.)", lo=0.0, hi=1.0 / 3)
-    drop_after: int = _f(2, "Drop a candidate or a target (unverified) after this many not-cat checks in a row (a "
-                         "candidate's first one already blocks its confirmation). Candidates used 2 and targets 3; "
-                         "both at 2 left the dev suite unchanged, both at 3 cost cats_compilation's on_cat in pi4 "
-                         ".890 -> .853 (README, \"Tuned constants\").", lo=1, hi=100)
     every_s: float = _f(0.5, "Re-check a confirmed target at least this often (frame time).", lo=0.05, hi=60.0)
     jump: float = _f(0.5, "Also re-check when the box centre moved more than this share of its size since "
                      "the last check...", lo=0.05, hi=10.0)

@@ -148,7 +148,7 @@ def test_a_target_whose_crop_stops_verifying_is_dropped() -> None:
     cfg = Config()
     f = Feed(replace(cfg, verifier=replace(cfg.verifier, every_s=0.05)))  # a check with every result
     f.confirm()
-    for _ in range(cfg.verifier.drop_after - 1):
+    for _ in range(cfg.target.decide_after - 1):
         assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.05) is TargetState.TRACKING
         assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.2) is TargetState.TRACKING  # unsure: no count
     assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.05) is TargetState.LOST
@@ -215,7 +215,7 @@ def test_the_same_look_keeps_a_kitten_the_classifier_calls_a_puppy() -> None:
         state = f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=black,
                          emb=_mix(kitten, _look(10 + k), 0.3))  # another pose: cosine about 0.9
         assert state is TargetState.TRACKING
-    for _ in range(cfg.verifier.drop_after - 1):
+    for _ in range(cfg.target.decide_after - 1):
         assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=black,
                         emb=puppy) is TargetState.TRACKING
     assert f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, signature=black,
@@ -258,7 +258,7 @@ def test_the_look_alone_keeps_a_target_only_for_identity_s() -> None:
     states = [f.result([(CAT_BOX, 0.6, KIND_CAT)], cat_prob=0.02, dog_prob=0.9, emb=kitten)
               for _ in range(14)]
     assert states[:10] == [TargetState.TRACKING] * 10  # within 1 s of the cat verdict
-    assert states[9 + cfg.verifier.drop_after] is TargetState.LOST  # then drop_after not-cat checks count
+    assert states[9 + cfg.target.decide_after] is TargetState.LOST  # then drop_after not-cat checks count
     assert f.d.drop_reason is DropReason.UNVERIFIED
 
 
@@ -383,7 +383,7 @@ def test_a_dog_box_the_classifier_calls_a_cat_becomes_a_cat_target() -> None:
     assert f.result([siamese], cat_prob=0.8, dog_prob=0.1) is TargetState.ACQUIRING
     assert f.box == siamese[0] and f.d.shows(siamese[0])  # verified by that very check
     assert f.result([siamese], cat_prob=0.8, dog_prob=0.1) is TargetState.TRACKING
-    for _ in range(cfg.verifier.drop_after - 1):
+    for _ in range(cfg.target.decide_after - 1):
         assert f.result([siamese], cat_prob=0.02, dog_prob=0.9) is TargetState.TRACKING
     assert f.result([siamese], cat_prob=0.02, dog_prob=0.9) is TargetState.LOST
     assert f.d.drop_reason is DropReason.UNVERIFIED

@@ -62,8 +62,8 @@ class TargetDecider(CropChecks, Hits):
     def __init__(self, config: Config) -> None:
         d, t, self.vcfg = config.detector, config.target, config.verifier
         self.verifying = self.vcfg.enabled
-        self.lock = TargetLock(t.confirm_hits, t.lost_after_s, require_verified=self.verifying,
-                               max_misses=t.max_misses, drop_after=self.vcfg.drop_after)
+        self.lock = TargetLock(t.decide_after, t.lost_after_s, require_verified=self.verifying,
+                               max_misses=t.max_misses, drop_after=t.decide_after)
         self.score_threshold, self.keep_threshold = d.score_threshold, d.keep_threshold
         self.every_ns = round(self.vcfg.every_s * 1e9)
         self.identity_ns = round(self.vcfg.identity_s * 1e9)

@@ -13,6 +13,8 @@ A target is dropped, with a reason the status and the replay log carry:
   first one already blocks its confirmation);
 - ``decoy``: a dog or person detection overlapped the target more strongly than any cat
   and the crop did not verify as a cat.
+
+The robot gives ``confirm_hits`` and ``drop_after`` one value, ``target.decide_after``.
 """
 
 from __future__ import annotations
