@@ -29,7 +29,9 @@ class VerifierConfig:
     every_s: float = _f(0.5, "Re-check a confirmed target at least this often (frame time).", lo=0.05, hi=60.0)
     jump: float = _f(0.5, "Also re-check when the box centre moved more than this share of its size since "
                      "the last check...", lo=0.05, hi=10.0)
-    resize: float = _f(1.5, "...or its area changed by more than this factor.", lo=1.05, hi=10.0)
+    resize: float = _f(1.5, "...or its area changed by more than this factor: a box that grew or shrank this "
+                       "much may now hold another animal, or only part of the cat (at 2.0 kitten_playing's present "
+                       "fell .983 -> .948; README, \"Tuned constants\").", lo=1.05, hi=10.0)
     decoy_iou: float = _f(0.5, "A detection this much on the target's box (IoU) is on the target itself, not just "
                           "near it: a dog or person one scoring above every cat there makes the target a "
                           "suspected decoy, dropped unless its crop verifies as a cat; a weak cat one where the "
