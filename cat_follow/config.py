@@ -221,6 +221,7 @@ RETIRED = {
     "verifier.cat_threshold": "a crop verifies as a cat when cat is the classifier's likeliest class",
     "verifier.same_look_s": "the look vouches for the cat for verifier.identity_s",
     "target.confirm_hits": "target.decide_after: the hits that confirm a candidate",
+    "verifier.jump": "a box whose centre left the box last checked is checked again",
     "verifier.drop_after": "target.decide_after: the not-cat checks in a row that drop a candidate or a target",
 }
 

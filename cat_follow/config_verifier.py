@@ -26,10 +26,11 @@ class VerifierConfig:
     not_cat_below: float = _f(0.1, "A crop whose cat probability is below this counts as not a cat: it vetoes "
                               "a candidate and counts toward dropping a target. (A crop verifies as a cat when cat "
                               "is the classifier's likeliest class; anything between is unsure.)", lo=0.0, hi=1.0 / 3)
-    every_s: float = _f(0.5, "Re-check a confirmed target at least this often (frame time).", lo=0.05, hi=60.0)
-    jump: float = _f(0.5, "Also re-check when the box centre moved more than this share of its size since "
-                     "the last check...", lo=0.05, hi=10.0)
-    resize: float = _f(1.5, "...or its area changed by more than this factor: a box that grew or shrank this "
+    every_s: float = _f(0.5, "Re-check a confirmed target at least this often (frame time), and check the animal "
+                        "in view least sure of its class at most this often: the classifier's share of the Pi's "
+                        "budget (2 checks/s, ~7% of a core; docs/pi_budget.md).", lo=0.05, hi=60.0)
+    resize: float = _f(1.5, "Also re-check when the box's area changed by more than this factor since the last "
+                       "check (or its centre left the box that was checked): a box that grew or shrank this "
                        "much may now hold another animal, or only part of the cat (at 2.0 kitten_playing's present "
                        "fell .983 -> .948; README, \"Tuned constants\").", lo=1.05, hi=10.0)
     decoy_iou: float = _f(0.5, "A detection this much on the target's box (IoU) is on the target itself, not just "

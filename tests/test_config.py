@@ -45,6 +45,7 @@ def test_values_are_read() -> None:
     ({"verifier": {"same_look_s": 10}}, "verifier.same_look_s: retired, remove it: the look vouches"),
     ({"target": {"confirm_hits": 2}}, "target.confirm_hits: retired, remove it: target.decide_after"),
     ({"verifier": {"drop_after": 3}}, "verifier.drop_after: retired, remove it: target.decide_after"),
+    ({"verifier": {"jump": 0.5}}, "verifier.jump: retired, remove it: a box whose centre left"),
 ])
 def test_bad_values_name_the_key(data: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

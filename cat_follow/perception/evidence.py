@@ -81,15 +81,14 @@ def cat_on(dets: np.ndarray, box: Box, min_score: float, min_iou: float,
 
 
 def moved(box: Box, ref: Box, cfg: VerifierConfig) -> bool:
-    """Has ``box`` jumped (centre moved more than ``jump`` of its size) or changed area by
-    more than ``resize`` since ``ref``?"""
+    """Has ``box`` jumped (its centre left ``ref``, the box that was checked) or changed area
+    by more than ``resize`` since ``ref``?"""
     if ref[2] <= 0 or ref[3] <= 0 or box[2] <= 0 or box[3] <= 0:
         return True
-    size = max(ref[2], ref[3])
     dx = (box[0] + box[2] / 2) - (ref[0] + ref[2] / 2)
     dy = (box[1] + box[3] / 2) - (ref[1] + ref[3] / 2)
     area = (box[2] * box[3]) / (ref[2] * ref[3])
-    return (dx * dx + dy * dy) ** 0.5 > cfg.jump * size or not 1 / cfg.resize <= area <= cfg.resize
+    return abs(dx) > ref[2] / 2 or abs(dy) > ref[3] / 2 or not 1 / cfg.resize <= area <= cfg.resize
 
 
 class CandidatePicker:
