@@ -52,11 +52,16 @@ def map_to_source(box: Box, scale: float, pad_x: float, pad_y: float, src_w: int
     return (x0, y0, x1 - x0, y1 - y0)
 
 
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two x, y, w, h boxes (0 when either is empty)."""
+def intersection(a: Box, b: Box) -> float:
+    """The area two x, y, w, h boxes share (0 when they do not meet)."""
     ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
+    return ix * iy
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two x, y, w, h boxes (0 when either is empty)."""
+    inter = intersection(a, b)
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
 
@@ -68,21 +73,15 @@ def reaches_column(x: float, w: float, col: float, half: float) -> bool:
 
 def overlap_of_smaller(a: Box, b: Box) -> float:
     """The share of the smaller box that lies inside the other (1 = one inside the other)."""
-    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
     small = min(a[2] * a[3], b[2] * b[3])
-    return iw * ih / small if small > 0 else 0.0
+    return intersection(a, b) / small if small > 0 else 0.0
 
 
 def share_inside(box: Box, by: Box) -> float:
     """The share of ``box``'s area that lies inside ``by`` (0 for an empty ``box``)."""
     if box[2] <= 0 or box[3] <= 0:
         return 0.0
-    ix = max(0.0, min(box[0] + box[2], by[0] + by[2]) - max(box[0], by[0]))
-    iy = max(0.0, min(box[1] + box[3], by[1] + by[3]) - max(box[1], by[1]))
-    return ix * iy / (box[2] * box[3])
+    return intersection(box, by) / (box[2] * box[3])
 
 
 def size_step(a: Box, b: Box) -> float:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from cat_follow.errors import CatFollowError
-from cat_follow.geometry import Box, iou
+from cat_follow.geometry import Box, iou, share_inside
 
 MODES = ("animal", "cat+decoys", "negative", "by-eye")
 ON_CAT_IOU = 0.3
@@ -171,12 +171,7 @@ def roles(mode: str) -> tuple[frozenset[str], frozenset[str]]:
 
 def lies_on(box: Box, ref: Box) -> bool:
     """``box`` sits on ``ref``: IoU >= 0.3, or at least half of ``box`` is inside ``ref``."""
-    if iou(box, ref) >= LIES_ON_IOU:
-        return True
-    ix = max(0.0, min(box[0] + box[2], ref[0] + ref[2]) - max(box[0], ref[0]))
-    iy = max(0.0, min(box[1] + box[3], ref[1] + ref[3]) - max(box[1], ref[1]))
-    area = box[2] * box[3]
-    return area > 0 and ix * iy / area >= LIES_ON_COVER
+    return iou(box, ref) >= LIES_ON_IOU or share_inside(box, ref) >= LIES_ON_COVER
 
 
 def _share(num: int, den: int) -> float | None:
