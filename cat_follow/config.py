@@ -222,6 +222,8 @@ RETIRED = {
     "verifier.same_look_s": "the look vouches for the cat for verifier.identity_s",
     "target.confirm_hits": "target.decide_after: the hits that confirm a candidate",
     "verifier.jump": "a box whose centre left the box last checked is checked again",
+    "verifier.decoy_iou": "tracks.on_box: a detection this much on the target's box is on the target",
+    "tracks.part_of": "tracks.on_box: a leftover box this much inside a matched one is part of it",
     "verifier.drop_after": "target.decide_after: the not-cat checks in a row that drop a candidate or a target",
 }
 

@@ -16,10 +16,14 @@ class TracksConfig:
                           "not the cat): a cat walking at 1 m/s toward a camera 1 m away grows 1.4x in 0.3 s; a "
                           "bigger step is the cat that walks in front of the followed one, whose box engulfs the "
                           "hidden one's last place.", lo=1.05, hi=10.0)
-    part_of: float = _f(0.5, "A strong detection left over after matching starts no new track when at least this "
-                        "share of it lies inside a matched box of the same leading class: it is a part or a "
-                        "second box of that animal (a kitten's head, a cat and its tail); a cat on a person's lap "
-                        "or in front of a dog is never part of them.", lo=0.05, hi=1.0)
+    on_box: float = _f(0.5, "A box this much on another is on that box's animal, not beside it. A detection on "
+                       "the target's box (IoU): a dog or person one scoring above every cat there makes the target "
+                       "a suspected decoy, dropped unless its crop verifies as a cat; a weak cat one where the "
+                       "tracker lost the target is the target. A strong detection left over after matching (the "
+                       "share of it inside a matched box of the same leading class) starts no new track: it is a "
+                       "part or a second box of that animal (a kitten's head, a cat and its tail); a cat on a "
+                       "person's lap or in front of a dog is never part of them. Half: more of it on the box than "
+                       "off it.", lo=0.05, hi=1.0)
     p_min: float = _f(0.02, "No single observation is certain: a detector score or classifier probability counts "
                       "as at least this much, so one check moves a track's belief, or a candidate's odds of cat "
                       "over dog, by at most log(1/p_min) (3.9 at 0.02), and a verdict's class stays at most two "

@@ -33,10 +33,6 @@ class VerifierConfig:
                        "check (or its centre left the box that was checked): a box that grew or shrank this "
                        "much may now hold another animal, or only part of the cat (at 2.0 kitten_playing's present "
                        "fell .983 -> .948; README, \"Tuned constants\").", lo=1.05, hi=10.0)
-    decoy_iou: float = _f(0.5, "A detection this much on the target's box (IoU) is on the target itself, not just "
-                          "near it: a dog or person one scoring above every cat there makes the target a "
-                          "suspected decoy, dropped unless its crop verifies as a cat; a weak cat one where the "
-                          "tracker lost the target is the target.", lo=0.05, hi=1.0)
     same_cat: float = _f(0.5, "A crop whose appearance embedding is at least this like the confirmed cat's "
                          "(cosine to the closest of its last 8 crops the classifier called cats) is the same cat: "
                          "it is not dropped as unverified or decoy (the classifier calls some kittens puppies), "

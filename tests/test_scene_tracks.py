@@ -83,7 +83,7 @@ def test_a_box_that_doubles_is_another_animal_and_a_duplicate_box_starts_no_trac
 
 def test_the_size_gate_the_part_share_and_the_belief_floor_are_the_configs() -> None:
     """``[tracks]`` decides: with ``size_step`` 3 the engulfing box above is the hidden cat's
-    (its sides grew 1.5x and 2.3x); with ``part_of`` 1 the second box, not wholly inside the
+    (its sides grew 1.5x and 2.3x); with ``on_box`` 1 the second box, not wholly inside the
     first, starts a track of its own; with a higher ``p_min`` one certain verdict moves a belief less."""
     small, big, dup = (270.0, 195.0, 95.0, 80.0), (210.0, 160.0, 140.0, 185.0), (212.0, 120.0, 143.0, 178.0)
     loose = _scene(TracksConfig(size_step=3.0))
@@ -91,7 +91,7 @@ def test_the_size_gate_the_part_share_and_the_belief_floor_are_the_configs() -> 
     (hidden,) = loose.tracks
     loose.update(_dets((big, 0.7, KIND_CAT)), STEP)
     assert hidden.seen and len(loose.tracks) == 1
-    strict = _scene(TracksConfig(part_of=1.0))
+    strict = _scene(TracksConfig(on_box=1.0))
     strict.update(_dets((big, 0.7, KIND_CAT), (dup, 0.6, KIND_CAT)), 0)
     assert len(strict.tracks) == 2
     moved = []

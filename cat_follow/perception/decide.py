@@ -65,6 +65,7 @@ class TargetDecider(CropChecks, Hits):
         self.lock = TargetLock(t.decide_after, t.lost_after_s, require_verified=self.verifying,
                                max_misses=t.max_misses, drop_after=t.decide_after)
         self.score_threshold, self.keep_threshold = d.score_threshold, d.keep_threshold
+        self.on_box = config.tracks.on_box  # a detection on the target's box, not beside it
         self.every_ns = round(self.vcfg.every_s * 1e9)
         self.identity_ns = round(self.vcfg.identity_s * 1e9)
         self._cat_ns = -(1 << 62)     # when the classifier itself last called the followed thing a cat
@@ -149,7 +150,7 @@ class TargetDecider(CropChecks, Hits):
                 self.drop(DropReason.NONE)  # following another cat than the one the user means
             dets = self._hint.within(dets)
         if (box is not None and self.lock.state == TargetState.TRACKING and not back
-                and decoy_over(dets, box, self.vcfg.decoy_iou, dogs=not self.by_crop)):
+                and decoy_over(dets, box, self.on_box, dogs=not self.by_crop)):
             if self.verifying:
                 self.suspect = True  # the next job checks the crop; a not-cat answer drops it
             else:

@@ -45,6 +45,7 @@ class Hits:
     scene: SceneTracks
     score_threshold: float
     keep_threshold: float
+    on_box: float
     identity_ns: int
     gen: int
     recheck: bool
@@ -63,7 +64,7 @@ class Hits:
         if self._back is not None:  # the check said the box is on another cat: back to the followed one
             back, self._back, self._probed = self._back, None, None
             return Hit(back, self.score_threshold)
-        dog_iou = self.vcfg.decoy_iou if self.by_crop else None  # the detector's word for this cat
+        dog_iou = self.on_box if self.by_crop else None  # the detector's word for this cat
         i = cat_on(dets, box, self.keep_threshold, OVERLAP_IOU, dog_iou) if box is not None else -1
         i = -1 if i >= 0 and box is not None and self.scene.followed_elsewhere(box_of(dets[i]), box) else i
         if i < 0 and box is None and last is not None:
@@ -73,7 +74,7 @@ class Hits:
             # in front of the lost one, whose box engulfs its last place.
             i = cat_on(dets, last, self.score_threshold, OVERLAP_IOU, dog_iou, self.scene.max_step)
             if i < 0:  # ...and a weaker one right there (on it, as a decoy would be) too
-                on = self.vcfg.decoy_iou
+                on = self.on_box
                 i = cat_on(dets, last, self.keep_threshold, on, on if self.by_crop else None)
             if i >= 0:
                 box = last
@@ -98,7 +99,7 @@ class Hits:
             self._probed = None        # nor is its crop this cat's look
             self._cand_emb.fill(0.0)
         det, score = box_of(dets[i]), float(dets[i]["score"])
-        if other_class_wins(dets, det, score, self.vcfg.decoy_iou, dogs=not self.by_crop):
+        if other_class_wins(dets, det, score, self.on_box, dogs=not self.by_crop):
             return None  # more dog (or person) than cat there: never initialise on it
         if (self.verifying and self.lock.state != TargetState.TRACKING and score >= self.score_threshold
                 and max(det[2], det[3]) < self.vcfg.min_box_px):

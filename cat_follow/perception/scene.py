@@ -22,7 +22,7 @@ Per detector RESULT (``update``), on the frame time of that result:
    whose box side changed by more than ``tracks.size_step`` is no match;
 4. a matched track folds in the box and the detector's class scores; the crop check's verdict
    goes to the track on the box it checked (seen there, or missed on that result); strong detections
-   left over start tracks, unless ``tracks.part_of`` inside a matched one of the same leading
+   left over start tracks, unless ``tracks.on_box`` inside a matched one of the same leading
    class (a part or a second box of it); a track unseen for ``target.lost_after_s`` (as long as
    a target is kept without a hit) ends.
 
@@ -62,7 +62,7 @@ class SceneTracks:
 
     def __init__(self, high: float, low: float, max_age_s: float, cfg: TracksConfig) -> None:
         self.high, self.low = high, low
-        self.max_step, self.part_of, self.p_min = cfg.max_log_step, cfg.part_of, cfg.p_min
+        self.max_step, self.on_box, self.p_min = cfg.max_log_step, cfg.on_box, cfg.p_min
         self.max_age_ns = round(max_age_s * 1e9)
         self.tracks: list[Track] = []
         self.next_id = 1
@@ -144,7 +144,7 @@ class SceneTracks:
             if len(self.tracks) >= MAX_TRACKS:
                 break
             lead = self._lead(di)  # a cat on a person's lap or in front of a dog is no part of it
-            if any(k == lead and overlap_of_smaller(self._box[di], b) >= self.part_of for b, k in taken):
+            if any(k == lead and overlap_of_smaller(self._box[di], b) >= self.on_box for b, k in taken):
                 continue
             tr = Track(self.next_id, self._box[di], t_ns, self.p_min)
             taken.append((self._box[di], lead))
@@ -228,15 +228,15 @@ class SceneTracks:
         return best
 
     def _holder(self, box: Box) -> Track | None:
-        """The live track ``box`` is part of: at least ``part_of`` of ``box`` inside its last box (not
+        """The live track ``box`` is part of: at least ``on_box`` of ``box`` inside its last box (not
         its prediction, which drifts while the detector misses it); one seen on the last result
         first, then the most inside, then the smallest. Whatever its class: a weak box inside an
         animal or person judged a dog is no cat candidate on its own check (a box round a smaller
         animal is no part of it)."""
-        best, best_key = None, (False, self.part_of, -float("inf"))
+        best, best_key = None, (False, self.on_box, -float("inf"))
         for tr in self.tracks:
             key = (tr.seen, share_inside(box, tr.last_box), -tr.last_box[2] * tr.last_box[3])
-            if key[1] >= self.part_of and key > best_key:
+            if key[1] >= self.on_box and key > best_key:
                 best, best_key = tr, key
         return best
 
