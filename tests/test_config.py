@@ -46,6 +46,8 @@ def test_values_are_read() -> None:
     ({"target": {"confirm_hits": 2}}, "target.confirm_hits: retired, remove it: target.decide_after"),
     ({"verifier": {"drop_after": 3}}, "verifier.drop_after: retired, remove it: target.decide_after"),
     ({"verifier": {"jump": 0.5}}, "verifier.jump: retired, remove it: a box whose centre left"),
+    ({"verifier": {"decoy_iou": 0.5}}, "verifier.decoy_iou: retired, remove it: tracks.on_box"),
+    ({"tracks": {"part_of": 0.5}}, "tracks.part_of: retired, remove it: tracks.on_box"),
 ])
 def test_bad_values_name_the_key(data: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
