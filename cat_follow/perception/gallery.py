@@ -18,7 +18,7 @@ import numpy as np
 
 from cat_follow.perception.port import EMBED_LEN
 
-SIZE = 8  # embeddings kept: about the last 8 s of a followed cat's checks at verifier.every_s = 1
+SIZE = 8  # embeddings kept: at most the last 4 s of a followed cat's checks at verifier.every_s = 0.5
 
 
 class Gallery:
