@@ -106,11 +106,12 @@ class TargetConfig:
                            "agree decide. It merges target.confirm_hits and verifier.drop_after, both 2 (README, "
                            "\"Tuned constants\"): 3 not-cat checks cost cats_compilation's on_cat in pi4 "
                            ".890 -> .853.", lo=1, hi=100)
-    lost_after_s: float = _f(2.0, "A target with no detector hit for this long is dropped (timeout).",
+    lost_after_s: float = _f(2.0, "A target with no detector hit for this long is dropped (timeout), and so is "
+                             "one the detector missed as many times in a row as it runs in this time while "
+                             "tracking (lost_after_s * camera.fps / detector.every_k_frames: 12 runs at the "
+                             "defaults), sooner when it runs faster after KCF lost the cat: KCF alone drifts onto "
+                             "what is next to the cat. Tracks and a rejected box outlive their last hit as long.",
                              lo=0.1, hi=600.0)
-    max_misses: int = _f(12, "A target is dropped (timeout) after this many detector runs in a row without a "
-                         "cat on it, even before lost_after_s: KCF alone drifts onto what is next to the cat; "
-                         "0 = only lost_after_s.", lo=0, hi=1000)
     location_radius_m: float = _f(
         0.3, "A cat_location names the cat within this of it: until a cat there is confirmed, cats the camera "
         "sees further from it are not taken (the one the user means, not the detector's favourite); two cats "
@@ -224,6 +225,8 @@ RETIRED = {
     "verifier.jump": "a box whose centre left the box last checked is checked again",
     "verifier.decoy_iou": "tracks.on_box: a detection this much on the target's box is on the target",
     "tracks.part_of": "tracks.on_box: a leftover box this much inside a matched one is part of it",
+    "target.max_misses": "a target the detector missed as many times in a row as it runs in "
+                         "target.lost_after_s while tracking is dropped",
     "verifier.drop_after": "target.decide_after: the not-cat checks in a row that drop a candidate or a target",
 }
 

@@ -13,7 +13,7 @@ from cat_follow.geometry import Box, iou
 from cat_follow.memory.pool import HINT
 from cat_follow.perception.decide import TargetDecider
 from cat_follow.perception.port import EMBED_LEN, KIND_CAT, KIND_DOG, RESULT, SIGNATURE_LEN, strongest
-from cat_follow.perception.target import DropReason, TargetState
+from cat_follow.perception.target import DropReason, TargetState, max_misses
 from cat_follow.perception.verifier import write_signature
 
 MS = 1_000_000
@@ -163,12 +163,15 @@ def test_never_initialised_on_a_box_another_class_claims() -> None:
     assert f.box is None
 
 
-def test_misses_alone_drop_a_target_after_max_misses() -> None:
+def test_misses_alone_drop_a_target_after_as_many_runs_as_fit_in_lost_after_s() -> None:
     cfg = Config()
-    f = Feed(replace(cfg, target=replace(cfg.target, max_misses=3, lost_after_s=60.0)))
+    assert max_misses(cfg) == 12  # 2 s at 30 fps, every 5th frame
+    cfg = replace(cfg, target=replace(cfg.target, lost_after_s=0.5))  # 3 runs while tracking
+    assert max_misses(cfg) == 3
+    f = Feed(cfg)
     f.confirm()
-    f.result([])
-    f.result([])
+    assert f.result([]) is TargetState.TRACKING
+    assert f.result([]) is TargetState.TRACKING  # two misses on consecutive frames: 67 ms < 0.5 s
     assert f.result([]) is TargetState.LOST
     assert f.d.drop_reason is DropReason.TIMEOUT
 

@@ -51,7 +51,7 @@ from cat_follow.perception.look import CatLooks
 from cat_follow.perception.lost_cat import LostCat
 from cat_follow.perception.port import EMBED_LEN, SIGNATURE_LEN, box_of, detections
 from cat_follow.perception.scene import SceneTracks
-from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify
+from cat_follow.perception.target import DropReason, TargetLock, TargetState, Verify, max_misses
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class TargetDecider(CropChecks, Hits):
         d, t, self.vcfg = config.detector, config.target, config.verifier
         self.verifying = self.vcfg.enabled
         self.lock = TargetLock(t.decide_after, t.lost_after_s, require_verified=self.verifying,
-                               max_misses=t.max_misses, drop_after=t.decide_after)
+                               max_misses=max_misses(config), drop_after=t.decide_after)
         self.score_threshold, self.keep_threshold = d.score_threshold, d.keep_threshold
         self.on_box = config.tracks.on_box  # a detection on the target's box, not beside it
         self.every_ns = round(self.vcfg.every_s * 1e9)

@@ -8,7 +8,8 @@ frame, confirms it at once: the classifier's word on that box is the stronger se
 A target is dropped, with a reason the status and the replay log carry:
 
 - ``timeout``: no detector hit for ``lost_after_s``, or ``max_misses`` detector runs in a
-  row without one (a tracker that drifted off the cat stops being followed quickly);
+  row without one (a tracker that drifted off the cat stops being followed quickly; the robot
+  allows as many as the detector runs in ``lost_after_s`` while tracking: ``max_misses``);
 - ``unverified``: ``drop_after`` crop checks in a row did not look like a cat (a candidate's
   first one already blocks its confirmation);
 - ``decoy``: a dog or person detection overlapped the target more strongly than any cat
@@ -20,6 +21,8 @@ The robot gives ``confirm_hits`` and ``drop_after`` one value, ``target.decide_a
 from __future__ import annotations
 
 import enum
+
+from cat_follow.config import Config
 
 
 class TargetState(enum.IntEnum):
@@ -136,3 +139,11 @@ class TargetLock:
     def reset(self) -> None:
         self.state, self.hits, self.misses, self.last_hit_ns = TargetState.NONE, 0, 0, 0
         self.verified, self.of_hit, self.not_cat, self.drop_reason = False, False, 0, DropReason.NONE
+
+
+def max_misses(config: Config) -> int:
+    """The detector runs in a row without a hit that drop a target: as many as it makes in
+    ``target.lost_after_s`` while a target is tracked (every ``detector.every_k_frames``-th frame
+    at ``camera.fps``; 12 at the defaults). It runs faster once KCF has lost the cat, so a lost
+    target is given up sooner than ``lost_after_s``, on the same number of chances."""
+    return max(1, round(config.target.lost_after_s * config.camera.fps / config.detector.every_k_frames))
