@@ -227,6 +227,7 @@ RETIRED = {
     "tracks.part_of": "tracks.on_box: a leftover box this much inside a matched one is part of it",
     "target.max_misses": "a target the detector missed as many times in a row as it runs in "
                          "target.lost_after_s while tracking is dropped",
+    "verifier.not_cat_below": "tracks.p_min: a crop whose cat probability is below it is not a cat",
     "verifier.drop_after": "target.decide_after: the not-cat checks in a row that drop a candidate or a target",
 }
 

@@ -23,9 +23,6 @@ class VerifierConfig:
                          "is confirmed on detector hits alone, and checked as soon as its box grows past this.",
                          lo=0, hi=4096)
     margin: float = _f(0.15, "The crop is a square of the box's longer side plus this share of it.", lo=0.0, hi=2.0)
-    not_cat_below: float = _f(0.1, "A crop whose cat probability is below this counts as not a cat: it vetoes "
-                              "a candidate and counts toward dropping a target. (A crop verifies as a cat when cat "
-                              "is the classifier's likeliest class; anything between is unsure.)", lo=0.0, hi=1.0 / 3)
     every_s: float = _f(0.5, "Re-check a confirmed target at least this often (frame time), and check the animal "
                         "in view least sure of its class at most this often: the classifier's share of the Pi's "
                         "budget (2 checks/s, ~7% of a core; docs/pi_budget.md).", lo=0.05, hi=60.0)

@@ -49,6 +49,7 @@ def test_values_are_read() -> None:
     ({"verifier": {"decoy_iou": 0.5}}, "verifier.decoy_iou: retired, remove it: tracks.on_box"),
     ({"tracks": {"part_of": 0.5}}, "tracks.part_of: retired, remove it: tracks.on_box"),
     ({"target": {"max_misses": 12}}, "target.max_misses: retired, remove it: a target the detector missed"),
+    ({"verifier": {"not_cat_below": 0.1}}, "verifier.not_cat_below: retired, remove it: tracks.p_min"),
 ])
 def test_bad_values_name_the_key(data: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

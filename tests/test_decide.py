@@ -455,7 +455,7 @@ def test_a_candidate_is_a_cat_by_its_checks_together_not_by_its_latest() -> None
     pinscher: dog 0.93 twice, then cat 0.55): the checks of one candidate are summed."""
     f = Feed()
     f.result([(CAT_BOX, 0.8, KIND_CAT)])
-    for _ in range(2):  # unsure (cat >= not_cat_below), and far more dog than cat
+    for _ in range(2):  # unsure (cat >= tracks.p_min), and far more dog than cat
         assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.12, dog_prob=0.85) is TargetState.ACQUIRING
     assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.55, dog_prob=0.45) is TargetState.ACQUIRING
     assert f.d.odds.total < 0

@@ -59,6 +59,7 @@ class CropChecks:
     _found: int
     score_threshold: float
     keep_threshold: float
+    p_min: float
     _other: tuple[int, Box] | None
     _other_t_ns: int
     _checked_t_ns: int
@@ -234,7 +235,7 @@ class CropChecks:
             return  # another animal's check: its track took the verdict (SceneTracks.on_verdict)
         if not int(rec["verified"]) or pending[1] != self.gen:
             return  # no verifier ran, or it checked a box we no longer follow
-        verdict = raw = classify(*_probs(rec), self.vcfg)
+        verdict = raw = classify(*_probs(rec), self.p_min)
         held = self.lock.state.has_target
         odds = self._odds(rec, pending) if pending[3] or self.lock.state == TargetState.ACQUIRING else 1.0
         if pending[3]:

@@ -65,6 +65,7 @@ class TargetDecider(CropChecks, Hits):
         self.lock = TargetLock(t.decide_after, t.lost_after_s, require_verified=self.verifying,
                                max_misses=max_misses(config), drop_after=t.decide_after)
         self.score_threshold, self.keep_threshold = d.score_threshold, d.keep_threshold
+        self.p_min = config.tracks.p_min  # a crop's cat probability below it: not a cat
         self.on_box = config.tracks.on_box  # a detection on the target's box, not beside it
         self.every_ns = round(self.vcfg.every_s * 1e9)
         self.identity_ns = round(self.vcfg.identity_s * 1e9)
@@ -199,7 +200,7 @@ class TargetDecider(CropChecks, Hits):
             return False  # the picker's to take, or not where the user points
         odds = self._odds(rec, (0, self.gen, found, True, 0))  # every check of it counts, dog ones too
         cat, dog, other = float(rec["cat_prob"]), float(rec["dog_prob"]), float(rec["cls_other_prob"])
-        if (classify(cat, dog, other, self.vcfg) is not Verify.CAT or odds <= 0
+        if (classify(cat, dog, other, self.p_min) is not Verify.CAT or odds <= 0
                 or self._judged_other(rec["embedding"], found, t_ns)):
             return False
         log.debug("weak cat t=%.3f box=%s score=%.2f cat=%.2f", t_ns / 1e9, [round(v) for v in found], score, cat)

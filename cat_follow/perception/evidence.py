@@ -31,13 +31,14 @@ def likeliest(cat_prob: float, dog_prob: float, other_prob: float) -> int:
     return DOG if dog_prob > cat_prob and dog_prob > other_prob else OTHER
 
 
-def classify(cat_prob: float, dog_prob: float, other_prob: float, cfg: VerifierConfig) -> Verify:
+def classify(cat_prob: float, dog_prob: float, other_prob: float, p_min: float) -> Verify:
     """One crop check's verdict (the classifier's calibrated probabilities). A crop verifies as a
-    cat when cat is its likeliest class: a crop at cat 0.30 / dog 0.55 (a blanket beside a kitten)
-    is not a cat, only unsure."""
+    cat when cat is its likeliest class, and is not a cat when its cat probability is below
+    ``p_min`` (``tracks.p_min``: what the beliefs count as a sure no); a crop at cat 0.30 / dog 0.55
+    (a blanket beside a kitten) is neither, only unsure."""
     if likeliest(cat_prob, dog_prob, other_prob) == CAT:
         return Verify.CAT
-    return Verify.NOT_CAT if cat_prob < cfg.not_cat_below else Verify.UNSURE
+    return Verify.NOT_CAT if cat_prob < p_min else Verify.UNSURE
 
 
 def other_class_wins(dets: np.ndarray, box: Box, score: float, min_iou: float, *, dogs: bool = True) -> bool:

@@ -57,7 +57,7 @@ class Verify(enum.IntEnum):
 
     CAT = 1       # cat is the classifier's likeliest class
     UNSURE = 0    # in between: neither confirms nor counts against
-    NOT_CAT = -1  # cat probability < not_cat_below
+    NOT_CAT = -1  # cat probability < tracks.p_min
 
 
 class TargetLock:
