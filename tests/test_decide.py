@@ -12,6 +12,7 @@ from cat_follow.config import Config
 from cat_follow.geometry import Box, iou
 from cat_follow.memory.pool import HINT
 from cat_follow.perception.decide import TargetDecider
+from cat_follow.perception.evidence import moved
 from cat_follow.perception.port import EMBED_LEN, KIND_CAT, KIND_DOG, RESULT, SIGNATURE_LEN, strongest
 from cat_follow.perception.target import DropReason, TargetState, max_misses
 from cat_follow.perception.verifier import write_signature
@@ -725,3 +726,15 @@ def test_a_cat_box_beside_the_followed_animal_is_no_hit_while_its_track_is_on_an
     assert held is not None and iou(blanket, held) > 0.2 and iou(kitten, held) > iou(blanket, held)
     assert f.result([(kitten, 0.53, KIND_DOG), (blanket, 0.35, KIND_CAT)]) is TargetState.TRACKING
     assert f.box == held and f.d.suspect  # no hit; the dog box on it asks for a check
+
+
+def test_a_box_is_checked_again_when_its_centre_leaves_the_checked_box_or_its_area_changes() -> None:
+    cfg = Config().verifier
+    checked = (100.0, 100.0, 200.0, 100.0)  # centre (200, 150)
+    assert not moved((190.0, 140.0, 200.0, 100.0), checked, cfg)   # a little shift, same size
+    assert not moved((195.0, 100.0, 200.0, 100.0), checked, cfg)   # centre 95 px right: still inside (half width 100)
+    assert moved((205.0, 100.0, 200.0, 100.0), checked, cfg)       # centre 105 px right: left the box
+    assert moved((100.0, 152.0, 200.0, 100.0), checked, cfg)       # 52 px down: beyond half the height
+    assert moved((80.0, 80.0, 240.0, 140.0), checked, cfg)         # same centre, area 1.68x > resize
+    assert not moved((90.0, 90.0, 220.0, 120.0), checked, cfg)     # same centre, area 1.32x
+    assert moved((100.0, 100.0, 0.0, 0.0), checked, cfg)           # an empty box: check it
