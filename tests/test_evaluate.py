@@ -20,6 +20,7 @@ from cat_follow.evaluation.scoring import (
     load_reference,
     load_video_table,
     markdown_table,
+    miss_runs,
     score_video,
     video_info,
 )
@@ -68,6 +69,23 @@ def test_on_decoy_counts_boxes_on_a_decoy_and_on_no_cat() -> None:
 def test_a_box_on_both_a_cat_and_a_decoy_is_not_on_a_decoy() -> None:
     r = ref([("cat", CAT), ("person", (90.0, 50.0, 130.0, 200.0))])
     assert score_video([CAT], r, "cat+decoys").on_decoy == 0.0
+
+
+def test_miss_runs_name_the_frames_each_figure_loses() -> None:
+    r = ref([("cat", CAT)], [("cat", CAT)], [("cat", CAT), ("dog", DOG)], [("cat", CAT), ("dog", DOG)],
+            [("cat", CAT)], [("cat", CAT)], [("dog", DOG)], [], [("cat", CAT)])
+    near = (160.0, 100.0, 100.0, 80.0)  # beside the cat: IoU 0.25, off it
+    boxes = [CAT, None, DOG, DOG, near, near, DOG, (10.0, 10.0, 5.0, 5.0), None]
+    runs = miss_runs(boxes, r, "cat+decoys")
+    assert runs == [("no box", 1, 1), ("on a decoy", 2, 3), ("off the cat", 4, 5), ("on a decoy", 6, 6),
+                    ("no box", 8, 8)]
+    s = score_video(boxes, r, "cat+decoys")
+    against_on_cat = sum(last - first + 1 for what, first, last in runs if what != "on a decoy" or first < 4)
+    assert against_on_cat == round(s.cat_frames * (1 - s.on_cat))  # frame 6 has no cat: not counted there
+    # in `animal` mode the dog is the cat: its frames lose nothing
+    assert miss_runs(boxes, r, "animal") == [("no box", 1, 1), ("off the cat", 4, 5), ("no box", 8, 8)]
+    with pytest.raises(EvaluationError, match="the log has 1 frames"):
+        miss_runs([None], r, "animal")
 
 
 def test_negative_mode_every_box_is_false() -> None:
@@ -157,6 +175,14 @@ def test_the_cli_scores_one_log(tmp_path: Path, cli_env: dict[str, str]) -> None
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert (out["score_as"], out["frames"], out["present"], out["on_cat"]) == ("animal", len(frames), 1.0, 1.0)
+    assert "misses" not in out
+    rows = log.read_text().splitlines()
+    rows[3:5] = [json.dumps({"frame": i, "bbox": None}) for i in (3, 4)]  # two frames with a cat and no box
+    log.write_text("\n".join(rows) + "\n")
+    p = subprocess.run([sys.executable, "-m", "cat_follow", "evaluate", str(log), "--misses"], capture_output=True,
+                       text=True, env=cli_env, timeout=60, check=False)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["misses"] == [["no box", 3, 4]]
     p = subprocess.run([sys.executable, "-m", "cat_follow", "evaluate", str(log), "--video", "holiday.mp4"],
                        capture_output=True, text=True, env=cli_env, timeout=60, check=False)
     assert p.returncode == 2 and "'holiday.mp4' has no scoring mode" in p.stderr

@@ -143,6 +143,9 @@ def _evaluate_and_setup_commands(sub: argparse._SubParsersAction[argparse.Argume
                     help="scoring mode (default: from cat_follow/evaluation/videos.toml)")
     ev.add_argument("--labels", type=Path,
                     help="reference boxes folder (default: $CAT_FOLLOW_LABELS, ../shared/labels)")
+    ev.add_argument("--misses", action="store_true",
+                    help="LOG: also list the runs of frames it loses its figures on (no box, off the cat, on a "
+                         "decoy), first and last frame of each")
     ev.add_argument("--suite", action="store_true", help="replay every video in the assets' video/ and video/dev/")
     ev.add_argument("--pets", action="store_true",
                     help="replay the pets photos' held-out split as videos (cats, dogs, other), each photo held 1 s, "

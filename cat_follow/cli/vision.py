@@ -121,6 +121,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CatFollowError("evaluate: pass a replay log (LOG --video NAME) or --suite")
     video = args.video or f"{args.log.name.split('.')[0]}.mp4"
     out = score_log(args.log, video, labels, args.mode).as_dict()
+    if args.misses:
+        from cat_follow.evaluation.scoring import load_log, load_reference, miss_runs
+
+        ref = load_reference(labels / f"{Path(video).stem}.json")
+        out["misses"] = [list(run) for run in miss_runs(load_log(args.log), ref, out["score_as"])]
     checked = labels / "checked" / f"{Path(video).stem}.json"
     if checked.is_file():
         from cat_follow.evaluation.identity import load_checked, score_identity

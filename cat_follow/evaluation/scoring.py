@@ -200,6 +200,37 @@ def score_video(boxes: list[Box | None], ref: Reference, mode: str) -> VideoScor
                       _share(with_box, len(boxes)) if mode == "negative" else None)
 
 
+MISSES = ("no box", "off the cat", "on a decoy")
+
+
+def _miss(box: Box | None, cats: list[Box], decoys: list[Box]) -> str | None:
+    """What a frame counts against (``MISSES``), as ``score_video`` counts it; None: nothing."""
+    if box is None:
+        return MISSES[0] if cats else None
+    if any(lies_on(box, d) for d in decoys) and not any(lies_on(box, c) for c in cats):
+        return MISSES[2]
+    return MISSES[1] if cats and not any(iou(box, c) >= ON_CAT_IOU for c in cats) else None
+
+
+def miss_runs(boxes: list[Box | None], ref: Reference, mode: str) -> list[tuple[str, int, int]]:
+    """The frames a log loses its figures on, as runs ``(what, first frame, last frame)`` of one
+    kind in a row (``MISSES``): where to look first when a figure surprises (frames by eye)."""
+    if len(boxes) != len(ref.frames):
+        raise EvaluationError(f"{ref.video}: the log has {len(boxes)} frames but the reference has {len(ref.frames)}")
+    cat_labels, decoy_labels = roles(mode)
+    runs: list[tuple[str, int, int]] = []
+    for i, (box, refs) in enumerate(zip(boxes, ref.frames, strict=True)):
+        what = _miss(box, [b for label, b in refs if label in cat_labels],
+                     [b for label, b in refs if label in decoy_labels])
+        if what is None:
+            continue
+        if runs and runs[-1][0] == what and runs[-1][2] == i - 1:
+            runs[-1] = (what, runs[-1][1], i)
+        else:
+            runs.append((what, i, i))
+    return runs
+
+
 COLUMNS = ("video", "score_as", "frames", "frames_with_box", "present", "on_cat", "on_decoy", "false")
 
 
