@@ -30,8 +30,7 @@ class TracksConfig:
                       "such steps behind the best one (two confident checks can always turn a belief: a track "
                       "that slid from a cat onto a dog). A crop whose cat probability is below it is a sure no: "
                       "a not-cat verdict, which vetoes a candidate and counts toward dropping a target (cat "
-                      "likeliest verifies it; between the two, unsure); a track whose belief puts cat below it "
-                      "is never picked as a candidate. 0.1: the classifier's cat-vs-dog error "
+                      "likeliest verifies it; between the two, unsure). 0.1: the classifier's cat-vs-dog error "
                       "on the held-back floor views is 7.6 %, and it calls 8-29 % of four dev videos' cat crops "
                       "something else (README, \"Crop classifier\"): no verdict is surer than about 0.9.",
                       lo=1e-4, hi=0.3)

@@ -116,11 +116,7 @@ def test_a_vetoed_candidate_is_not_picked_again_at_once() -> None:
     assert f.box == kitten
     f.d.drop(DropReason.TIMEOUT)
     f.box = None
-    f.result([(blanket, 0.7, KIND_CAT)])  # alone: its track's checks rule cat out, it is not taken
-    assert f.box is None and f.d.state is TargetState.NONE
-    for _ in range(30):  # out of view for 3 s: its track is forgotten
-        f.result([])
-    f.result([(blanket, 0.7, KIND_CAT)])  # a new track: asked about again
+    f.result([(blanket, 0.7, KIND_CAT)])  # alone, it is asked about again
     assert f.box == blanket
 
 
@@ -412,22 +408,6 @@ def test_a_dog_box_the_classifier_calls_a_dog_is_never_followed() -> None:
     assert f.d.verify_box(None, f.t + 1) is None
 
 
-def test_an_animal_whose_track_says_dog_is_never_picked_even_when_called_a_cat() -> None:
-    """A track whose belief gives cat less than ``tracks.p_min`` can never become the target: a dog
-    detected and probed as a dog, then detected once as a cat (the detector's slip), is not picked;
-    a cat detection on no such track is."""
-    f = Feed()
-    dog: Box = (200.0, 150.0, 160.0, 120.0)
-    for _ in range(4):
-        assert f.result([(dog, 0.8, KIND_DOG)], cat_prob=0.02, dog_prob=0.95) is TargetState.NONE
-    track = f.d.scene.on(dog)
-    assert track is not None and track.belief.prob(0) < Config().tracks.p_min
-    assert f.result([(dog, 0.6, KIND_CAT)]) is TargetState.NONE
-    assert f.box is None and f.d.scene.on(dog) is track  # the same animal, still not a candidate
-    assert f.result([(dog, 0.6, KIND_CAT), (CAT_BOX, 0.6, KIND_CAT)]) is TargetState.ACQUIRING
-    assert f.box == CAT_BOX
-
-
 def test_after_a_kcf_failure_a_weak_cat_on_the_same_place_is_the_target() -> None:
     """A cat detection under score_threshold counts where KCF lost the target only on the same
     place (IoU >= 0.5); a weak one beside it does not."""
@@ -486,19 +466,20 @@ def test_a_candidate_is_a_cat_by_its_checks_together_not_by_its_latest() -> None
 
 
 def test_a_candidate_is_judged_by_every_check_of_its_track_not_only_this_candidacy() -> None:
-    """A small dog the detector calls a cat: two dog checks end its candidacy, and once the veto
-    has lapsed (3 s, the dog still in view, the detector still calling it a cat at 0.8) it is no
-    candidate again: its track's checks are summed over its life, and they rule cat out (the
-    detector's 33 cat boxes count as one opinion, ``belief.py``)."""
+    """A small dog the detector calls a cat: two dog checks end its candidacy; picked again once
+    the veto has lapsed (3 s, the dog still in view), one cat-leaning check does not confirm it:
+    its track's checks are summed over its life, not from nothing at each new candidacy."""
     f = Feed()
     f.result([(CAT_BOX, 0.8, KIND_CAT)])
     f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.05, dog_prob=0.9)
     assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.05, dog_prob=0.9) is TargetState.NONE
-    for _ in range(32):  # 3.2 s in view: the veto lapses
+    for _ in range(32):  # 3.2 s in view: the veto lapses and it is a candidate again
         f.result([(CAT_BOX, 0.8, KIND_CAT)])
-    assert f.d.state is TargetState.NONE
+    assert f.d.state is TargetState.ACQUIRING
+    for _ in range(2):
+        assert f.result([(CAT_BOX, 0.8, KIND_CAT)], cat_prob=0.6, dog_prob=0.35) is TargetState.ACQUIRING
     track = f.d.scene.on(CAT_BOX)
-    assert track is not None and track.belief.rules_out_cat and track.belief.prob(1) > track.belief.prob(0)
+    assert track is not None and track.belief.prob(1) > track.belief.prob(0)
 
 
 def test_a_job_the_followed_cat_does_not_need_checks_the_least_sure_other_animal() -> None:

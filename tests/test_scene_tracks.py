@@ -177,28 +177,6 @@ def test_one_box_called_cat_and_dog_is_one_track_and_the_crop_check_decides_its_
     assert tp.belief.prob(0) < 0.2 and tp.belief.prob(1) < 0.2
 
 
-def test_two_sure_dog_checks_rule_cat_out_and_two_sure_cat_checks_turn_it_back() -> None:
-    """A track whose belief rules cat out never becomes the target (``Hits._unlike``): the
-    detector's dog boxes alone do not rule it out, and one sure dog check with them does; on an
-    animal the detector calls a cat it takes two; two sure cat checks turn it back (no history
-    is final)."""
-    sc = _scene()
-    dog, cat = _at(100.0), (400.0, 200.0, 80.0, 60.0)
-    for k in range(5):
-        sc.update(_dets((dog, 0.6, KIND_DOG), (cat, 0.6, KIND_CAT)), k * STEP)
-    td, tr = sc.on(dog), sc.on(cat)
-    assert td is not None and tr is not None and not td.belief.rules_out_cat
-    sc.on_verdict(dog, 0.02, 0.95, 0.03)
-    assert td.belief.rules_out_cat
-    sc.on_verdict(cat, 0.02, 0.95, 0.03)
-    assert not tr.belief.rules_out_cat  # one check against the detector's cat boxes is not enough
-    sc.on_verdict(cat, 0.02, 0.95, 0.03)
-    assert tr.belief.rules_out_cat
-    for _ in range(2):
-        sc.on_verdict(cat, 0.95, 0.03, 0.02)
-    assert not tr.belief.rules_out_cat
-
-
 def test_the_followed_track_is_the_one_on_the_hit_and_never_the_dog_beside_it() -> None:
     sc = _scene()
     cat, dog = _at(100.0), _at(300.0)

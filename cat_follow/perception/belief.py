@@ -75,12 +75,6 @@ class Belief:
         return math.exp(lg[cls] - top) / total
 
     @property
-    def rules_out_cat(self) -> bool:
-        """Is cat's posterior below ``p_min``, what one observation counts as a sure no? Such a
-        track says dog or other, and never becomes the target (``Hits._unlike``)."""
-        return self.prob(CAT) < self.p_min
-
-    @property
     def margin(self) -> float:
         """Log-odds of the best class over the runner-up: 0 = undecided."""
         _, b, c = sorted(self.logit)

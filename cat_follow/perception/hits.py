@@ -108,14 +108,12 @@ class Hits:
         return self._placed(Hit(det, score), box, last)
 
     def _unlike(self, frame: np.ndarray, box: Box, t_ns: int, held: bool) -> bool:
-        """Is the cat at ``box`` not one to take: on a track whose class belief rules cat out (the
-        detector's cat box on an animal it and the classifier have called a dog), another cat than
-        the lost one by its track's crop checks (its look, ``lost_cat.py``) or by its colours
-        (``look.py``), too small to check while that question is open (``LostCat.undecidable``),
-        or, while KCF holds the confirmed target (``held``), an animal seen apart from the followed one?"""
+        """Is the cat at ``box`` not one to take: another cat than the lost one by its track's crop
+        checks (its look, ``lost_cat.py``) or by its colours (``look.py``), too small to check while
+        that question is open (``LostCat.undecidable``), or, while KCF holds the confirmed target
+        (``held``), an animal seen apart from the followed one?"""
         tr = self.scene.on(box)
-        if tr is not None and (self.lost.is_other(tr.id, t_ns) or (held and self.scene.apart_from_followed(tr.id))
-                               or tr.belief.rules_out_cat):
+        if tr is not None and (self.lost.is_other(tr.id, t_ns) or (held and self.scene.apart_from_followed(tr.id))):
             return True
         if max(box[2], box[3]) < self.vcfg.min_box_px and self.lost.undecidable(self.cat_look, t_ns):
             return True  # too small to check while the lost cat and another are both known: a guess
