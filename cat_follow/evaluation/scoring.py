@@ -178,6 +178,18 @@ def _share(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
+def _frame(box: Box | None, refs: list[tuple[str, Box]], cat_labels: frozenset[str],
+           decoy_labels: frozenset[str]) -> tuple[bool, bool, bool]:
+    """One frame as the figures count it: (a reference cat in it, the box on a cat at IoU >=
+    ON_CAT_IOU, the box lying on a decoy and on no cat)."""
+    cats = [b for label, b in refs if label in cat_labels]
+    if box is None:
+        return bool(cats), False, False
+    decoys = [b for label, b in refs if label in decoy_labels]
+    return (bool(cats), any(iou(box, c) >= ON_CAT_IOU for c in cats),
+            any(lies_on(box, d) for d in decoys) and not any(lies_on(box, c) for c in cats))
+
+
 def score_video(boxes: list[Box | None], ref: Reference, mode: str) -> VideoScore:
     """Score one log's boxes against its reference under ``mode``; frame counts must agree."""
     if len(boxes) != len(ref.frames):
@@ -186,15 +198,12 @@ def score_video(boxes: list[Box | None], ref: Reference, mode: str) -> VideoScor
     cat_labels, decoy_labels = roles(mode)
     cat_frames = present = on_cat = with_box = on_decoy = 0
     for box, refs in zip(boxes, ref.frames, strict=True):
-        cats = [b for label, b in refs if label in cat_labels]
-        decoys = [b for label, b in refs if label in decoy_labels]
-        if cats:
-            cat_frames += 1
-            present += box is not None
-            on_cat += box is not None and any(iou(box, c) >= ON_CAT_IOU for c in cats)
-        if box is not None:
-            with_box += 1
-            on_decoy += any(lies_on(box, d) for d in decoys) and not any(lies_on(box, c) for c in cats)
+        has_cat, is_on_cat, is_on_decoy = _frame(box, refs, cat_labels, decoy_labels)
+        cat_frames += has_cat
+        present += has_cat and box is not None
+        on_cat += is_on_cat
+        with_box += box is not None
+        on_decoy += is_on_decoy
     return VideoScore(ref.video, mode, len(boxes), with_box, cat_frames, _share(present, cat_frames),
                       _share(on_cat, cat_frames), _share(on_decoy, with_box),
                       _share(with_box, len(boxes)) if mode == "negative" else None)
@@ -203,26 +212,21 @@ def score_video(boxes: list[Box | None], ref: Reference, mode: str) -> VideoScor
 MISSES = ("no box", "off the cat", "on a decoy")
 
 
-def _miss(box: Box | None, cats: list[Box], decoys: list[Box]) -> str | None:
-    """What a frame counts against (``MISSES``), as ``score_video`` counts it; None: nothing."""
-    if box is None:
-        return MISSES[0] if cats else None
-    if any(lies_on(box, d) for d in decoys) and not any(lies_on(box, c) for c in cats):
-        return MISSES[2]
-    return MISSES[1] if cats and not any(iou(box, c) >= ON_CAT_IOU for c in cats) else None
-
-
 def miss_runs(boxes: list[Box | None], ref: Reference, mode: str) -> list[tuple[str, int, int]]:
     """The frames a log loses its figures on, as runs ``(what, first frame, last frame)`` of one
-    kind in a row (``MISSES``): where to look first when a figure surprises (frames by eye)."""
+    kind in a row (``MISSES``), counted as ``score_video`` counts them (``_frame``): where to look
+    first when a figure surprises (frames by eye)."""
     if len(boxes) != len(ref.frames):
         raise EvaluationError(f"{ref.video}: the log has {len(boxes)} frames but the reference has {len(ref.frames)}")
     cat_labels, decoy_labels = roles(mode)
     runs: list[tuple[str, int, int]] = []
     for i, (box, refs) in enumerate(zip(boxes, ref.frames, strict=True)):
-        what = _miss(box, [b for label, b in refs if label in cat_labels],
-                     [b for label, b in refs if label in decoy_labels])
-        if what is None:
+        has_cat, is_on_cat, is_on_decoy = _frame(box, refs, cat_labels, decoy_labels)
+        if is_on_decoy:
+            what = MISSES[2]
+        elif has_cat and not is_on_cat:
+            what = MISSES[0] if box is None else MISSES[1]
+        else:
             continue
         if runs and runs[-1][0] == what and runs[-1][2] == i - 1:
             runs[-1] = (what, runs[-1][1], i)

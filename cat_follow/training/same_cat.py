@@ -21,7 +21,6 @@ colour threshold.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -29,7 +28,8 @@ import cv2
 import numpy as np
 
 from cat_follow.config_verifier import VerifierConfig
-from cat_follow.evaluation.scoring import load_video_table
+from cat_follow.evaluation.identity import load_checked
+from cat_follow.evaluation.scoring import load_reference, load_video_table
 from cat_follow.evaluation.suite import default_labels_dir, default_videos_dir
 from cat_follow.geometry import Box, intersection
 from cat_follow.perception.belief import CAT
@@ -61,13 +61,14 @@ def _scene(c: Crop, others: list[Box], width: int, height: int) -> tuple[Crop, C
 
 
 def _all_boxes(name: str, labels: Path, frames: set[int]) -> dict[int, list[Box]]:
-    """Every labelled box (any label) of the given frames of one video's reference."""
+    """Every labelled box (any label) of the given frames of one video's labels (those checked
+    by eye where there are, as ``targets`` reads them)."""
     checked = labels / "checked" / (Path(name).stem + ".json")
     if checked.is_file():
-        data = json.loads(checked.read_text(encoding="utf-8"))["frames"]
-        return {f: [tuple(b[1:5]) for b in data[str(f)]["boxes"]] for f in frames}
-    ref = json.loads((labels / (Path(name).stem + ".json")).read_text(encoding="utf-8"))["frames"]
-    return {f: [tuple(b[1:5]) for b in ref[f]] for f in frames}
+        by_eye = load_checked(checked).frames
+        return {f: [b for _, b in by_eye[f].boxes] for f in frames}
+    ref = load_reference(labels / (Path(name).stem + ".json")).frames
+    return {f: [b for _, b in ref[f]] for f in frames}
 
 
 def _scene_crops(ver: CropVerifier, path: Path, name: str, labels: Path,
