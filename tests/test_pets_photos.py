@@ -3,6 +3,7 @@ per photo."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -16,10 +17,13 @@ from cat_follow.evaluation.pets_photos import (
     PetsOptions,
     held_out,
     letterboxed,
+    phase_boxes,
+    render_pets,
     run_pets,
     score_photos,
 )
-from cat_follow.evaluation.scoring import EvaluationError
+from cat_follow.evaluation.scoring import EvaluationError, load_log
+from cat_follow.geometry import Box
 from cat_follow.training.data import DEFAULT_DATA, Photo, split_of
 
 
@@ -41,6 +45,21 @@ def test_a_photo_counts_when_any_of_its_frames_has_a_box_and_a_gap_ending_boxed_
     g = score_photos(gapped, photos, 2, 2)
     assert g["files_with_box"] == ["b.jpg"] and g["frame_share"] == pytest.approx(1 / 6, abs=1e-4)
     assert g["carried"] == 1
+
+
+def test_a_later_phase_is_scored_on_the_videos_own_frames_and_its_boxed_dogs_listed(tmp_path: Path) -> None:
+    box = [1.0, 2.0, 30.0, 40.0]
+    rows = [{"frame": i, "bbox": box if i == 1 else None} for i in range(4)]
+    (tmp_path / "pets_dog.p2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    boxes = phase_boxes(tmp_path, "pets_dog", 2)  # its frame 1 is the video's frame 3
+    assert boxes == [None, None, None, tuple(box), None, None]
+    photos = [_photo("a.jpg", "pug"), _photo("b.jpg", "pug")]
+    none: list[Box | None] = [None] * 6
+    rows_out = [{"class": "dog", "timing": "pi4", "phase": k, **score_photos(b, photos, 3)}
+                for k, b in ((0, none), (2, boxes))]
+    text = render_pets({"phases": 3, "rows": rows_out})
+    assert "| dog | pi4 | 2 | 1 / 2 |" in text and "| dog | pi4 | 0 | 0 / 2 |" in text
+    assert "dog photos boxed in any phase: b.jpg (pi4)" in text and "other photos boxed in any phase: none" in text
 
 
 def test_a_photo_is_letterboxed_whole_and_centred() -> None:
@@ -76,6 +95,18 @@ def test_the_photos_are_replayed_by_the_pipeline_and_scored(tmp_path: Path) -> N
     assert rows["dog"]["with_box"] == 0 and rows["other"]["with_box"] == 0
     assert (tmp_path / "pets.json").is_file()
     assert all(r["carried"] == 0 for r in rows.values())  # the gaps let every target go
+
+
+def test_the_photos_are_replayed_in_another_phase_of_the_schedule(tmp_path: Path) -> None:
+    """``--phases 2``: each video also replayed one frame in, scored on the video's own frames."""
+    result = run_pets(PetsOptions(data=_data(), out_dir=tmp_path, timings=("pi4",), limit=2, phases=2,
+                                  breeds=("Bombay", "chihuahua")))
+    rows = {(r["class"], r["phase"]): r for r in result["rows"]}
+    assert set(rows) == {(c, k) for c in ("cat", "dog") for k in (0, 1)} and result["phases"] == 2
+    assert (tmp_path / "logs" / "pi4" / "pets_dog.p1.jsonl").is_file()
+    assert all(rows["cat", k]["with_box"] == 2 and rows["dog", k]["with_box"] == 0 for k in (0, 1))
+    logs = tmp_path / "logs" / "pi4"
+    assert len(load_log(logs / "pets_cat.p1.jsonl")) == len(load_log(logs / "pets_cat.jsonl")) - 1, "begun 1 frame in"
 
 
 def test_the_held_out_dogs_once_followed_get_no_box_and_the_black_cats_are_found(tmp_path: Path) -> None:

@@ -161,7 +161,8 @@ def _evaluate_and_setup_commands(sub: argparse._SubParsersAction[argparse.Argume
     ev.add_argument("--jobs", type=int, default=2, help="replays at once (--suite, --pets)")
     ev.add_argument("--phases", type=_count, default=1, metavar="N",
                     help="--suite: also replay each video starting 1..N-1 frames in (replay --skip-frames) and "
-                         "report each figure's mean and worst phase over the N phases of the detector's schedule")
+                         "report each figure's mean and worst phase over the N phases of the detector's schedule; "
+                         "--pets: each photo video so, scored per phase, with the dogs boxed in any phase listed")
     ev.add_argument("--timing", choices=["instant", "pi4"],
                     help="--suite, --pets: replay with this timing only (default: both, side by side; see [timing])")
     ev.add_argument("--out", type=Path, default=Path("evaluation"),

@@ -143,7 +143,7 @@ def _pets(args: argparse.Namespace, timings: tuple[str, ...]) -> int:
     result = run_pets(PetsOptions(data=args.data or DEFAULT_DATA, out_dir=args.out, jobs=args.jobs,
                                   timings=(args.timing,) if args.timing else timings, limit=args.limit,
                                   breeds=tuple(args.breeds or ()), gap_s=GAP_S if args.gap is None else args.gap,
-                                  config_path=args.config, model_path=args.model))
+                                  config_path=args.config, model_path=args.model, phases=args.phases))
     print(render_pets(result))
     print(f"written: {args.out / 'pets.json'}", file=sys.stderr)
     return 0

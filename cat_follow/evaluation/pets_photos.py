@@ -28,6 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from cat_follow.evaluation.phases import phase_stem
 from cat_follow.evaluation.scoring import EvaluationError, load_log
 from cat_follow.geometry import Box
 from cat_follow.perception.classifier import CLASSES
@@ -50,6 +51,7 @@ class PetsOptions:
     gap_s: float = GAP_S  # black frames after each photo (0: cut straight to the next one)
     config_path: Path | None = None
     model_path: Path | None = None
+    phases: int = 1  # each video also replayed 1..phases-1 frames in (replay --skip-frames; evaluate --phases)
 
 
 def held_out(data: Path, limit: int = 0, breeds: tuple[str, ...] = ()) -> dict[str, list[Photo]]:
@@ -118,6 +120,12 @@ def score_photos(boxes: list[Box | None], photos: list[Photo], per: int, gap: in
             "files_with_box": [p.path.name for p in boxed]}
 
 
+def phase_boxes(logs: Path, stem: str, phase: int) -> list[Box | None]:
+    """Phase ``phase``'s boxes on the video's own frames: its log begins ``phase`` frames in
+    (``replay --skip-frames``), so those first frames of the first photo count as unseen."""
+    return [None] * phase + load_log(logs / f"{phase_stem(stem, phase)}.jsonl")
+
+
 def run_pets(opts: PetsOptions) -> dict[str, Any]:
     """Writes the videos, replays each in each timing, scores them; writes ``pets.json`` in
     ``out_dir`` and returns what it holds."""
@@ -133,27 +141,35 @@ def run_pets(opts: PetsOptions) -> dict[str, Any]:
     for t in opts.timings:
         (opts.out_dir / "logs" / t).mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    runs = [(c, t) for t in opts.timings for c in sorted(sets, key=lambda c: -len(sets[c]))]
+    runs = [(c, t, k) for k in range(max(1, opts.phases)) for t in opts.timings
+            for c in sorted(sets, key=lambda c: -len(sets[c]))]
     with ThreadPoolExecutor(max(1, opts.jobs)) as pool:
-        list(pool.map(lambda ct: replay_once(videos[ct[0]], opts.out_dir / "logs" / ct[1], suite, ct[1]), runs))
-    rows = [{"class": c, "timing": t,
-             **score_photos(load_log(opts.out_dir / "logs" / t / f"{videos[c].stem}.jsonl"), sets[c], *frames[c])}
-            for c, t in sorted(runs)]
+        list(pool.map(lambda r: replay_once(videos[r[0]], opts.out_dir / "logs" / r[1], suite, r[1], r[2]), runs))
+    rows = [{"class": c, "timing": t, "phase": k,
+             **score_photos(phase_boxes(opts.out_dir / "logs" / t, videos[c].stem, k), sets[c], *frames[c])}
+            for c, t, k in sorted(runs)]
     result = {"data": str(opts.data), "split": "test", "hold_s": HOLD_S, "gap_s": opts.gap_s, "fps": FPS,
-              "wall_s": round(time.monotonic() - t0, 1), "rows": rows}
+              "phases": max(1, opts.phases), "wall_s": round(time.monotonic() - t0, 1), "rows": rows}
     (opts.out_dir / "pets.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
 
 
 def render_pets(result: dict[str, Any]) -> str:
-    """A markdown table: per class and timing, photos with a box and the share of frames."""
-    lines = ["| photos | timing | with a box | frames with a box | gaps ending with a box | breeds with a box |",
-             "|---|---|---|---|---|---|"]
+    """A markdown table: per class, timing (and phase), photos with a box and the share of frames;
+    with phases, the dog and other photos boxed in any phase."""
+    phased = result.get("phases", 1) > 1
+    phase, rule = (" phase |", "---|") if phased else ("", "")
+    lines = [f"| photos | timing |{phase} with a box | frames with a box | gaps ending with a box "
+             "| breeds with a box |", f"|---|---|{rule}---|---|---|---|"]
     for r in result["rows"]:
         breeds = ", ".join(f"{k} {v}" for k, v in r["by_subclass"].items()) if r["class"] != "cat" else "-"
         carried = "-" if r["carried"] is None else str(r["carried"])
-        lines.append(f"| {r['class']} | {r['timing']} | {r['with_box']} / {r['photos']} | "
-                     f"{r['frame_share']:.3f} | {carried} | {breeds or '-'} |")
+        lines.append(f"| {r['class']} | {r['timing']} |" + (f" {r.get('phase', 0)} |" if phased else "")
+                     + f" {r['with_box']} / {r['photos']} | {r['frame_share']:.3f} | {carried} | {breeds or '-'} |")
+    if phased:
+        for c in ("dog", "other"):
+            boxed = sorted({(f, r["timing"]) for r in result["rows"] if r["class"] == c for f in r["files_with_box"]})
+            lines.append(f"\n{c} photos boxed in any phase: " + (", ".join(f"{f} ({t})" for f, t in boxed) or "none"))
     missed = [f"{r['timing']}: " + ", ".join(f"{k} {v}" for k, v in r["without_box_by_subclass"].items())
               for r in result["rows"] if r["class"] == "cat" and r["without_box_by_subclass"]]
     if missed:
