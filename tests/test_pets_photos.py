@@ -57,7 +57,10 @@ def test_a_later_phase_is_scored_on_the_videos_own_frames_and_its_boxed_dogs_lis
     none: list[Box | None] = [None] * 6
     rows_out = [{"class": "dog", "timing": "pi4", "phase": k, **score_photos(b, photos, 3)}
                 for k, b in ((0, none), (2, boxes))]
+    cats = [_photo("c.jpg", "Sphynx"), _photo("d.jpg", "Bombay")]
+    rows_out.append({"class": "cat", "timing": "pi4", "phase": 2, **score_photos(boxes, cats, 3)})
     text = render_pets({"phases": 3, "rows": rows_out})
+    assert "Cats never boxed, by breed: pi4 phase 2: Sphynx 1" in text, "each phase's misses say which phase"
     assert "| dog | pi4 | 2 | 1 / 2 |" in text and "| dog | pi4 | 0 | 0 / 2 |" in text
     assert "dog photos boxed in any phase: b.jpg (pi4)" in text and "other photos boxed in any phase: none" in text
 

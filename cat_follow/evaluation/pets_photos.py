@@ -141,7 +141,8 @@ def run_pets(opts: PetsOptions) -> dict[str, Any]:
     for t in opts.timings:
         (opts.out_dir / "logs" / t).mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    runs = [(c, t, k) for k in range(max(1, opts.phases)) for t in opts.timings
+    phases = max(1, opts.phases)
+    runs = [(c, t, k) for k in range(phases) for t in opts.timings
             for c in sorted(sets, key=lambda c: -len(sets[c]))]
     with ThreadPoolExecutor(max(1, opts.jobs)) as pool:
         list(pool.map(lambda r: replay_once(videos[r[0]], opts.out_dir / "logs" / r[1], suite, r[1], r[2]), runs))
@@ -149,7 +150,7 @@ def run_pets(opts: PetsOptions) -> dict[str, Any]:
              **score_photos(phase_boxes(opts.out_dir / "logs" / t, videos[c].stem, k), sets[c], *frames[c])}
             for c, t, k in sorted(runs)]
     result = {"data": str(opts.data), "split": "test", "hold_s": HOLD_S, "gap_s": opts.gap_s, "fps": FPS,
-              "phases": max(1, opts.phases), "wall_s": round(time.monotonic() - t0, 1), "rows": rows}
+              "phases": phases, "wall_s": round(time.monotonic() - t0, 1), "rows": rows}
     (opts.out_dir / "pets.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
 
@@ -170,7 +171,8 @@ def render_pets(result: dict[str, Any]) -> str:
         for c in ("dog", "other"):
             boxed = sorted({(f, r["timing"]) for r in result["rows"] if r["class"] == c for f in r["files_with_box"]})
             lines.append(f"\n{c} photos boxed in any phase: " + (", ".join(f"{f} ({t})" for f, t in boxed) or "none"))
-    missed = [f"{r['timing']}: " + ", ".join(f"{k} {v}" for k, v in r["without_box_by_subclass"].items())
+    missed = [r["timing"] + (f" phase {r.get('phase', 0)}" if phased else "") + ": "
+              + ", ".join(f"{k} {v}" for k, v in r["without_box_by_subclass"].items())
               for r in result["rows"] if r["class"] == "cat" and r["without_box_by_subclass"]]
     if missed:
         lines.append("\nCats never boxed, by breed: " + "; ".join(missed))
